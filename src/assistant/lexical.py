@@ -1,0 +1,47 @@
+"""The BM25 lexical index (bm25s with an English stemmer), built at ingest and loaded from disk to serve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bm25s
+import Stemmer
+
+
+class LexicalIndex:
+    """BM25 over chunk texts; positions map to the chunk order it was built with."""
+
+    def __init__(self, retriever: bm25s.BM25):
+        self.retriever = retriever
+        self.stemmer = Stemmer.Stemmer("english")
+        self.size = int(retriever.scores["num_docs"]) if hasattr(retriever, "scores") else 0
+
+    @classmethod
+    def build(cls, texts: list[str]) -> "LexicalIndex":
+        """Index the given texts."""
+        stemmer = Stemmer.Stemmer("english")
+        tokens = bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False)
+        retriever = bm25s.BM25()
+        retriever.index(tokens, show_progress=False)
+        return cls(retriever)
+
+    def save(self, folder: Path) -> None:
+        """Persist next to the vector store."""
+        self.retriever.save(str(folder))
+
+    @classmethod
+    def load(cls, folder: Path) -> "LexicalIndex":
+        """Load a saved index (memory-mapped)."""
+        return cls(bm25s.BM25.load(str(folder), mmap=True))
+
+    def terms(self, text: str) -> list[str]:
+        """Stemmed, stopword-free terms of a text, as the index sees them."""
+        return bm25s.tokenize([text], stopwords="en", stemmer=self.stemmer, return_ids=False, show_progress=False)[0]
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """(position, BM25 score) of the best k texts with a positive score."""
+        terms = self.terms(query)
+        if not terms or self.size == 0:
+            return []
+        docs, scores = self.retriever.retrieve([terms], k=min(k, self.size), show_progress=False, n_threads=1)
+        return [(int(d), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]

@@ -1,0 +1,62 @@
+"""The composition root: wires settings, model, index, retriever and answerer into one `Assistant`."""
+
+from __future__ import annotations
+
+import time
+
+from .answering import Answerer
+from .catalogue import load_glossary
+from .config import Settings
+from .embeddings import Embedder, make_embedder
+from .errors import QuestionError
+from .index import Index, load_index
+from .query import Expander
+from .retrieval import Retriever
+from .types import Answer
+
+
+def validate_question(question: str, max_chars: int) -> str:
+    """The question stripped, or a QuestionError saying what is wrong with it."""
+    if not isinstance(question, str) or not question.strip():
+        raise QuestionError("the question is empty: type a question about EU foreign and security policy")
+    question = question.strip()
+    if len(question) > max_chars:
+        raise QuestionError(f"the question is {len(question)} characters long; the limit is {max_chars}. Please shorten it.")
+    return question
+
+
+class Assistant:
+    """Answers questions from one loaded index; shared by the CLI, the chat page, the API and evaluation."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, index: Index):
+        self.settings = settings
+        self.embedder = embedder
+        self.index = index
+        self.retriever = Retriever(index, embedder, Expander(load_glossary(settings.glossary_path)),
+                                   settings.candidates, settings.rrf_k)
+        self.answerer = Answerer(index.sentences_of, index.by_id, index.lexical.terms, settings.abstain_threshold,
+                                 settings.answer_sentences, passages=settings.top_k)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, embedder: Embedder | None = None) -> "Assistant":
+        """Load the index (once) and the model; raises IndexMissingError with the command to build it."""
+        index = load_index(settings)
+        return cls(settings, embedder or make_embedder(settings), index)
+
+    def ask(self, question: str, top_k: int | None = None, mode: str = "hybrid") -> Answer:
+        """A cited answer (or an abstention) for one question."""
+        started = time.perf_counter()
+        question = validate_question(question, self.settings.max_question_chars)
+        retrieval = self.retriever.search(question, top_k or self.settings.top_k, mode)
+        answer = self.answerer.answer(retrieval)
+        return Answer(answer.question, answer.text, answer.citations, answer.abstained, answer.hits,
+                      answer.confidence, (time.perf_counter() - started) * 1000)
+
+    def sources(self) -> list[dict]:
+        """What is indexed: one row per document with its chunk count."""
+        counts = self.index.manifest.get("per_source", {})
+        rows = []
+        for src in self.index.manifest.get("sources", []):
+            n = sum(1 for c in self.index.chunks if c.source_id == src["source_id"] and c.kind == src["kind"])
+            rows.append({**src, "chunks": n, "source_chunks": counts.get(src["source_id"], 0)})
+        return rows

@@ -1,0 +1,81 @@
+"""The Chroma vector store: embedded PersistentClient by default, a Chroma server when host/port are set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .config import Settings
+from .errors import ConfigError
+
+
+def make_client(settings: Settings):
+    """A Chroma client for the configured mode (telemetry off, never downloads anything)."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.server_mode:
+        try:
+            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port or 8000,
+                                       settings=chroma_settings)
+        except Exception as exc:  # the client raises several types for an unreachable server
+            raise ConfigError(f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port or 8000}: {exc}") from None
+    path: Path = settings.data_dir / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+class VectorStore:
+    """Dense search over one Chroma collection (cosine space) holding passage vectors by chunk id."""
+
+    def __init__(self, client, name: str):
+        self.client = client
+        self.name = name
+        self._collection = None
+
+    @property
+    def collection(self):
+        """The Chroma collection, opened lazily."""
+        if self._collection is None:
+            self._collection = self.client.get_collection(self.name, embedding_function=None)
+        return self._collection
+
+    def create(self) -> None:
+        """Create the (new, empty) collection."""
+        self._collection = self.client.create_collection(self.name, metadata={"hnsw:space": "cosine"},
+                                                         embedding_function=None)
+
+    def add(self, ids: list[str], vectors: np.ndarray, metadatas: list[dict]) -> None:
+        """Add vectors in batches the server accepts."""
+        step = max(1, min(self.client.get_max_batch_size(), 2000))
+        for i in range(0, len(ids), step):
+            self.collection.add(ids=ids[i:i + step], embeddings=vectors[i:i + step].tolist(),
+                                metadatas=metadatas[i:i + step])
+
+    def count(self) -> int:
+        """Number of vectors stored."""
+        return self.collection.count()
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) of the k nearest passages."""
+        k = min(k, self.count())
+        if k <= 0:
+            return []
+        res = self.collection.query(query_embeddings=[vector.tolist()], n_results=k, include=["distances"])
+        return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0])]
+
+    def drop(self) -> None:
+        """Delete the collection if it exists."""
+        try:
+            self.client.delete_collection(self.name)
+        except Exception:  # absent already: nothing to drop
+            pass
+        self._collection = None
+
+
+def collection_names(client, prefix: str) -> list[str]:
+    """Names of this project's collections on the client."""
+    names = [c if isinstance(c, str) else c.name for c in client.list_collections()]
+    return [n for n in names if n.startswith(f"{prefix}-")]

@@ -1,0 +1,181 @@
+"""Typed records that cross module borders: documents, chunks, hits, citations, answers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class DocEntry:
+    """One catalogue entry: what a document is and where it lives in the corpus folder."""
+
+    id: str
+    title: str
+    citation: str
+    kind: str
+    tier: int
+    date: str
+    url: str
+    path: str
+    format: str
+    summary_url: str = ""
+    eli: str = ""
+    starts_at: str = ""
+    articles: tuple[str, ...] = ("all",)
+    annexes: bool = True
+    act_text: bool = True
+    summary: bool = True
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A paragraph of a legal text: its number ("7", or "" when unnumbered) and its words."""
+
+    number: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Block:
+    """A unit of a document: an article (or recital block, annex, summary section) under its headings."""
+
+    article: str
+    headings: tuple[str, ...]
+    paragraphs: tuple[Paragraph, ...]
+    part: str = "article"  # article | preamble | annex | section
+
+
+@dataclass(frozen=True)
+class SourceDoc:
+    """A loaded document: catalogue facts plus its blocks in reading order."""
+
+    source_id: str
+    title: str
+    citation: str
+    kind: str
+    tier: int
+    date: str
+    url: str
+    path: str
+    blocks: tuple[Block, ...]
+    eli: str = ""
+
+    @property
+    def article_count(self) -> int:
+        """Number of distinct numbered articles."""
+        return len({b.article for b in self.blocks if b.article})
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A quotable span of a chunk's text, with the paragraph it belongs to."""
+
+    start: int
+    end: int
+    paragraph: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable passage with everything needed to cite it."""
+
+    id: str
+    source_id: str
+    kind: str
+    tier: int
+    title: str
+    label: str
+    url: str
+    date: str
+    article: str
+    paragraph: str
+    headings: str
+    text: str
+    sentences: tuple[Sentence, ...] = ()
+    label_base: str = ""
+
+    @property
+    def embed_text(self) -> str:
+        """The text given to the embedding model and the lexical index: headings, then the passage."""
+        return f"{self.headings}\n{self.text}" if self.headings else self.text
+
+    @property
+    def body_offset(self) -> int:
+        """Where `text` starts inside `embed_text`."""
+        return len(self.headings) + 1 if self.headings else 0
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Chunk":
+        """Inverse of to_dict."""
+        data = dict(data)
+        data["sentences"] = tuple(Sentence(**s) for s in data.get("sentences", ()))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk found for a question, with the scores that found it."""
+
+    chunk: Chunk
+    score: float
+    dense: float | None = None
+    lexical: float | None = None
+    via: str = "hybrid"
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source of an answer: points at a retrieved chunk and quotes it."""
+
+    n: int
+    label: str
+    url: str
+    source_id: str
+    article: str
+    paragraph: str
+    kind: str
+    date: str
+    title: str
+    quote: str
+    chunk_id: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the assistant says: text with [n] markers, the citations behind them, and the evidence."""
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    abstained: bool
+    hits: tuple[Hit, ...] = field(default=(), repr=False)
+    confidence: float = 0.0
+    latency_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        """JSON-ready form shared by the CLI, API and evaluation."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "confidence": round(self.confidence, 4),
+            "latency_ms": round(self.latency_ms, 2),
+            "citations": [asdict(c) for c in self.citations],
+            "retrieved": [
+                {
+                    "chunk_id": h.chunk.id,
+                    "label": h.chunk.label,
+                    "source_id": h.chunk.source_id,
+                    "article": h.chunk.article,
+                    "score": round(h.score, 6),
+                    "dense": None if h.dense is None else round(h.dense, 4),
+                    "lexical": None if h.lexical is None else round(h.lexical, 4),
+                    "via": h.via,
+                }
+                for h in self.hits
+            ],
+        }
