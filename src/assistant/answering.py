@@ -25,7 +25,7 @@ class Answerer:
     """Builds an `Answer` from a `Retrieval`: verbatim sentences with [n] markers and citations as data."""
 
     def __init__(self, sentence_vectors_of: Callable[[int], np.ndarray], position_of: dict[str, int],
-                 terms: Callable[[str], list[str]], threshold: float, max_sentences: int = 3, passages: int = 5):
+                 terms: Callable[[list[str]], list[list[str]]], threshold: float, max_sentences: int = 3, passages: int = 5):
         self.sentence_vectors_of = sentence_vectors_of
         self.position_of = position_of
         self.terms = terms
@@ -65,21 +65,24 @@ class Answerer:
 
     def _pick(self, retrieval: Retrieval) -> list[tuple[Hit, str, str]]:
         """Best sentences by similarity, term overlap and passage rank, kept diverse; returned in reading order."""
-        qterms = set(self.terms(retrieval.expanded))
+        spans = [(rank, hit, i, sentence, hit.chunk.text[sentence.start:sentence.end].strip())
+                 for rank, hit in enumerate(retrieval.hits[: self.passages])
+                 for i, sentence in enumerate(hit.chunk.sentences)]
+        # quotable sentences end like sentences; headings, titles and link lists do not
+        spans = [s for s in spans if len(s[4]) >= _MIN_CHARS and re.search(r"[a-z]", s[4])
+                 and s[4].endswith((".", ";", ":", "?", "!", ","))]
+        if not spans:
+            return []
+        all_terms = self.terms([retrieval.expanded] + [s[4] for s in spans])  # one tokenizer call per question
+        qterms = set(all_terms[0])
         candidates = []
-        for rank, hit in enumerate(retrieval.hits[: self.passages]):
+        for (rank, hit, i, sentence, text), terms in zip(spans, all_terms[1:]):
             vectors = self.sentence_vectors_of(self.position_of[hit.chunk.id])
-            sims = vectors @ retrieval.query_vector if len(vectors) else np.zeros(0)
-            for i, sentence in enumerate(hit.chunk.sentences):
-                text = hit.chunk.text[sentence.start:sentence.end].strip()
-                # quotable sentences end like sentences; headings, titles and link lists do not
-                if len(text) < _MIN_CHARS or not re.search(r"[a-z]", text) or not text.endswith((".", ";", ":", "?", "!", ",")):
-                    continue
-                terms = set(self.terms(text))
-                overlap = len(qterms & terms) / len(qterms) if qterms else 0.0
-                prior = 1.0 / (1 + rank) + (0.3 if hit.via == "reference" else 0.0)
-                score = 0.6 * float(sims[i]) + 0.25 * overlap + 0.15 * prior
-                candidates.append((score, rank, i, hit, text, sentence.paragraph, vectors[i] if len(vectors) else None))
+            sim = float(vectors[i] @ retrieval.query_vector) if i < len(vectors) else (hit.dense or 0.0)
+            overlap = len(qterms & set(terms)) / len(qterms) if qterms else 0.0
+            prior = 1.0 / (1 + rank) + (0.3 if hit.via == "reference" else 0.0)
+            score = 0.6 * sim + 0.25 * overlap + 0.15 * prior
+            candidates.append((score, rank, i, hit, text, sentence.paragraph, vectors[i] if i < len(vectors) else None))
         candidates.sort(key=lambda c: -c[0])
         chosen: list = []
         per_chunk: dict[str, int] = {}

@@ -129,7 +129,8 @@ class Chunker:
         numbers = {p.number for p in lines}
         paragraph = numbers.pop() if len(numbers) == 1 else ""
         template = label_template(doc, block)
-        heads = [doc.title, *block.headings]
+        # the most specific headings only: long repeated heading paths drown what the passage itself says
+        heads = [doc.citation if doc.kind == "treaty" else doc.title, *block.headings[-2:]]
         if block.article:
             heads.append(f"Article {block.article}")
         headings = " — ".join(h for h in heads if h)

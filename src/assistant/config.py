@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     catalogue_path: Path = Field(PROJECT_ROOT / "corpus" / "catalogue.toml")
     glossary_path: Path = Field(PROJECT_ROOT / "corpus" / "glossary.toml")
     data_dir: Path = Field(PROJECT_ROOT / ".data", description="Index, caches and extracted model (git-ignored).")
+    embedding_cache: Path | None = Field(None, description="SQLite cache of vectors; default DATA_DIR/embeddings.sqlite.")
     verify_checksums: bool = True
 
     embedding_provider: str = "local"

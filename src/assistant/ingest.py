@@ -121,7 +121,7 @@ def ingest(settings: Settings, embedder: Embedder, progress: Callable[[str, int,
         report.removed = len(old_ids - set(new_ids))
 
         remove_stale(settings, client, keep=previous["generation"] if previous else None)
-        cache = EmbeddingCache(settings.data_dir / "embeddings.sqlite", embedder.dim)
+        cache = EmbeddingCache(settings.embedding_cache or settings.data_dir / "embeddings.sqlite", embedder.dim)
         try:
             done = 0
 

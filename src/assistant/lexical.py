@@ -34,13 +34,13 @@ class LexicalIndex:
         """Load a saved index (memory-mapped)."""
         return cls(bm25s.BM25.load(str(folder), mmap=True))
 
-    def terms(self, text: str) -> list[str]:
-        """Stemmed, stopword-free terms of a text, as the index sees them."""
-        return bm25s.tokenize([text], stopwords="en", stemmer=self.stemmer, return_ids=False, show_progress=False)[0]
+    def terms(self, texts: list[str]) -> list[list[str]]:
+        """Stemmed, stopword-free terms of each text, as the index sees them."""
+        return bm25s.tokenize(texts, stopwords="en", stemmer=self.stemmer, return_ids=False, show_progress=False)
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """(position, BM25 score) of the best k texts with a positive score."""
-        terms = self.terms(query)
+        terms = self.terms([query])[0]
         if not terms or self.size == 0:
             return []
         docs, scores = self.retriever.retrieve([terms], k=min(k, self.size), show_progress=False, n_threads=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 from .answering import Answerer
 from .catalogue import load_glossary
@@ -54,9 +55,5 @@ class Assistant:
 
     def sources(self) -> list[dict]:
         """What is indexed: one row per document with its chunk count."""
-        counts = self.index.manifest.get("per_source", {})
-        rows = []
-        for src in self.index.manifest.get("sources", []):
-            n = sum(1 for c in self.index.chunks if c.source_id == src["source_id"] and c.kind == src["kind"])
-            rows.append({**src, "chunks": n, "source_chunks": counts.get(src["source_id"], 0)})
-        return rows
+        counts = Counter((c.source_id, c.kind) for c in self.index.chunks)
+        return [{**src, "chunks": counts[(src["source_id"], src["kind"])]} for src in self.index.manifest.get("sources", [])]

@@ -13,7 +13,7 @@ from .types import Hit
 
 MODES = ("bm25", "dense", "hybrid")
 # treaty > legal act > official summary > web page
-TIER_WEIGHT = {1: 1.3, 2: 1.0, 3: 1.0, 4: 0.9}
+TIER_WEIGHT = {1: 1.5, 2: 1.0, 3: 1.0, 4: 0.9}
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Retriever:
                 dense_best = max(dense_best, sim)
                 fused[pos] = fused.get(pos, 0.0) + 1.0 / (self.rrf_k + rank + 1)
         else:
-            dense_best = float(passage[list(fused)].astype(np.float32) @ qvec).max() if fused else 0.0
+            dense_best = float((passage[list(fused)].astype(np.float32) @ qvec).max()) if fused else 0.0
         for pos in fused:  # prefer the more authoritative text when the evidence is otherwise close
             fused[pos] *= TIER_WEIGHT.get(self.index.chunks[pos].tier, 1.0)
         references = tuple(find_references(question, self.treaty_articles))

@@ -92,13 +92,13 @@ def _act_blocks(text: str, entry: DocEntry) -> list[Block]:
 
 def _summary_blocks(text: str, title: str) -> list[Block]:
     lines = [clean(ln) for ln in text.splitlines() if clean(ln)]
-    while lines and lines[0] == title or (lines and lines[0] == lines[1:2][0] if len(lines) > 1 else False):
+    while lines and lines[0] == title:  # the title is printed twice at the top
         lines.pop(0)
     blocks: list[Block] = []
     heading, body, skip = "", [], False
 
     def flush() -> None:
-        if body and not skip:
+        if body:
             blocks.append(Block("", (heading,) if heading else (), numbered(body), "section"))
         body.clear()
 
@@ -107,6 +107,10 @@ def _summary_blocks(text: str, title: str) -> list[Block]:
         if len(letters) >= 4 and letters.isupper() and len(ln) < 140:
             flush()
             heading, skip = ln.rstrip(":"), bool(_SUMMARY_SKIP.match(ln))
+        elif skip:
+            continue
+        elif ln.startswith("For further information"):
+            skip = True  # what follows is a list of links to other pages
         elif not _LAST_UPDATE.match(ln):
             body.append(ln)
     flush()

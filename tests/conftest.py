@@ -1,0 +1,93 @@
+"""Shared fixtures: real corpus files, the real packaged model (loaded once), real Chroma in temporary folders."""
+
+from __future__ import annotations
+
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from assistant.config import PROJECT_ROOT, Settings
+
+CORPUS = Path(PROJECT_ROOT.parent / "shared" / "corpus")
+# A small but varied corpus: a treaty-format act with oj- classes, an older act, EUR-Lex-Sum records and the web page.
+SMALL = ["acts-xhtml/32019D0797.xhtml", "acts-xhtml/32021D0796.xhtml", "eurlex-sum/32017D2315.json",
+         "eurlex-sum/32014D0415.json", "web/cfsp-overview-page.txt"]
+
+
+def pytest_collection_modifyitems(items):
+    if not CORPUS.is_dir():
+        raise pytest.UsageError(f"the corpus is missing: expected it at {CORPUS}")
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    """Model extraction and the embedding cache, shared by every index built in this session."""
+    # A developer's repeated runs reuse the git-ignored .data cache; a clean clone builds it once per run.
+    path = PROJECT_ROOT / ".data"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def base_settings(cache_dir) -> Settings:
+    return Settings(corpus_dir=CORPUS, data_dir=cache_dir, embedding_cache=cache_dir / "embeddings.sqlite")
+
+
+@pytest.fixture(scope="session")
+def embedder(base_settings):
+    """The real packaged all-MiniLM-L6-v2, loaded once per session."""
+    from assistant.embeddings import make_embedder
+
+    return make_embedder(base_settings)
+
+
+def write_catalogue(folder: Path, paths: list[str]) -> Path:
+    """A catalogue listing only the given corpus paths (entries taken from the project's catalogue)."""
+    text = (PROJECT_ROOT / "corpus" / "catalogue.toml").read_text(encoding="utf-8")
+    blocks = [b for b in text.split("[[document]]")[1:] if any(f'path = "{p}"' in b for p in paths)]
+    out = folder / "catalogue.toml"
+    out.write_text("".join(f"[[document]]{b}" for b in blocks), encoding="utf-8")
+    tomllib.loads(out.read_text(encoding="utf-8"))
+    return out
+
+
+@pytest.fixture
+def small_corpus(tmp_path) -> tuple[Path, Path]:
+    """A writable copy of a few real corpus files (made at test time, never committed) and its catalogue."""
+    corpus = tmp_path / "corpus"
+    for rel in SMALL:
+        (corpus / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(CORPUS / rel, corpus / rel)
+    manifest = (CORPUS / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()
+    (corpus / "MANIFEST.tsv").write_text("\n".join([manifest[0]] + [ln for ln in manifest[1:] if ln.split("\t")[0] in SMALL]) + "\n",
+                                         encoding="utf-8")
+    return corpus, write_catalogue(tmp_path, SMALL)
+
+
+@pytest.fixture
+def small_settings(small_corpus, tmp_path, cache_dir) -> Settings:
+    corpus, catalogue = small_corpus
+    return Settings(corpus_dir=corpus, catalogue_path=catalogue, data_dir=tmp_path / "data",
+                    embedding_cache=cache_dir / "embeddings.sqlite")
+
+
+@pytest.fixture(scope="session")
+def full_settings(tmp_path_factory, cache_dir) -> Settings:
+    return Settings(corpus_dir=CORPUS, data_dir=tmp_path_factory.mktemp("full"), embedding_cache=cache_dir / "embeddings.sqlite")
+
+
+@pytest.fixture(scope="session")
+def full_index(full_settings, embedder):
+    """The whole in-scope corpus ingested once per session into a real embedded Chroma."""
+    from assistant.ingest import ingest
+
+    return ingest(full_settings, embedder)
+
+
+@pytest.fixture(scope="session")
+def assistant(full_index, full_settings, embedder):
+    from assistant.pipeline import Assistant
+
+    return Assistant.from_settings(full_settings, embedder)

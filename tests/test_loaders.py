@@ -1,0 +1,152 @@
+"""Loaders on each format, from the real corpus files, and on broken files."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.catalogue import drop_in_entries, load_catalogue
+from assistant.config import PROJECT_ROOT
+from assistant.errors import DocumentError
+from assistant.loaders import load_file, read_verified
+from assistant.types import DocEntry
+
+from .conftest import CORPUS
+
+CATALOGUE = load_catalogue(PROJECT_ROOT / "corpus" / "catalogue.toml")
+
+
+def entries_for(path: str) -> list[DocEntry]:
+    return [e for e in CATALOGUE if e.path == path]
+
+
+def load(path: str):
+    return {(d.source_id, d.kind): d for d in load_file((CORPUS / path).read_bytes(), entries_for(path))}
+
+
+@pytest.fixture(scope="module")
+def treaty():
+    return load("treaties/teu-tfeu-consolidated-2016.xhtml")
+
+
+def test_teu_has_55_articles_and_tfeu_part_five_in_scope(treaty):
+    teu, tfeu = treaty[("TEU", "treaty")], treaty[("TFEU", "treaty")]
+    assert teu.article_count == 55
+    articles = {b.article for b in tfeu.blocks}
+    assert {str(n) for n in range(205, 223)} | {"275", "346", "347", "348"} == articles
+
+
+def test_article_42_text_and_headings(treaty):
+    art42 = [b for b in treaty[("TEU", "treaty")].blocks if b.article == "42"][0]
+    seventh = " ".join(p.text for p in art42.paragraphs if p.number == "7")
+    assert "aid and assistance" in seventh
+    assert any("COMMON SECURITY AND DEFENCE POLICY" in h for h in art42.headings)
+
+
+def test_protocols_and_declarations_are_separate_documents(treaty):
+    assert treaty[("PROTOCOL-10", "treaty")].article_count == 3
+    assert "Article 42" in treaty[("PROTOCOL-11", "treaty")].blocks[0].paragraphs[1].text
+    assert "Common Foreign and Security Policy" in treaty[("DECLARATION-14", "treaty")].blocks[0].paragraphs[0].text
+
+
+def test_act_with_oj_prefixed_classes():
+    doc = load("acts-xhtml/32021D0796.xhtml")[("32021D0796", "decision")]
+    assert doc.article_count == 2
+    assert doc.blocks[0].part == "preamble"
+
+
+def test_act_without_prefix_numbers_paragraphs():
+    doc = load("acts-xhtml/32019D0797.xhtml")[("32019D0797", "decision")]
+    art1 = [b for b in doc.blocks if b.article == "1"][0]
+    assert [p.number for p in art1.paragraphs][:2] == ["1", "2"]
+    assert any(p.text.startswith("(a) originate") for p in art1.paragraphs)
+
+
+def test_eurlex_record_gives_act_and_summary():
+    docs = load("eurlex-sum/32017D2315.json")
+    act, summary = docs[("32017D2315", "decision")], docs[("32017D2315", "official summary")]
+    assert act.article_count == 11
+    assert summary.tier == 3 and summary.citation == "EUR-Lex summary of Decision (CFSP) 2017/2315"
+    assert "LSU" in summary.url
+    assert not any("MAIN DOCUMENT" in h for b in summary.blocks for h in b.headings)
+
+
+def test_record_without_line_breaks_is_split_into_articles():
+    act = load("eurlex-sum/32001E0931.json")[("32001E0931", "common position")]
+    art1 = [b for b in act.blocks if b.article == "1"][0]
+    assert art1.paragraphs[0].text.startswith("1. This Common Position applies")
+    assert {b.article for b in act.blocks if b.article} == {str(n) for n in range(1, 8)}
+
+
+def test_dual_use_annex_items_are_not_indexed():
+    act = load("eurlex-sum/32021R0821.json")[("32021R0821", "regulation")]
+    assert act.article_count >= 30
+    assert not [b for b in act.blocks if b.part == "annex"]
+
+
+def test_web_page_furniture_removed():
+    page = load("web/cfsp-overview-page.txt")[("cfsp-overview", "web page")]
+    text = " ".join(p.text for b in page.blocks for p in b.paragraphs)
+    assert "Skip to content" not in text and "Read also" not in text
+    assert "High Representative" in text
+
+
+def test_truncated_xhtml_is_refused():
+    raw = (CORPUS / "acts-xhtml/32019D0797.xhtml").read_bytes()
+    with pytest.raises(DocumentError, match="malformed XHTML"):
+        load_file(raw[: len(raw) // 2], entries_for("acts-xhtml/32019D0797.xhtml"))
+
+
+def test_invalid_json_is_refused():
+    with pytest.raises(DocumentError, match="invalid JSON"):
+        load_file(b'{"celex_id": "x", "reference": ', entries_for("eurlex-sum/32017D2315.json"))
+
+
+def test_checksum_mismatch_is_refused(tmp_path):
+    f = tmp_path / "x.txt"
+    f.write_text("changed")
+    with pytest.raises(DocumentError, match="sha256"):
+        read_verified(f, "0" * 64)
+
+
+def _pdf(text: str) -> bytes:
+    """A minimal one-page PDF with a line of text (hand-built, so the test needs no PDF writer)."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for i, obj in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_dropped_in_pdf_and_html(tmp_path):
+    (tmp_path / "briefing.pdf").write_bytes(_pdf("The Council adopted conclusions on maritime security."))
+    (tmp_path / "note.html").write_text("<html><title>Note</title><body><nav>Menu</nav><h1>Aims</h1>"
+                                        "<p>The Union promotes peace.</p><script>x()</script></body></html>")
+    entries = drop_in_entries(tmp_path, set())
+    docs = {e.format: load_file((tmp_path / e.path).read_bytes(), [e])[0] for e in entries}
+    assert "maritime security" in docs["pdf"].blocks[0].paragraphs[0].text
+    html_text = [p.text for b in docs["html"].blocks for p in b.paragraphs]
+    assert html_text == ["The Union promotes peace."]
+
+
+def test_empty_and_encrypted_pdf_are_refused(tmp_path):
+    from pypdf import PdfReader, PdfWriter
+    import io
+
+    entry = DocEntry("x", "x", "x", "document", 4, "", "", "x.pdf", "pdf")
+    with pytest.raises(DocumentError, match="empty PDF"):
+        load_file(b"", [entry])
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(_pdf("secret"))))
+    writer.encrypt("pw")
+    buf = io.BytesIO()
+    writer.write(buf)
+    with pytest.raises(DocumentError, match="encrypted"):
+        load_file(buf.getvalue(), [entry])

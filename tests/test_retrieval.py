@@ -1,0 +1,81 @@
+"""Hybrid retrieval on the full corpus: explicit references, glossary expansion, hybrid versus each retriever alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.catalogue import Term
+from assistant.query import Expander, find_references
+
+pytestmark = pytest.mark.slow
+
+# Hand-checked: each question's answer is in the given source (and article) of the corpus; a question listed
+# twice accepts either source.
+CHECKED = [
+    ("Can one country block a common foreign policy decision?", "TEU", "31"),
+    ("Who appoints the High Representative?", "TEU", "18"),
+    ("What tasks can CSDP missions carry out?", "TEU", "43"),
+    ("What happens if a member state is attacked?", "TEU", "42"),
+    ("How does the EU adopt economic sanctions against a country?", "TFEU", "215"),
+    ("What must the EU do if a member state suffers a terrorist attack?", "TFEU", "222"),
+    ("What must the EU do if a member state suffers a terrorist attack?", "32014D0415", None),
+    ("Which body runs the Union's diplomatic service?", "TEU", "27"),
+    ("How is the start-up fund for CSDP tasks financed?", "TEU", "41"),
+    ("What are the commitments of states joining permanent structured cooperation?", "PROTOCOL-10", None),
+    ("What are the commitments of states joining permanent structured cooperation?", "32017D2315", None),
+    ("What does the European Defence Agency do?", "32015D1835", None),
+    ("How are common costs of EU military operations financed under Athena?", "32015D0528", None),
+    ("What restrictive measures can be taken against people responsible for cyber-attacks?", "32019D0797", None),
+    ("What is the EU Satellite Centre?", "32014D0401", None),
+    ("How does the solidarity clause work in practice?", "32014D0415", None),
+    ("Sanctions for serious human rights violations worldwide", "32020R1998", None),
+    ("Which weapons does the anti-personnel mines convention cover?", "32008E0487", None),
+]
+
+
+def recall_at_5(assistant, mode):
+    """Share of questions with any acceptable (source, article) in the top 5 (rows of one question are any-of)."""
+    expected: dict[str, list[tuple[str, str | None]]] = {}
+    for question, source, article in CHECKED:
+        expected.setdefault(question, []).append((source, article))
+    found = 0
+    for question, accept in expected.items():
+        hits = assistant.retriever.search(question, 5, mode).hits
+        found += any(h.chunk.source_id == s and (a is None or h.chunk.article == a) for h in hits for s, a in accept)
+    return found / len(expected)
+
+
+def test_hybrid_beats_either_retriever_alone(assistant):
+    scores = {mode: recall_at_5(assistant, mode) for mode in ("bm25", "dense", "hybrid")}
+    print(scores)
+    assert scores["hybrid"] >= max(scores["bm25"], scores["dense"])
+    assert scores["hybrid"] > min(scores["bm25"], scores["dense"])
+    assert scores["hybrid"] >= 0.75
+
+
+@pytest.mark.parametrize("question,source,article,paragraph", [
+    ("What does Article 42(7) TEU say?", "TEU", "42", "7"),
+    ("Art. 215 TFEU", "TFEU", "215", ""),
+    ("explain Article 31", "TEU", "31", ""),
+    ("What is in Protocol No 10?", "PROTOCOL-10", "", ""),
+])
+def test_explicit_reference_goes_straight_to_article(assistant, question, source, article, paragraph):
+    first = assistant.retriever.search(question, 5).hits[0]
+    assert (first.chunk.source_id, first.chunk.article) == (source, article)
+    assert first.via == "reference"
+    if paragraph:
+        assert first.chunk.paragraph == paragraph
+
+
+def test_reference_parsing_defaults_to_teu_then_tfeu():
+    articles = {"TEU": {"31", "42"}, "TFEU": {"215", "222"}}
+    refs = find_references("Compare Article 31 with Art. 222 and Article 42(7) of the Treaty on European Union", articles)
+    assert [(r.source_id, r.article, r.paragraph) for r in refs] == [("TEU", "31", ""), ("TFEU", "222", ""), ("TEU", "42", "7")]
+    assert find_references("Article 999 TEU", articles) == []
+
+
+def test_glossary_expansion_both_ways():
+    expander = Expander([Term("PSC", "Political and Security Committee"), Term("EDA", "European Defence Agency")])
+    assert "Political and Security Committee" in expander.expand("Who chairs the PSC?")
+    assert "(EDA)" in expander.expand("What does the European Defence Agency do?")
+    assert expander.expand("the eda of x") == "the eda of x"  # acronyms match only in capitals
