@@ -25,7 +25,6 @@ class Retrieval:
     hits: tuple[Hit, ...]
     query_vector: np.ndarray
     references: tuple[Reference, ...]
-    best_dense: float
 
 
 class Retriever:
@@ -57,16 +56,12 @@ class Retriever:
             for rank, (pos, score) in enumerate(self.index.lexical.search(expanded, self.candidates)):
                 lexical[pos] = score
                 fused[pos] = fused.get(pos, 0.0) + 1.0 / (self.rrf_k + rank + 1)
-        dense_best = 0.0
         if mode in ("dense", "hybrid"):
             for rank, (cid, sim) in enumerate(self.index.vectors.search(qvec, self.candidates)):
                 pos = self.index.by_id.get(cid)
                 if pos is None:
                     continue
-                dense_best = max(dense_best, sim)
                 fused[pos] = fused.get(pos, 0.0) + 1.0 / (self.rrf_k + rank + 1)
-        else:
-            dense_best = float((passage[list(fused)].astype(np.float32) @ qvec).max()) if fused else 0.0
         for pos in fused:  # prefer the more authoritative text when the evidence is otherwise close
             fused[pos] *= TIER_WEIGHT.get(self.index.chunks[pos].tier, 1.0)
         references = tuple(find_references(question, self.treaty_articles))
@@ -81,4 +76,4 @@ class Retriever:
             sim = float(passage[pos].astype(np.float32) @ qvec)
             hits.append(Hit(self.index.chunks[pos], fused.get(pos, 1.0), sim, lexical.get(pos),
                             "reference" if pos in pinned else mode))
-        return Retrieval(question, expanded, tuple(hits), qvec, references, dense_best)
+        return Retrieval(question, expanded, tuple(hits), qvec, references)
