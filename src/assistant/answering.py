@@ -34,10 +34,11 @@ class Answerer:
         self.passages = passages
 
     def confidence(self, retrieval: Retrieval) -> float:
-        """Evidence strength: the best passage similarity, or full confidence for an explicit article reference."""
-        if any(h.via == "reference" for h in retrieval.hits):
+        """Evidence strength: the best similarity among the passages answered from (so asking for more hits
+        never changes the answer), or full confidence for an explicit article reference."""
+        if any(h.via == "reference" for h in retrieval.hits[: self.passages]):
             return 1.0
-        return max([h.dense or 0.0 for h in retrieval.hits] + [0.0])
+        return max([h.dense or 0.0 for h in retrieval.hits[: self.passages]] + [0.0])
 
     def answer(self, retrieval: Retrieval) -> Answer:
         """Answer from the retrieved passages, or abstain when the evidence is below the threshold."""

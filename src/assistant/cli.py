@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -102,6 +103,61 @@ def sources(json_output: Annotated[bool, typer.Option("--json", help="Print as J
               f"built {manifest['built_at']}")
 
 
+@app.command("eval")
+def evaluate(
+    sets: Annotated[list[Path], typer.Argument(help="Question sets (JSONL), e.g. eval/questions/*.jsonl.")],
+    k: Annotated[int, typer.Option("--k", min=1, max=50, help="Passages retrieved per question (recall@n up to k).")] = 10,
+    retrievers: Annotated[str, typer.Option(help="Comma-separated retrieval strategies to compare.")] = "bm25,dense,hybrid",
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.md, report.json, per_question.jsonl, retrievers.png.")] =
+        Path("eval/reports/latest"),
+    gates_file: Annotated[Path | None, typer.Option("--gates", help="TOML file of gates (see eval/gates.toml).")] = None,
+    gate_retriever: Annotated[str, typer.Option(help="Retriever the gates apply to.")] = "hybrid",
+    min_recall_at_5: Annotated[float | None, typer.Option(help="Fail below this recall@5.")] = None,
+    min_mrr: Annotated[float | None, typer.Option(help="Fail below this MRR@k.")] = None,
+    min_citation_accuracy: Annotated[float | None, typer.Option(help="Fail below this first-citation accuracy.")] = None,
+    min_keyword_hit_rate: Annotated[float | None, typer.Option(help="Fail below this keyword hit rate.")] = None,
+    min_abstention_accuracy: Annotated[float | None, typer.Option(help="Fail below this abstention accuracy.")] = None,
+) -> None:
+    """Evaluate retrieval, citations and abstention on question sets; exit 1 when a gate fails."""
+    from .evaluation import gates as gating
+    from .evaluation import report as reporting
+    from .evaluation.questions import load_sets
+    from .evaluation.runner import run, summarize
+    from .pipeline import Assistant
+
+    modes = [m.strip() for m in retrievers.split(",") if m.strip()]
+    bounds: dict[str, float] = {}
+    if gates_file is not None:
+        gate_retriever, bounds = gating.load_gates(gates_file)
+    flags = {"recall_at_5": min_recall_at_5, "mrr": min_mrr, "citation_accuracy_first": min_citation_accuracy,
+             "keyword_hit_rate": min_keyword_hit_rate, "abstention_accuracy": min_abstention_accuracy}
+    bounds.update({name: value for name, value in flags.items() if value is not None})
+    if bounds and gate_retriever not in modes:
+        raise AssistantError(f"the gates apply to {gate_retriever!r}, which is not among --retrievers {retrievers!r}")
+    questions = load_sets(sets)  # validated before anything is loaded or run
+    assistant = Assistant.from_settings(_settings())
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task(f"evaluating {len(questions)} questions x {len(modes)} retrievers", total=len(questions) * len(modes))
+        result = run(assistant, questions, modes, k, progress=lambda done, total: bar.update(task, completed=done))
+    summary = summarize([r for r in result.results if r.retriever == gate_retriever]) if gate_retriever in modes else {}
+    checked = gating.check(summary, bounds)
+    report = reporting.write(result, out_dir, gate_retriever, checked)
+    table = Table("retriever", "R@1", "R@5", "R@10", f"MRR@{k}", "cite first", "keywords", "abst. acc.", "p95 ms", box=None)
+    for mode, s in report["summary"].items():
+        table.add_row(mode, *(reporting._fmt(s.get(key)) for key in ("recall_at_1", "recall_at_5", "recall_at_10", "mrr",
+                                                                     "citation_accuracy_first", "keyword_hit_rate",
+                                                                     "abstention_accuracy")),
+                      reporting._fmt(s.get("latency_ms_p95"), 1))
+    out.print(table)
+    out.print(f"{len(questions)} questions in {result.seconds:.1f} s; report in {out_dir / 'report.md'}")
+    failed = [g for g in checked if not g.passed]
+    for g in checked:
+        (out if g.passed else err).print(f"gate {g.describe()}", markup=False, highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
 @app.command()
 def benchmark(
     questions: Annotated[int, typer.Option(help="Warm queries to time.")] = 200,
@@ -111,6 +167,26 @@ def benchmark(
     from .benchmark import run
 
     out.print_json(json.dumps(run(_settings(), questions=questions, cold=cold)))
+
+
+@app.command("feedback-export")
+def feedback_export(
+    out_path: Annotated[str, typer.Option("--out", help="File to write, or - for standard output.")],
+    fmt: Annotated[str, typer.Option("--format", help="jsonl (one JSON object per line) or csv.")] = "jsonl",
+) -> None:
+    """Export the ratings and comments people gave on the chat page (question, answer, citations, rating, time)."""
+    from .feedback import FORMATS, FeedbackStore, feedback_path
+
+    if fmt not in FORMATS:
+        raise AssistantError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
+    path = feedback_path(_settings())
+    if not path.is_file():
+        raise AssistantError(f"no feedback recorded yet: {path} does not exist (the chat page creates it)")
+    try:
+        count = FeedbackStore(path).export(out_path, fmt)
+    except OSError as exc:
+        raise AssistantError(f"cannot write {out_path}: {exc.strerror or exc}") from None
+    err.print(f"exported {count} ratings to {out_path} ({fmt})", markup=False, highlight=False)
 
 
 def main() -> None:

@@ -39,8 +39,14 @@ class Settings(BaseSettings):
     candidates: int = Field(30, ge=5, le=200, description="Hits each retriever contributes before fusion.")
     rrf_k: int = Field(60, ge=1)
     max_question_chars: int = Field(2000, ge=10)
+    max_history_turns: int = Field(20, ge=0, le=200, description="Earlier messages a follow-up may carry.")
     answer_sentences: int = Field(3, ge=1, le=10)
     abstain_threshold: float = Field(0.38, ge=-1.0, le=1.0, description="Minimum cosine similarity of the best passage.")
+
+    host: str = Field("127.0.0.1", description="Address the chat page binds to; 0.0.0.0 exposes it to the network.")
+    port: int = Field(7860, ge=1, le=65535, description="Port of the chat page.")
+    share: bool = Field(False, description="Ask Gradio for a public share link (needs internet; off by default).")
+    concurrency_limit: int = Field(4, ge=1, le=64, description="Questions the chat page answers at the same time.")
 
     @field_validator("embedding_provider")
     @classmethod
@@ -48,6 +54,14 @@ class Settings(BaseSettings):
         allowed = ("local",)
         if value not in allowed:
             raise ValueError(f"unknown embedding provider {value!r}; allowed: {', '.join(allowed)}")
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _bind_address(cls, value: str) -> str:
+        value = value.strip()
+        if not value or "://" in value or "/" in value or " " in value:
+            raise ValueError("host must be a host name or IP address such as 127.0.0.1 (no scheme, path or spaces)")
         return value
 
     @field_validator("collection_prefix")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import bm25s
+import numpy as np
 import Stemmer
 
 
@@ -37,6 +38,13 @@ class LexicalIndex:
     def terms(self, texts: list[str]) -> list[list[str]]:
         """Stemmed, stopword-free terms of each text, as the index sees them."""
         return bm25s.tokenize(texts, stopwords="en", stemmer=self.stemmer, return_ids=False, show_progress=False)
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every text for the query (zeros when no query term is indexed)."""
+        terms = self.terms([query])[0]
+        if not terms or self.size == 0:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self.retriever.get_scores(terms), dtype=np.float32)
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """(position, BM25 score) of the best k texts with a positive score."""

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from collections import Counter
+from collections.abc import Iterable, Mapping
 
 from .answering import Answerer
 from .catalogue import load_glossary
 from .config import Settings
+from .conversation import Turn, resolve, validate_history
 from .embeddings import Embedder, make_embedder
 from .errors import QuestionError
 from .index import Index, load_index
@@ -44,14 +47,20 @@ class Assistant:
         index = load_index(settings)
         return cls(settings, embedder or make_embedder(settings), index)
 
-    def ask(self, question: str, top_k: int | None = None, mode: str = "hybrid") -> Answer:
-        """A cited answer (or an abstention) for one question."""
+    def ask(self, question: str, top_k: int | None = None, mode: str = "hybrid",
+            history: Iterable[Turn | Mapping] | None = None) -> Answer:
+        """A cited answer (or an abstention) for one question, read in the context of the earlier turns.
+        `top_k` is how many passages are retrieved (and returned in `hits`); the answer itself is always built
+        from the best `settings.top_k` of them, so a larger `top_k` only adds evidence to inspect."""
         started = time.perf_counter()
         question = validate_question(question, self.settings.max_question_chars)
-        retrieval = self.retriever.search(question, top_k or self.settings.top_k, mode)
+        turns = validate_history(history, self.settings.max_history_turns, self.settings.max_question_chars * 4)
+        query = resolve(question, turns)
+        retrieval = self.retriever.search(query, top_k or self.settings.top_k, mode)
+        searched = time.perf_counter()
         answer = self.answerer.answer(retrieval)
-        return Answer(answer.question, answer.text, answer.citations, answer.abstained, answer.hits,
-                      answer.confidence, (time.perf_counter() - started) * 1000)
+        return replace(answer, question=question, search_query=query, retrieval_ms=(searched - started) * 1000,
+                       latency_ms=(time.perf_counter() - started) * 1000)
 
     def sources(self) -> list[dict]:
         """What is indexed: one row per document with its chunk count."""

@@ -13,7 +13,7 @@ from .types import Hit
 
 MODES = ("bm25", "dense", "hybrid")
 # treaty > legal act > official summary > web page
-TIER_WEIGHT = {1: 1.5, 2: 1.0, 3: 1.0, 4: 0.9}
+TIER_WEIGHT = {1: 1.2, 2: 1.0, 3: 1.0, 4: 0.9}
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,17 @@ class Retrieval:
 class Retriever:
     """Searches one loaded index; stateless per query, safe to share between users."""
 
-    def __init__(self, index: Index, embedder: Embedder, expander: Expander, candidates: int = 30, rrf_k: int = 60):
+    def __init__(self, index: Index, embedder: Embedder, expander: Expander, candidates: int = 30, rrf_k: int = 60,
+                 per_unit: int = 1, sentence_channel: bool = True, stratify: bool = True):
         self.index = index
         self.embedder = embedder
         self.expander = expander
         self.candidates = candidates
         self.rrf_k = rrf_k
+        self.per_unit = per_unit
+        self.sentence_channel = sentence_channel
+        self.stratify = stratify
+        self.treaty_positions = np.array([i for i, c in enumerate(index.chunks) if c.tier == 1], dtype=np.int64)
         self.treaty_articles: dict[str, set[str]] = {}
         self.by_article: dict[tuple[str, str], list[int]] = {}
         for pos, chunk in enumerate(index.chunks):
@@ -50,17 +55,23 @@ class Retriever:
         expanded = self.expander.expand(question)
         qvec = self.embedder.embed_query(expanded)
         passage = self.index.passage_vectors
-        fused: dict[int, float] = {}
+        rankings: list[list[int]] = []
         lexical: dict[int, float] = {}
         if mode in ("bm25", "hybrid"):
-            for rank, (pos, score) in enumerate(self.index.lexical.search(expanded, self.candidates)):
-                lexical[pos] = score
-                fused[pos] = fused.get(pos, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+            scores = self.index.lexical.scores(expanded)
+            rankings.append(self._top(scores, None))
+            lexical = {p: float(scores[p]) for p in rankings[-1]}
+            if mode == "hybrid" and self.stratify:
+                rankings.append(self._top(scores, self.treaty_positions))
         if mode in ("dense", "hybrid"):
-            for rank, (cid, sim) in enumerate(self.index.vectors.search(qvec, self.candidates)):
-                pos = self.index.by_id.get(cid)
-                if pos is None:
-                    continue
+            rankings.append(self._dense(qvec, None))
+            if mode == "hybrid" and self.stratify:
+                rankings.append(self._dense(qvec, {"tier": 1}))
+        if mode == "hybrid" and self.sentence_channel:
+            rankings.append(self._best_by_sentence(qvec))
+        fused: dict[int, float] = {}
+        for ranking in rankings:  # reciprocal rank fusion
+            for rank, pos in enumerate(ranking):
                 fused[pos] = fused.get(pos, 0.0) + 1.0 / (self.rrf_k + rank + 1)
         for pos in fused:  # prefer the more authoritative text when the evidence is otherwise close
             fused[pos] *= TIER_WEIGHT.get(self.index.chunks[pos].tier, 1.0)
@@ -70,10 +81,51 @@ class Retriever:
             positions = self.by_article.get((ref.source_id, ref.article), [])
             exact = [p for p in positions if ref.paragraph and self.index.chunks[p].paragraph == ref.paragraph]
             pinned += exact + [p for p in positions if p not in exact]
-        order = list(dict.fromkeys(pinned)) + [p for p, _ in sorted(fused.items(), key=lambda kv: -kv[1]) if p not in pinned]
+        ranked = [p for p, _ in sorted(fused.items(), key=lambda kv: -kv[1]) if p not in pinned]
+        order = list(dict.fromkeys(pinned)) + self._diversify(ranked, k)
         hits = []
         for pos in order[:k]:
             sim = float(passage[pos].astype(np.float32) @ qvec)
             hits.append(Hit(self.index.chunks[pos], fused.get(pos, 1.0), sim, lexical.get(pos),
                             "reference" if pos in pinned else mode))
         return Retrieval(question, expanded, tuple(hits), qvec, references)
+
+    def _top(self, scores: np.ndarray, among: np.ndarray | None) -> list[int]:
+        """Positions of the best-scoring (positive) candidates, over all chunks or only `among`."""
+        pool = np.arange(len(scores)) if among is None else among
+        if not len(pool):
+            return []
+        sub = scores[pool]
+        n = min(self.candidates, len(pool))
+        top = np.argpartition(-sub, n - 1)[:n]
+        top = top[np.argsort(-sub[top])]
+        return [int(pool[i]) for i in top if sub[i] > 0]
+
+    def _dense(self, qvec: np.ndarray, where: dict | None) -> list[int]:
+        """Nearest passages from the vector store, optionally within a metadata filter."""
+        found = self.index.vectors.search(qvec, self.candidates, where)
+        return [self.index.by_id[cid] for cid, _ in found if cid in self.index.by_id]
+
+    def _best_by_sentence(self, qvec: np.ndarray) -> list[int]:
+        """Chunks ranked by their single best-matching sentence: finds the one relevant sentence of a long
+        article that the passage vector averages away."""
+        sims = self.index.sentence_vectors @ qvec
+        best = np.full(len(self.index.chunks), -1.0, dtype=np.float32)
+        starts = self.index.sentence_offsets[:-1]
+        has = self.index.sentence_offsets[1:] > starts
+        best[has] = np.maximum.reduceat(sims, starts[has]) if sims.size else best[has]
+        top = np.argpartition(-best, min(self.candidates, len(best) - 1))[: self.candidates]
+        return [int(p) for p in top[np.argsort(-best[top])]]
+
+    def _diversify(self, ranked: list[int], k: int) -> list[int]:
+        """At most `per_unit` hits from one unit (a treaty article, or one act or summary) before the rest, so a
+        long annex or one article's paragraphs do not crowd out the other sources."""
+        if not self.per_unit:
+            return ranked
+        first, rest, seen = [], [], {}
+        for pos in ranked:
+            chunk = self.index.chunks[pos]
+            unit = (chunk.source_id, chunk.kind, chunk.article if chunk.kind == "treaty" else "")
+            seen[unit] = seen.get(unit, 0) + 1
+            (first if seen[unit] <= self.per_unit else rest).append(pos)
+        return first + rest

@@ -58,12 +58,12 @@ class VectorStore:
         """Number of vectors stored."""
         return self.collection.count()
 
-    def search(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity) of the k nearest passages."""
+    def search(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) of the k nearest passages, optionally only those whose metadata match `where`."""
         k = min(k, self.count())
         if k <= 0:
             return []
-        res = self.collection.query(query_embeddings=[vector.tolist()], n_results=k, include=["distances"])
+        res = self.collection.query(query_embeddings=[vector.tolist()], n_results=k, include=["distances"], where=where)
         return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0])]
 
     def drop(self) -> None:

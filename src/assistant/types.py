@@ -155,11 +155,14 @@ class Answer:
     hits: tuple[Hit, ...] = field(default=(), repr=False)
     confidence: float = 0.0
     latency_ms: float = 0.0
+    retrieval_ms: float = 0.0
+    search_query: str = ""  # the question as searched: with the conversation's topic carried over for follow-ups
 
     def to_dict(self) -> dict:
         """JSON-ready form shared by the CLI, API and evaluation."""
         return {
             "question": self.question,
+            "search_query": self.search_query or self.question,
             "answer": self.text,
             "abstained": self.abstained,
             "confidence": round(self.confidence, 4),

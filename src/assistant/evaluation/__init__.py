@@ -1,0 +1,1 @@
+"""Evaluation of retrieval, citation and abstention quality against JSONL question sets."""

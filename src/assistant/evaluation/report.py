@@ -1,0 +1,190 @@
+"""Writes an evaluation run as report.md, report.json, per_question.jsonl and a retriever-comparison chart."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .gates import GateResult
+from .runner import EvalRun, QuestionResult, breakdown, summarize
+
+HEADLINE = [("recall_at_1", "R@1"), ("recall_at_3", "R@3"), ("recall_at_5", "R@5"), ("recall_at_10", "R@10"),
+            ("mrr", "MRR@k"), ("ndcg", "nDCG@k"), ("citation_accuracy_first", "cite first"),
+            ("citation_accuracy_any", "cite any"), ("keyword_hit_rate", "keywords"),
+            ("abstention_precision", "abst. prec."), ("abstention_recall", "abst. rec."),
+            ("abstention_accuracy", "abst. acc."), ("answer_words_mean", "words")]
+SPEED = [("retrieval_ms_p50", "retrieval p50"), ("retrieval_ms_p95", "retrieval p95"), ("answer_ms_p50", "answer p50"),
+         ("answer_ms_p95", "answer p95"), ("latency_ms_p50", "total p50"), ("latency_ms_p95", "total p95")]
+CHART = HEADLINE[:9] + [HEADLINE[11]]
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence]) -> list[str]:
+    def cell(v) -> str:
+        return _fmt(v).replace("|", "\\|").replace("\n", " ")
+
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + \
+        ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+
+
+def worst(results: Sequence[QuestionResult], metric: str, n: int = 10) -> list[QuestionResult]:
+    """The n questions a metric judges worst (only those that failed it), worst first."""
+    if metric == "recall_at_5":
+        failed = [r for r in results if r.answerable and r.recall.get("5", 0.0) < 1.0]
+        return sorted(failed, key=lambda r: (r.rank is not None, -(r.rank or 0)))[:n]
+    if metric == "mrr":
+        failed = [r for r in results if r.answerable and r.reciprocal_rank < 1.0]
+        return sorted(failed, key=lambda r: r.reciprocal_rank)[:n]
+    if metric == "citation_accuracy_first":
+        return [r for r in results if r.answerable and not r.first_citation_ok][:n]
+    if metric == "keyword_hit_rate":
+        failed = [r for r in results if r.answerable and r.keyword_score is not None and r.keyword_score < 1.0]
+        return sorted(failed, key=lambda r: r.keyword_score)[:n]
+    if metric == "abstention_accuracy":
+        failed = [r for r in results if r.abstained == r.answerable]
+        # confident wrong answers and clear-cut wrong refusals first
+        return sorted(failed, key=lambda r: -abs(r.confidence - 0.38))[:n]
+    raise ValueError(f"no worst-list for {metric}")
+
+
+WORST = [("recall_at_5", "Missed in the top 5"), ("mrr", "Lowest reciprocal rank"),
+         ("citation_accuracy_first", "First citation not an expected source"),
+         ("keyword_hit_rate", "Fewest expected keywords in the answer"),
+         ("abstention_accuracy", "Wrong abstention decision")]
+
+
+def build(run: EvalRun, gate_retriever: str, gates: Sequence[GateResult]) -> dict:
+    """The machine-readable report: summaries per retriever, breakdowns, worst lists and gates."""
+    by_mode = {mode: [r for r in run.results if r.retriever == mode] for mode in run.retrievers}
+    primary = gate_retriever if gate_retriever in by_mode else run.retrievers[-1]
+    return {
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "sets": run.sets,
+        "questions": run.questions,
+        "answerable": sum(1 for r in by_mode[primary] if r.answerable),
+        "follow_ups": sum(1 for r in by_mode[primary] if r.follow_up),
+        "k": run.k,
+        "retrievers": run.retrievers,
+        "seconds": round(run.seconds, 2),
+        "index": run.index,
+        "summary": {mode: summarize(rs) for mode, rs in by_mode.items()},
+        "by_topic": breakdown(run.results, "topic"),
+        "by_source_kind": breakdown(run.results, "source_kind"),
+        "by_set": breakdown(run.results, "set"),
+        "primary_retriever": primary,
+        "worst": {metric: [{"id": r.id, "question": r.question, "rank": r.rank, "keyword_score": r.keyword_score,
+                            "abstained": r.abstained, "confidence": r.confidence, "expected": r.expected,
+                            "citations": r.citations, "retrieved": r.retrieved[:3]}
+                           for r in worst(by_mode[primary], metric)] for metric, _ in WORST},
+        "gates": [{"metric": g.metric, "bound": g.bound, "direction": g.direction, "value": g.value,
+                   "passed": g.passed} for g in gates],
+    }
+
+
+def markdown(report: dict) -> str:
+    """report.md: readable on its own."""
+    k = report["k"]
+    idx = report["index"]
+    lines = [
+        "# CFSP Assistant evaluation report", "",
+        f"Generated {report['generated_at']} by `cfsp-assistant eval` (do not edit by hand). "
+        f"Question sets: {', '.join(report['sets'])} — {report['questions']} questions "
+        f"({report['answerable']} answerable, {report['questions'] - report['answerable']} unanswerable, "
+        f"{report['follow_ups']} follow-ups). Index: {idx.get('documents')} documents, {idx.get('chunks')} chunks, "
+        f"model {idx.get('model')} ({idx.get('provider')}). Top k = {k}. Run time {report['seconds']:.1f} s.", "",
+        "Recall@n: an expected source (any-of) among the first n passages. MRR and nDCG at k. "
+        "Citation accuracy: the first (or any) citation of the answer is an expected source. Keywords: share of "
+        "expected phrases the answer contains. Abstention: declining is the positive class. Retrieval metrics over "
+        "answerable questions; abstention over all.", "",
+        "## Retrievers compared", "",
+        *_table(["retriever"] + [label.replace("@k", f"@{k}") for _, label in HEADLINE],
+                [[mode] + [s.get(key) for key, _ in HEADLINE] for mode, s in report["summary"].items()]), "",
+        "![retrievers compared](retrievers.png)", "",
+        "## Speed (milliseconds per question, this machine)", "",
+        *_table(["retriever"] + [label for _, label in SPEED],
+                [[mode] + [None if s.get(key) is None else round(s[key], 1) for key, _ in SPEED]
+                 for mode, s in report["summary"].items()]), "",
+    ]
+    if report["gates"]:
+        lines += [f"## Gates ({report['primary_retriever']})", "",
+                  *_table(["metric", "bound", "value", "result"],
+                          [[g["metric"], f"{'≥' if g['direction'] == 'min' else '≤'} {g['bound']:g}", g["value"],
+                            "passed" if g["passed"] else "**FAILED**"] for g in report["gates"]]), ""]
+    for title, key in (("By topic", "by_topic"), ("By source kind", "by_source_kind"), ("By question set", "by_set")):
+        lines += _breakdown_table(title, report, key)
+    primary = report["primary_retriever"]
+    for metric, title in WORST:
+        rows = report["worst"][metric]
+        lines += [f"## Worst questions ({primary}): {title.lower()}", ""]
+        if not rows:
+            lines += ["None.", ""]
+            continue
+        lines += _table(["id", "question", "expected", "rank", "cited", "retrieved instead (top 3)"],
+                        [[r["id"], r["question"], ", ".join(" ".join(e.values()) for e in r["expected"]) or "(none)",
+                          r["rank"], "; ".join(r["citations"][:3]) or ("(abstained)" if r["abstained"] else ""),
+                          "; ".join(r["retrieved"])] for r in rows]) + [""]
+    return "\n".join(lines)
+
+
+def _breakdown_table(title: str, report: dict, key: str) -> list[str]:
+    groups = report[key]
+    modes = list(groups)
+    primary = report["primary_retriever"]
+    names = sorted({g for m in modes for g in groups[m]})
+    header = ["group", "n"] + [f"R@5 {m}" for m in modes] + [f"MRR {primary}", f"cite first {primary}",
+                                                             f"keywords {primary}", f"abst. acc. {primary}"]
+    rows = []
+    for name in names:
+        p = groups.get(primary, {}).get(name, {})
+        rows.append([name, p.get("questions")] + [groups[m].get(name, {}).get("recall_at_5") for m in modes] +
+                    [p.get("mrr"), p.get("citation_accuracy_first"), p.get("keyword_hit_rate"), p.get("abstention_accuracy")])
+    return [f"## {title}", "", *_table(header, rows), ""]
+
+
+def chart(report: dict, path: Path) -> None:
+    """Grouped bars: the headline metrics for each retriever."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    modes = list(report["summary"])
+    width = 0.8 / max(1, len(modes))
+    fig, ax = plt.subplots(figsize=(11, 4.2), dpi=110)
+    for i, mode in enumerate(modes):
+        values = [report["summary"][mode].get(key) or 0.0 for key, _ in CHART]
+        xs = [j + (i - (len(modes) - 1) / 2) * width for j in range(len(CHART))]
+        bars = ax.bar(xs, values, width, label=mode)
+        ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
+    ax.set_xticks(range(len(CHART)), [label.replace("@k", f"@{report['k']}") for _, label in CHART], fontsize=8)
+    ax.set_ylim(0, 1.08)
+    ax.set_ylabel("score (higher is better)")
+    ax.set_title(f"Retrievers compared on {report['questions']} questions")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write(run: EvalRun, out_dir: Path, gate_retriever: str = "hybrid", gates: Sequence[GateResult] = ()) -> dict:
+    """Write the four report files into out_dir (created if needed); returns the report dict."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = build(run, gate_retriever, gates)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    with (out_dir / "per_question.jsonl").open("w", encoding="utf-8") as fh:
+        for r in run.results:
+            fh.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
+    chart(report, out_dir / "retrievers.png")
+    (out_dir / "report.md").write_text(markdown(report) + "\n", encoding="utf-8")
+    return report

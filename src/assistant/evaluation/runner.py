@@ -1,0 +1,159 @@
+"""Runs question sets through the same `Assistant` the chat and the API use, once per retrieval strategy."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+from ..pipeline import Assistant
+from ..retrieval import MODES
+from . import metrics
+from .questions import EvalQuestion
+
+RECALL_KS = (1, 3, 5, 10)
+TREATY_SOURCES = ("TEU", "TFEU")
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    """What one retriever did with one question."""
+
+    id: str
+    set: str
+    topic: str
+    source_kind: str
+    retriever: str
+    question: str
+    search_query: str
+    answerable: bool
+    follow_up: bool
+    rank: int | None
+    recall: dict[str, float]
+    reciprocal_rank: float
+    ndcg: float
+    abstained: bool
+    confidence: float
+    first_citation_ok: bool
+    any_citation_ok: bool
+    keyword_score: float | None
+    answer_words: int
+    retrieval_ms: float
+    answer_ms: float
+    latency_ms: float
+    answer: str
+    citations: list[str]
+    retrieved: list[str]
+    expected: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class EvalRun:
+    """Everything one evaluation produced: per-question results plus the run's context."""
+
+    results: list[QuestionResult]
+    retrievers: list[str]
+    k: int
+    sets: list[str]
+    questions: int
+    seconds: float
+    index: dict
+
+
+def source_kind(question: EvalQuestion, kinds: dict[str, str]) -> str:
+    """The kind of text a question is about, from its first expected source: treaty, decision, regulation,
+    agreement, web page ..., or 'unanswerable'."""
+    if not question.answerable:
+        return "unanswerable"
+    source = question.expected[0].source
+    if source in TREATY_SOURCES or source.startswith(("PROTOCOL-", "DECLARATION-")):
+        return "treaty"
+    return kinds.get(source, "unknown")
+
+
+def evaluate_one(assistant: Assistant, question: EvalQuestion, mode: str, k: int, kind: str) -> QuestionResult:
+    """Ask one question (with its history) in one retrieval mode and score what came back."""
+    answer = assistant.ask(question.question, top_k=k, mode=mode, history=question.history)
+    hits = answer.hits[:k]
+    covers = [frozenset(i for i, e in enumerate(question.expected) if e.matches(h.chunk.source_id, h.chunk.article))
+              for h in hits]
+    rank = metrics.first_relevant_rank([bool(c) for c in covers])
+    cited = [question.is_relevant(c.source_id, c.article) for c in answer.citations]
+    answered = not answer.abstained
+    return QuestionResult(
+        id=question.id, set=question.set_name, topic=question.topic, source_kind=kind, retriever=mode,
+        question=question.question, search_query=answer.search_query, answerable=question.answerable,
+        follow_up=bool(question.history), rank=rank,
+        recall={str(n): metrics.recall_at(rank, n) for n in RECALL_KS if n <= k},
+        reciprocal_rank=metrics.reciprocal_rank(rank, k), ndcg=metrics.ndcg_at(covers, len(question.expected), k),
+        abstained=answer.abstained, confidence=round(answer.confidence, 4),
+        first_citation_ok=answered and bool(cited) and cited[0], any_citation_ok=answered and any(cited),
+        keyword_score=metrics.keyword_score(answer.text if answered else "", question.answer_keywords),
+        answer_words=len(answer.text.split()) if answered else 0,
+        retrieval_ms=round(answer.retrieval_ms, 3), answer_ms=round(answer.latency_ms - answer.retrieval_ms, 3),
+        latency_ms=round(answer.latency_ms, 3), answer=answer.text,
+        citations=[c.label for c in answer.citations], retrieved=[h.chunk.label for h in hits],
+        expected=[e.to_dict() for e in question.expected])
+
+
+def run(assistant: Assistant, questions: Sequence[EvalQuestion], retrievers: Sequence[str] = MODES, k: int = 10,
+        progress: Callable[[int, int], None] | None = None) -> EvalRun:
+    """Evaluate every question with every retriever; `progress(done, total)` is called after each."""
+    unknown = [r for r in retrievers if r not in MODES]
+    if unknown:
+        raise ValueError(f"unknown retriever(s) {', '.join(unknown)}; choose from {', '.join(MODES)}")
+    kinds: dict[str, str] = {}
+    for chunk in assistant.index.chunks:
+        if chunk.kind != "official summary":
+            kinds.setdefault(chunk.source_id, chunk.kind)
+    started = time.perf_counter()
+    results: list[QuestionResult] = []
+    total = len(questions) * len(retrievers)
+    for mode in retrievers:
+        for question in questions:
+            results.append(evaluate_one(assistant, question, mode, k, source_kind(question, kinds)))
+            if progress:
+                progress(len(results), total)
+    manifest = assistant.index.manifest
+    return EvalRun(results, list(retrievers), k, sorted({q.set_name for q in questions}), len(questions),
+                   time.perf_counter() - started,
+                   {key: manifest.get(key) for key in ("generation", "documents", "chunks", "model", "provider", "built_at")})
+
+
+def summarize(results: Sequence[QuestionResult]) -> dict:
+    """Aggregate metrics over a group of results from one retriever."""
+    answerable = [r for r in results if r.answerable]
+    recall_ks = sorted({int(n) for r in answerable for n in r.recall})
+    abstention = metrics.abstention_scores([(r.answerable, r.abstained) for r in results])
+    answered = [r for r in results if not r.abstained]
+    summary = {
+        "questions": len(results),
+        "answerable": len(answerable),
+        **{f"recall_at_{n}": metrics.mean([r.recall[str(n)] for r in answerable]) for n in recall_ks},
+        "mrr": metrics.mean([r.reciprocal_rank for r in answerable]),
+        "ndcg": metrics.mean([r.ndcg for r in answerable]),
+        "citation_accuracy_first": metrics.mean([float(r.first_citation_ok) for r in answerable]),
+        "citation_accuracy_any": metrics.mean([float(r.any_citation_ok) for r in answerable]),
+        "keyword_hit_rate": metrics.mean([r.keyword_score for r in answerable]),
+        "abstention_precision": abstention["precision"],
+        "abstention_recall": abstention["recall"],
+        "abstention_accuracy": abstention["accuracy"],
+        "answer_words_mean": metrics.mean([float(r.answer_words) for r in answered]),
+    }
+    for name in ("retrieval_ms", "answer_ms", "latency_ms"):
+        values = [getattr(r, name) for r in results]
+        summary[f"{name}_p50"] = metrics.percentile(values, 50)
+        summary[f"{name}_p95"] = metrics.percentile(values, 95)
+    return summary
+
+
+def breakdown(results: Sequence[QuestionResult], by: str) -> dict[str, dict[str, dict]]:
+    """summary[retriever][group] for `by` in ("topic", "source_kind", "set")."""
+    groups: dict[str, dict[str, list[QuestionResult]]] = defaultdict(lambda: defaultdict(list))
+    for r in results:
+        groups[r.retriever][getattr(r, by)].append(r)
+    return {mode: {name: summarize(rs) for name, rs in sorted(by_group.items())} for mode, by_group in groups.items()}
