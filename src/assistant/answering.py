@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .chunking import render_label
+from .query import asks_about_live_state
 from .retrieval import Retrieval
 from .types import Answer, Citation, Hit
 
@@ -18,6 +19,14 @@ COVERAGE = (
     "non-proliferation) and their official EUR-Lex summaries."
 )
 ABSTAIN = "The official texts I search do not answer this question, so I will not guess. " + COVERAGE
+LIVE_STATE = ("The official texts set out rules and decisions as they were adopted; they do not record current figures, "
+              "who holds a post today, or whether and when a provision has been used, so I will not guess. ") + COVERAGE
+
+
+def unknown_names_message(names: list[str]) -> str:
+    """Abstention naming what the sources never mention."""
+    quoted = " or ".join(f"“{n}”" for n in names[:3])
+    return f"The official texts I search never mention {quoted}, so they cannot answer this question. " + COVERAGE
 _MIN_CHARS = 25
 
 
@@ -25,13 +34,16 @@ class Answerer:
     """Builds an `Answer` from a `Retrieval`: verbatim sentences with [n] markers and citations as data."""
 
     def __init__(self, sentence_vectors_of: Callable[[int], np.ndarray], position_of: dict[str, int],
-                 terms: Callable[[list[str]], list[list[str]]], threshold: float, max_sentences: int = 3, passages: int = 5):
+                 terms: Callable[[list[str]], list[list[str]]], threshold: float, max_sentences: int = 3, passages: int = 5,
+                 unknown_names: Callable[[str], list[str]] = lambda text: []):
         self.sentence_vectors_of = sentence_vectors_of
         self.position_of = position_of
         self.terms = terms
         self.threshold = threshold
         self.max_sentences = max_sentences
         self.passages = passages
+        self.unknown_names = unknown_names
+        self.weights = (0.6, 0.25, 0.15)  # sentence similarity, query-term overlap, passage rank
 
     def confidence(self, retrieval: Retrieval) -> float:
         """Evidence strength: the best similarity among the passages answered from (so asking for more hits
@@ -41,8 +53,14 @@ class Answerer:
         return max([h.dense or 0.0 for h in retrieval.hits[: self.passages]] + [0.0])
 
     def answer(self, retrieval: Retrieval) -> Answer:
-        """Answer from the retrieved passages, or abstain when the evidence is below the threshold."""
+        """Answer from the retrieved passages, or abstain: when the question names something the sources never
+        mention, asks about the present state of affairs, or the evidence is below the threshold."""
         confidence = self.confidence(retrieval)
+        unknown = self.unknown_names(retrieval.question)
+        if unknown:
+            return Answer(retrieval.question, unknown_names_message(unknown), (), True, retrieval.hits, confidence)
+        if asks_about_live_state(retrieval.question):
+            return Answer(retrieval.question, LIVE_STATE, (), True, retrieval.hits, confidence)
         if confidence < self.threshold or not retrieval.hits:
             return Answer(retrieval.question, ABSTAIN, (), True, retrieval.hits, confidence)
         picked = self._pick(retrieval)
@@ -82,7 +100,8 @@ class Answerer:
             sim = float(vectors[i] @ retrieval.query_vector) if i < len(vectors) else (hit.dense or 0.0)
             overlap = len(qterms & set(terms)) / len(qterms) if qterms else 0.0
             prior = 1.0 / (1 + rank) + (0.3 if hit.via == "reference" else 0.0)
-            score = 0.6 * sim + 0.25 * overlap + 0.15 * prior
+            w_sim, w_overlap, w_prior = self.weights
+            score = w_sim * sim + w_overlap * overlap + w_prior * prior
             candidates.append((score, rank, i, hit, text, sentence.paragraph, vectors[i] if i < len(vectors) else None))
         candidates.sort(key=lambda c: -c[0])
         chosen: list = []

@@ -105,7 +105,7 @@ def sources(json_output: Annotated[bool, typer.Option("--json", help="Print as J
 
 @app.command("eval")
 def evaluate(
-    sets: Annotated[list[Path], typer.Argument(help="Question sets (JSONL), e.g. eval/questions/*.jsonl.")],
+    sets: Annotated[list[Path], typer.Argument(help="Question sets (JSONL files, or folders of them), e.g. eval/questions.")],
     k: Annotated[int, typer.Option("--k", min=1, max=50, help="Passages retrieved per question (recall@n up to k).")] = 10,
     retrievers: Annotated[str, typer.Option(help="Comma-separated retrieval strategies to compare.")] = "bm25,dense,hybrid",
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.md, report.json, per_question.jsonl, retrievers.png.")] =
@@ -120,9 +120,8 @@ def evaluate(
 ) -> None:
     """Evaluate retrieval, citations and abstention on question sets; exit 1 when a gate fails."""
     from .evaluation import gates as gating
-    from .evaluation import report as reporting
-    from .evaluation.questions import load_sets
-    from .evaluation.runner import run, summarize
+    from .evaluation.report import _fmt
+    from .evaluation.suite import check_gates_apply, evaluate as run_suite, load_questions
     from .pipeline import Assistant
 
     modes = [m.strip() for m in retrievers.split(",") if m.strip()]
@@ -132,29 +131,25 @@ def evaluate(
     flags = {"recall_at_5": min_recall_at_5, "mrr": min_mrr, "citation_accuracy_first": min_citation_accuracy,
              "keyword_hit_rate": min_keyword_hit_rate, "abstention_accuracy": min_abstention_accuracy}
     bounds.update({name: value for name, value in flags.items() if value is not None})
-    if bounds and gate_retriever not in modes:
-        raise AssistantError(f"the gates apply to {gate_retriever!r}, which is not among --retrievers {retrievers!r}")
-    questions = load_sets(sets)  # validated before anything is loaded or run
+    check_gates_apply(bounds, gate_retriever, modes)
+    questions = load_questions(sets)  # validated before the model and index are loaded
     assistant = Assistant.from_settings(_settings())
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=True, disable=not err.is_terminal) as bar:
-        task = bar.add_task(f"evaluating {len(questions)} questions x {len(modes)} retrievers", total=len(questions) * len(modes))
-        result = run(assistant, questions, modes, k, progress=lambda done, total: bar.update(task, completed=done))
-    summary = summarize([r for r in result.results if r.retriever == gate_retriever]) if gate_retriever in modes else {}
-    checked = gating.check(summary, bounds)
-    report = reporting.write(result, out_dir, gate_retriever, checked)
+        task = bar.add_task(f"{len(questions)} questions x {len(modes)} retrievers", total=len(questions) * len(modes))
+        outcome = run_suite(assistant, questions, out_dir, modes, k, bounds, gate_retriever,
+                            progress=lambda done, total: bar.update(task, completed=done))
     table = Table("retriever", "R@1", "R@5", "R@10", f"MRR@{k}", "cite first", "keywords", "abst. acc.", "p95 ms", box=None)
-    for mode, s in report["summary"].items():
-        table.add_row(mode, *(reporting._fmt(s.get(key)) for key in ("recall_at_1", "recall_at_5", "recall_at_10", "mrr",
-                                                                     "citation_accuracy_first", "keyword_hit_rate",
-                                                                     "abstention_accuracy")),
-                      reporting._fmt(s.get("latency_ms_p95"), 1))
+    for mode, s in outcome.report["summary"].items():
+        table.add_row(mode, *(_fmt(s.get(key)) for key in ("recall_at_1", "recall_at_5", "recall_at_10", "mrr",
+                                                           "citation_accuracy_first", "keyword_hit_rate",
+                                                           "abstention_accuracy")), _fmt(s.get("latency_ms_p95"), 1))
     out.print(table)
-    out.print(f"{len(questions)} questions in {result.seconds:.1f} s; report in {out_dir / 'report.md'}")
-    failed = [g for g in checked if not g.passed]
-    for g in checked:
+    out.print(f"{len(questions)} questions in {outcome.run.seconds:.1f} s; report in {out_dir / 'report.md'}")
+    for g in outcome.gates:
         (out if g.passed else err).print(f"gate {g.describe()}", markup=False, highlight=False)
-    if failed:
+    if outcome.failed:
+        err.print(f"quality gate failed: {', '.join(g.metric for g in outcome.failed)}", markup=False, highlight=False)
         raise typer.Exit(1)
 
 

@@ -12,12 +12,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .errors import QuestionError
+from .query import proper_names
+
+
+def proper_names_lower(text: str) -> set[str]:
+    return {name.lower() for name in proper_names(text)}
 
 ROLES = ("user", "assistant")
 
-_CONNECTOR = re.compile(r"^\s*(and|but|also|so|then|what about|how about|and what|what else|same for|or)\b", re.I)
+_CONNECTOR = re.compile(r"^\s*(and|but|also|so|then|what about|how about|what if|and what|what else|same for|or)\b"
+                        r"|\b(also|too|as well|either|instead|in that case|the same)\b", re.I)
 _ANAPHOR = re.compile(r"\b(it|its|itself|this|that|these|those|they|them|their|there|such|he|she|him|his|her|"
                       r"the same|the latter|the former|one)\b", re.I)
+_ADDITIVE = re.compile(r"\b(too|also|as well|either|again)\b", re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'’\-/]*|\d+(?:\(\d+\))?")
 _STOP = frozenset("""
 a about above after again against all also am an and any are as at be because been before being between both but by
@@ -25,7 +32,7 @@ can could did do does doing done during each either else ever few for from furth
 hers him his how i if in into is it its itself just me more most my no nor not now of off on once only or other our
 out over own same say says she should so some such than that the their them then there these they this those through
 to too under until up upon very was way we were what when where which while who whom whose why will with would you
-your yes against within without towards toward among tell explain mean means meant please know want like get got give gives given make makes made use used
+your yes doesn't don't isn't aren't can't won't didn't wasn't against within without towards toward among tell explain mean means meant please know want like get got give gives given make makes made use used
 anything something someone anyone thing things kind sort happen happens happened there's it's what's who's latter
 former one ones able also really many much eu union european
 """.split())
@@ -68,20 +75,21 @@ def content_terms(text: str) -> list[str]:
     return list(seen.values())
 
 
-def _names(text: str) -> set[str]:
-    """Names in a text (capitalised words that are not acronyms), lower-cased. The first word counts only in very
-    short questions, where sentence case cannot explain its capital ("Iran too?")."""
-    words = _WORD.findall(text)
-    start = 0 if len(words) <= 3 else 1
-    return {w.lower() for w in words[start:] if w[:1].isupper() and not w.isupper() and w.lower() not in _STOP}
+def _names_new_topic(question: str, word: str) -> bool:
+    """A one-word question about a name or acronym ("What is PESCO?") starts a topic, unless it says
+    "too", "also" or "again" ("Iran too?")."""
+    is_name = word.isupper() or word.lower() in proper_names_lower(question)
+    return is_name and not _ADDITIVE.search(question)
 
 
 def is_follow_up(question: str) -> bool:
     """Does the question lean on earlier turns to be understood?"""
     own = content_terms(question)
-    if _CONNECTOR.search(question) or len(own) <= 1:
+    if _CONNECTOR.search(question) or not own:
         return True
-    return bool(_ANAPHOR.search(question)) and len(own) <= 4
+    if len(own) == 1:
+        return not _names_new_topic(question, own[0])
+    return bool(_ANAPHOR.search(question)) and len(own) <= 6
 
 
 @dataclass(frozen=True)
@@ -105,14 +113,14 @@ def resolve(question: str, history: Iterable[Turn] = ()) -> str:
 
 
 def _terms(text: str) -> list[_Term]:
-    names = _names(text)
+    names = proper_names_lower(text)
     return [_Term(w, w.lower() in names) for w in content_terms(text)]
 
 
 def _carried(text: str, topic: list[_Term]) -> list[_Term]:
     """The topic terms a follow-up keeps: all of them, except that a follow-up naming its own entity
     ("what about Iran?") replaces the names of the old topic."""
-    replaces_names = bool(_names(text))
+    replaces_names = bool(proper_names_lower(text))
     return [t for t in topic if not (replaces_names and t.is_name)]
 
 

@@ -39,6 +39,11 @@ class LexicalIndex:
         """Stemmed, stopword-free terms of each text, as the index sees them."""
         return bm25s.tokenize(texts, stopwords="en", stemmer=self.stemmer, return_ids=False, show_progress=False)
 
+    def unknown(self, words: list[str]) -> list[str]:
+        """The words none of whose terms occur anywhere in the indexed texts."""
+        vocab = self.retriever.vocab_dict
+        return [w for w, terms in zip(words, self.terms(words)) if terms and not any(t in vocab for t in terms)]
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every text for the query (zeros when no query term is indexed)."""
         terms = self.terms([query])[0]

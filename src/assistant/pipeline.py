@@ -14,7 +14,7 @@ from .conversation import Turn, resolve, validate_history
 from .embeddings import Embedder, make_embedder
 from .errors import QuestionError
 from .index import Index, load_index
-from .query import Expander
+from .query import Expander, proper_names
 from .retrieval import Retriever
 from .types import Answer
 
@@ -39,7 +39,8 @@ class Assistant:
         self.retriever = Retriever(index, embedder, Expander(load_glossary(settings.glossary_path)),
                                    settings.candidates, settings.rrf_k)
         self.answerer = Answerer(index.sentences_of, index.by_id, index.lexical.terms, settings.abstain_threshold,
-                                 settings.answer_sentences, passages=settings.top_k)
+                                 settings.answer_sentences, passages=settings.top_k,
+                                 unknown_names=lambda text: index.lexical.unknown(proper_names(text)))
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder: Embedder | None = None) -> "Assistant":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import zip_longest
 
 import numpy as np
 
@@ -43,10 +44,12 @@ class Retriever:
         self.treaty_positions = np.array([i for i, c in enumerate(index.chunks) if c.tier == 1], dtype=np.int64)
         self.treaty_articles: dict[str, set[str]] = {}
         self.by_article: dict[tuple[str, str], list[int]] = {}
+        self.by_source: dict[str, list[int]] = {}
         for pos, chunk in enumerate(index.chunks):
             if chunk.kind == "treaty":
                 self.treaty_articles.setdefault(chunk.source_id, set()).add(chunk.article)
                 self.by_article.setdefault((chunk.source_id, chunk.article), []).append(pos)
+                self.by_source.setdefault(chunk.source_id, []).append(pos)
 
     def search(self, question: str, k: int = 5, mode: str = "hybrid") -> Retrieval:
         """The k best chunks for a question by the given mode (bm25, dense or hybrid)."""
@@ -64,9 +67,11 @@ class Retriever:
             if mode == "hybrid" and self.stratify:
                 rankings.append(self._top(scores, self.treaty_positions))
         if mode in ("dense", "hybrid"):
-            rankings.append(self._dense(qvec, None))
-            if mode == "hybrid" and self.stratify:
-                rankings.append(self._dense(qvec, {"tier": 1}))
+            rankings.append(self._dense(qvec))
+            if mode == "hybrid" and self.stratify:  # the treaty stratum is small: scored in memory
+                sims = np.full(len(passage), -1.0, dtype=np.float32)
+                sims[self.treaty_positions] = passage[self.treaty_positions].astype(np.float32) @ qvec
+                rankings.append(self._top(sims + 1.0, self.treaty_positions))
         if mode == "hybrid" and self.sentence_channel:
             rankings.append(self._best_by_sentence(qvec))
         fused: dict[int, float] = {}
@@ -76,19 +81,29 @@ class Retriever:
         for pos in fused:  # prefer the more authoritative text when the evidence is otherwise close
             fused[pos] *= TIER_WEIGHT.get(self.index.chunks[pos].tier, 1.0)
         references = tuple(find_references(question, self.treaty_articles))
-        pinned: list[int] = []
-        for ref in references:
-            positions = self.by_article.get((ref.source_id, ref.article), [])
-            exact = [p for p in positions if ref.paragraph and self.index.chunks[p].paragraph == ref.paragraph]
-            pinned += exact + [p for p in positions if p not in exact]
+        pinned = self._pin(references, fused)
         ranked = [p for p, _ in sorted(fused.items(), key=lambda kv: -kv[1]) if p not in pinned]
-        order = list(dict.fromkeys(pinned)) + self._diversify(ranked, k)
+        order = pinned + self._diversify(ranked, k)
         hits = []
         for pos in order[:k]:
             sim = float(passage[pos].astype(np.float32) @ qvec)
             hits.append(Hit(self.index.chunks[pos], fused.get(pos, 1.0), sim, lexical.get(pos),
                             "reference" if pos in pinned else mode))
         return Retrieval(question, expanded, tuple(hits), qvec, references)
+
+    def _pin(self, references: tuple[Reference, ...], fused: dict[int, float]) -> list[int]:
+        """Chunks of the texts a question names explicitly, taken in turns from each reference (so "Articles 42
+        and 43" shows both early): the named paragraph first, then the chunks that best match the question."""
+        queues = []
+        for ref in references:
+            positions = self.by_source.get(ref.source_id, []) if not ref.article else \
+                self.by_article.get((ref.source_id, ref.article), [])
+            queues.append(sorted(positions, key=lambda p: (not (ref.paragraph and self.index.chunks[p].paragraph == ref.paragraph),
+                                                           -fused.get(p, 0.0), p)))
+        pinned: list[int] = []
+        for round_ in zip_longest(*queues):
+            pinned += [p for p in round_ if p is not None and p not in pinned]
+        return pinned
 
     def _top(self, scores: np.ndarray, among: np.ndarray | None) -> list[int]:
         """Positions of the best-scoring (positive) candidates, over all chunks or only `among`."""
@@ -101,9 +116,9 @@ class Retriever:
         top = top[np.argsort(-sub[top])]
         return [int(pool[i]) for i in top if sub[i] > 0]
 
-    def _dense(self, qvec: np.ndarray, where: dict | None) -> list[int]:
-        """Nearest passages from the vector store, optionally within a metadata filter."""
-        found = self.index.vectors.search(qvec, self.candidates, where)
+    def _dense(self, qvec: np.ndarray) -> list[int]:
+        """Nearest passages from the vector store."""
+        found = self.index.vectors.search(qvec, self.candidates)
         return [self.index.by_id[cid] for cid, _ in found if cid in self.index.by_id]
 
     def _best_by_sentence(self, qvec: np.ndarray) -> list[int]:

@@ -34,6 +34,7 @@ class VectorStore:
         self.client = client
         self.name = name
         self._collection = None
+        self._size: int | None = None
 
     @property
     def collection(self):
@@ -49,6 +50,7 @@ class VectorStore:
 
     def add(self, ids: list[str], vectors: np.ndarray, metadatas: list[dict]) -> None:
         """Add vectors in batches the server accepts."""
+        self._size = None
         step = max(1, min(self.client.get_max_batch_size(), 2000))
         for i in range(0, len(ids), step):
             self.collection.add(ids=ids[i:i + step], embeddings=vectors[i:i + step].tolist(),
@@ -58,12 +60,14 @@ class VectorStore:
         """Number of vectors stored."""
         return self.collection.count()
 
-    def search(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity) of the k nearest passages, optionally only those whose metadata match `where`."""
-        k = min(k, self.count())
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) of the k nearest passages."""
+        if self._size is None:  # a served generation never changes: count once
+            self._size = self.count()
+        k = min(k, self._size)
         if k <= 0:
             return []
-        res = self.collection.query(query_embeddings=[vector.tolist()], n_results=k, include=["distances"], where=where)
+        res = self.collection.query(query_embeddings=[vector.tolist()], n_results=k, include=["distances"])
         return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0])]
 
     def drop(self) -> None:

@@ -111,7 +111,7 @@ def markdown(report: dict) -> str:
         "![retrievers compared](retrievers.png)", "",
         "## Speed (milliseconds per question, this machine)", "",
         *_table(["retriever"] + [label for _, label in SPEED],
-                [[mode] + [None if s.get(key) is None else round(s[key], 1) for key, _ in SPEED]
+                [[mode] + [None if s.get(key) is None else f"{s[key]:.1f}" for key, _ in SPEED]
                  for mode, s in report["summary"].items()]), "",
     ]
     if report["gates"]:

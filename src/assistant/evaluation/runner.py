@@ -127,7 +127,7 @@ def run(assistant: Assistant, questions: Sequence[EvalQuestion], retrievers: Seq
 def summarize(results: Sequence[QuestionResult]) -> dict:
     """Aggregate metrics over a group of results from one retriever."""
     answerable = [r for r in results if r.answerable]
-    recall_ks = sorted({int(n) for r in answerable for n in r.recall})
+    recall_ks = sorted({int(n) for r in results for n in r.recall})
     abstention = metrics.abstention_scores([(r.answerable, r.abstained) for r in results])
     answered = [r for r in results if not r.abstained]
     summary = {

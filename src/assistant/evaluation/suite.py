@@ -1,0 +1,56 @@
+"""One evaluation end to end: validate the sets, run them, check the gates, write the report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..pipeline import Assistant
+from . import gates as gating
+from . import report as reporting
+from .questions import EvalQuestion, QuestionSetError, load_sets
+from .runner import EvalRun, run, summarize
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an evaluation produced: the report dict, the gates as checked and the raw run."""
+
+    report: dict
+    gates: list[gating.GateResult]
+    run: EvalRun
+
+    @property
+    def failed(self) -> list[gating.GateResult]:
+        return [g for g in self.gates if not g.passed]
+
+
+def check_gates_apply(gates: dict[str, float], gate_retriever: str, retrievers: Sequence[str]) -> None:
+    """Refuse, before anything runs, gates on unknown metrics or on a retriever that is not evaluated."""
+    gating.check_names(gates)
+    if gates and gate_retriever not in retrievers:
+        raise QuestionSetError(f"the gates apply to {gate_retriever!r}, which is not among the retrievers "
+                               f"evaluated ({', '.join(retrievers)})")
+
+
+def evaluate(assistant: Assistant, questions: Sequence[EvalQuestion], out_dir: Path, retrievers: Sequence[str],
+             k: int = 10, gates: dict[str, float] | None = None, gate_retriever: str = "hybrid",
+             progress: Callable[[int, int], None] | None = None) -> Outcome:
+    """Run every question with every retriever, check the gates on `gate_retriever` and write the report files."""
+    gates = gates or {}
+    check_gates_apply(gates, gate_retriever, retrievers)
+    result = run(assistant, questions, retrievers, k, progress)
+    summary = summarize([r for r in result.results if r.retriever == gate_retriever])
+    checked = gating.check(summary, gates)
+    return Outcome(reporting.write(result, out_dir, gate_retriever, checked), checked, result)
+
+
+def load_questions(paths: Sequence[Path]) -> list[EvalQuestion]:
+    """Validated questions of the given sets (a folder stands for its *.jsonl files)."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        files += sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+    if not files:
+        raise QuestionSetError(f"no question sets found in {', '.join(map(str, paths))}")
+    return load_sets(files)
