@@ -16,7 +16,7 @@ def run(args, **env):
     return subprocess.run(CLI + args, capture_output=True, text=True, env={**os.environ, **env}, timeout=300)
 
 
-@pytest.mark.parametrize("command", ["ingest", "ask", "sources", "benchmark"])
+@pytest.mark.parametrize("command", ["ingest", "ask", "sources", "benchmark", "eval"])
 def test_help(command):
     result = run([command, "--help"])
     assert result.returncode == 0 and "Usage" in result.stdout

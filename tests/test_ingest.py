@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
@@ -37,8 +38,9 @@ def test_changed_file_is_rechunked(small_settings, small_corpus, embedder):
     ingest(small_settings, embedder)
     corpus, _ = small_corpus
     page = corpus / "web/cfsp-overview-page.txt"
-    page.write_text(page.read_text(encoding="utf-8") + "\nThe Union also supports election observation missions.\n",
-                    encoding="utf-8")
+    # a fresh marker each run: the shared embedding cache must not already hold the changed chunk
+    page.write_text(page.read_text(encoding="utf-8") +
+                    f"\nThe Union also supports election observation missions (note {uuid.uuid4().hex}).\n", encoding="utf-8")
     report = ingest(small_settings.model_copy(update={"verify_checksums": False}), embedder)
     assert 0 < report.embedded <= 2
     served = Assistant.from_settings(small_settings, embedder)

@@ -61,7 +61,9 @@ def test_hybrid_beats_either_retriever_alone(assistant):
 ])
 def test_explicit_reference_goes_straight_to_article(assistant, question, source, article, paragraph):
     first = assistant.retriever.search(question, 5).hits[0]
-    assert (first.chunk.source_id, first.chunk.article) == (source, article)
+    assert first.chunk.source_id == source
+    if article:  # a protocol named without an article stands for the whole protocol
+        assert first.chunk.article == article
     assert first.via == "reference"
     if paragraph:
         assert first.chunk.paragraph == paragraph

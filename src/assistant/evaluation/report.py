@@ -82,6 +82,7 @@ def build(run: EvalRun, gate_retriever: str, gates: Sequence[GateResult]) -> dic
         "by_set": breakdown(run.results, "set"),
         "primary_retriever": primary,
         "worst": {metric: [{"id": r.id, "question": r.question, "rank": r.rank, "keyword_score": r.keyword_score,
+                            "keywords_missing": r.keywords_missing,
                             "abstained": r.abstained, "confidence": r.confidence, "expected": r.expected,
                             "citations": r.citations, "retrieved": r.retrieved[:3]}
                            for r in worst(by_mode[primary], metric)] for metric, _ in WORST},
@@ -128,11 +129,21 @@ def markdown(report: dict) -> str:
         if not rows:
             lines += ["None.", ""]
             continue
-        lines += _table(["id", "question", "expected", "rank", "cited", "retrieved instead (top 3)"],
+        lines += _table(["id", "question", "expected", "what happened", "cited", "retrieved instead (top 3)"],
                         [[r["id"], r["question"], ", ".join(" ".join(e.values()) for e in r["expected"]) or "(none)",
-                          r["rank"], "; ".join(r["citations"][:3]) or ("(abstained)" if r["abstained"] else ""),
+                          _what_happened(metric, r), "; ".join(r["citations"][:3]) or "–",
                           "; ".join(r["retrieved"])] for r in rows]) + [""]
     return "\n".join(lines)
+
+
+def _what_happened(metric: str, row: dict) -> str:
+    if metric == "keyword_hit_rate":
+        return "missing: " + ", ".join(f"“{k}”" for k in row["keywords_missing"])
+    if metric == "abstention_accuracy":
+        return f"{'declined' if row['abstained'] else 'answered'} (confidence {row['confidence']:.2f})"
+    if row["abstained"]:
+        return "declined" + ("" if row["rank"] is None else f"; first expected at rank {row['rank']}")
+    return "expected source not retrieved" if row["rank"] is None else f"first expected at rank {row['rank']}"
 
 
 def _breakdown_table(title: str, report: dict, key: str) -> list[str]:

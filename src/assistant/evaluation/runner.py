@@ -42,7 +42,7 @@ class QuestionResult:
     retrieval_ms: float
     answer_ms: float
     latency_ms: float
-    answer: str
+    keywords_missing: list[str]  # the answer text itself is not kept: reports are committed, corpus wording is not
     citations: list[str]
     retrieved: list[str]
     expected: list[dict] = field(default_factory=list)
@@ -95,7 +95,8 @@ def evaluate_one(assistant: Assistant, question: EvalQuestion, mode: str, k: int
         keyword_score=metrics.keyword_score(answer.text if answered else "", question.answer_keywords),
         answer_words=len(answer.text.split()) if answered else 0,
         retrieval_ms=round(answer.retrieval_ms, 3), answer_ms=round(answer.latency_ms - answer.retrieval_ms, 3),
-        latency_ms=round(answer.latency_ms, 3), answer=answer.text,
+        latency_ms=round(answer.latency_ms, 3),
+        keywords_missing=[kw for kw in question.answer_keywords if not answered or kw.lower() not in answer.text.lower()],
         citations=[c.label for c in answer.citations], retrieved=[h.chunk.label for h in hits],
         expected=[e.to_dict() for e in question.expected])
 
