@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Set everything up, build the index from ../shared/corpus and answer a first question.
+# Set everything up, build or update the index from ../shared/corpus and open the chat page at http://127.0.0.1:7860.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export CFSP_CORPUS_DIR="${CFSP_CORPUS_DIR:-../shared/corpus}"
-.venv/bin/cfsp-assistant ingest
-.venv/bin/cfsp-assistant ask "${1:-Can the EU decide foreign policy by majority vote?}"
+export GRADIO_ANALYTICS_ENABLED=False
+.venv/bin/cfsp-assistant ingest        # idempotent: an unchanged corpus is detected in seconds
+exec .venv/bin/python app.py

@@ -3,7 +3,18 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
+# The browser tests drive Debian's chromium with Playwright (no browser download).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's chromium for the browser tests"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || echo "could not install chromium: the browser tests will fail" >&2
+  else
+    echo "chromium is missing: install it (sudo apt-get install chromium) or the browser tests will fail" >&2
+  fi
+fi
 export CFSP_CORPUS_DIR="${CFSP_CORPUS_DIR:-../shared/corpus}"
+export GRADIO_ANALYTICS_ENABLED=False
 .venv/bin/python -m pytest -q "$@"
 status=$?
 if [ "$status" -eq 5 ]; then

@@ -1,0 +1,52 @@
+"""Serve the chat page: settings from CFSP_* variables, the index loaded once (built first if missing), then launch."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+
+def main() -> None:
+    """Wire settings, pipeline and feedback store into the chat page and serve it until interrupted."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no usage pings, no version checks
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("httpx", "bm25s"):  # Gradio's own start-up probes and index-building chatter
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    from pydantic import ValidationError
+
+    from assistant.config import Settings
+    from assistant.embeddings import make_embedder
+    from assistant.errors import AssistantError, IndexMissingError
+    from assistant.feedback import FeedbackStore, feedback_path
+    from assistant.ingest import ingest
+    from assistant.pipeline import Assistant
+    from assistant.web import build_app, launch_options
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"CFSP_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        sys.exit(f"error: invalid settings: {problems}")
+    try:
+        embedder = make_embedder(settings)
+        try:
+            assistant = Assistant.from_settings(settings, embedder)
+        except IndexMissingError:
+            print(f"No usable index in {settings.data_dir} yet: building it from {settings.corpus_dir} "
+                  "(the first time takes a few minutes)…", flush=True)
+
+            def progress(stage: str, done: int, total: int) -> None:
+                print(f"\r  {stage}: {done}/{total}".ljust(40), end="", flush=True)
+
+            report = ingest(settings, embedder, progress=progress)
+            print(f"\nIndexed {report.documents} documents, {report.chunks} chunks in {report.seconds:.0f} s", flush=True)
+            assistant = Assistant.from_settings(settings, embedder)
+        app = build_app(assistant, settings, FeedbackStore(feedback_path(settings)))
+    except AssistantError as exc:
+        sys.exit(f"error: {exc}")
+    app.launch(**launch_options(settings))
+
+
+if __name__ == "__main__":
+    main()

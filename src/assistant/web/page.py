@@ -1,0 +1,120 @@
+"""The chat page: `build_app` lays out the Gradio Blocks and wires the events; it never launches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from ..config import Settings
+from ..feedback import FeedbackStore
+from ..pipeline import Assistant
+from .chat import Chat
+from .examples import EXAMPLES, START, ExamplePicker
+from .rating import Ratings
+from .theme import CSS, theme
+
+HEADER = """# CFSP Assistant
+Ask about the EU's Common Foreign and Security Policy. Answers are sentences quoted from the official texts: click a
+number such as [1] to see the passage, its source and a link to the official text."""
+
+NOTICE = """Answers quote official texts but are not legal advice. Only the texts published in the Official Journal
+of the European Union are authentic: check the linked text on [EUR-Lex](https://eur-lex.europa.eu) before relying
+on it."""
+
+PLACEHOLDER = """### Ask about EU foreign, security and defence policy
+How decisions are taken, the High Representative, CSDP missions, PESCO, sanctions, mutual assistance… Type a
+question below or start with one of these:"""
+
+
+def _take_typed(text: str) -> tuple:
+    """Take the typed question out of the box, which stays locked while it is answered; Stop replaces Send."""
+    return text, gr.update(value="", interactive=False), gr.update(visible=False), gr.update(visible=True)
+
+
+def _take_picked(data: gr.SelectData) -> tuple:
+    """Take a clicked start-screen example ({"text": ...}) or suggested question (an option's value)."""
+    value = data.value
+    text = str(value.get("text") or value.get("value") or "") if isinstance(value, dict) else str(value or "")
+    return text, gr.update(value="", interactive=False), gr.update(visible=False), gr.update(visible=True)
+
+
+def _answered() -> tuple:
+    """Once the answer is complete or stopped: the box opens again and Send is back."""
+    return gr.update(interactive=True), gr.update(visible=True), gr.update(visible=False)
+
+
+def _cleared() -> tuple:
+    """A new conversation (the Chatbot's trash icon): no exchanges, ratings or open comment box."""
+    return ([], {}, None, gr.update(visible=False), *_answered())
+
+
+def document_urls(assistant: Assistant) -> dict[tuple[str, str], str]:
+    """Each indexed document's official page, by (source id, kind), for the "whole document" links."""
+    return {(s["source_id"], s["kind"]): s["url"] for s in assistant.index.manifest.get("sources", []) if s.get("url")}
+
+
+def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore, *, stream_delay: float = 0.03) -> gr.Blocks:
+    """The chat page for one loaded assistant; call `.launch(**launch_options(settings))` on the result to serve it."""
+    chat = Chat(assistant, ExamplePicker(EXAMPLES, assistant.embedder.embed_query), document_urls(assistant),
+                stream_delay=stream_delay)
+    ratings = Ratings(feedback)
+
+    with gr.Blocks(title="CFSP Assistant", analytics_enabled=False, fill_height=True) as demo:
+        exchanges = gr.State([])  # this tab's conversation (chat.Exchange records)
+        rated = gr.State({})  # message index -> feedback row id, so a changed mind updates the same row
+        commenting = gr.State(None)  # the feedback row the comment box will annotate
+        pending = gr.State("")  # the question being answered, taken out of the box
+
+        gr.Markdown(HEADER, elem_id="cfsp-header")
+        chatbot = gr.Chatbot(
+            value=[], elem_id="cfsp-chat", label="Conversation", show_label=False, scale=1, min_height=360,
+            placeholder=PLACEHOLDER, examples=[{"text": q} for q in START], feedback_options=("Like", "Dislike"),
+            sanitize_html=True, render_markdown=True, autoscroll=True, layout="panel", buttons=[],
+        )
+        with gr.Row(equal_height=True):
+            question = gr.Textbox(placeholder="Type your question, e.g. Who can join PESCO?", show_label=False,
+                                  label="Your question", lines=1, max_lines=6, max_length=settings.max_question_chars,
+                                  scale=8, autofocus=True, elem_id="cfsp-question", submit_btn=False)
+            send = gr.Button("Send", variant="primary", scale=1, min_width=90, elem_id="cfsp-send")
+            stop = gr.Button("Stop", variant="stop", scale=1, min_width=90, elem_id="cfsp-stop", visible=False)
+        with gr.Row(visible=False, elem_id="cfsp-comment") as comment_row:
+            comment = gr.Textbox(label="Thank you for rating this answer. Add a comment (optional):", lines=2,
+                                 max_lines=6, max_length=1000, scale=8, elem_id="cfsp-comment-text")
+            save_comment = gr.Button("Send comment", scale=1, min_width=120, elem_id="cfsp-comment-send")
+        gr.Markdown(NOTICE, elem_id="cfsp-notice")
+        api_button = gr.Button(visible=False)
+
+        # Listeners of one trigger run one after another, so each path first takes the question out of the box
+        # (the box empties and Stop shows at once), then streams the answer to the question it took.
+        answer = dict(fn=chat.respond, inputs=[pending, exchanges], outputs=[chatbot, exchanges],
+                      show_progress="hidden", api_visibility="private")
+        taken = [question.submit(_take_typed, question, [pending, question, send, stop], queue=False,
+                                 api_visibility="private"),
+                 send.click(_take_typed, question, [pending, question, send, stop], queue=False,
+                            api_visibility="private"),
+                 chatbot.example_select(_take_picked, None, [pending, question, send, stop], queue=False,
+                                        api_visibility="private"),
+                 chatbot.option_select(_take_picked, None, [pending, question, send, stop], queue=False,
+                                       api_visibility="private")]
+        running = [event.then(**answer) for event in taken]
+        for event in running:
+            event.then(_answered, None, [question, send, stop], queue=False, api_visibility="private")
+        stop.click(_answered, None, [question, send, stop], cancels=running, queue=False, api_visibility="private")
+        # The same chat function for programs (gradio_client): question in, the conversation's messages out.
+        api_button.click(chat.respond, [question, exchanges], [chatbot, exchanges], api_name="ask",
+                         api_description="Answer a question; follow-ups are read in this session's context.")
+        chatbot.clear(_cleared, None, [exchanges, rated, commenting, comment_row, question, send, stop],
+                      cancels=running, queue=False, api_visibility="private")
+        chatbot.like(ratings.rate, [exchanges, rated], [rated, commenting, comment_row], api_visibility="private")
+        for trigger in (comment.submit, save_comment.click):
+            trigger(ratings.comment, [comment, commenting], [comment, commenting, comment_row], api_visibility="private")
+
+    demo.queue(default_concurrency_limit=settings.concurrency_limit)
+    return demo
+
+
+def launch_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for `Blocks.launch`: address, port and share switch from the settings, the look, no SSR."""
+    return {"server_name": settings.host, "server_port": settings.port, "share": settings.share, "css": CSS,
+            "theme": theme(), "ssr_mode": False, "show_error": False, "footer_links": ["api"]}

@@ -1,0 +1,149 @@
+"""HTML for the chat messages: every string from a user or the corpus goes through html.escape here.
+
+Each message is one HTML block without blank lines, so the Chatbot's Markdown renderer passes it through as
+HTML (no Markdown syntax in a question or a legal text is interpreted) and its sanitiser is a second fence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date
+from html import escape
+
+from ..types import Answer, Citation
+
+SEARCHING = "Searching the official sources…"
+GENERIC_ERROR = "Something went wrong on our side while answering. Please try again in a moment."
+
+_MARKER = re.compile(r"\[(\d+)\]")
+_SENTENCE_END = re.compile(r"(?<=\[\d\]) (?=\S)|(?<=\[\d\d\]) (?=\S)")  # after a sentence's closing marker
+# CFSP decisions ("Decision (CFSP) 2017/2315", "Decision 2014/75/CFSP") are adopted by the Council (Art. 28-29 TEU)
+_CFSP_DECISION = re.compile(r"\bDecision (\(CFSP\) \d{4}/\d+|\d{4}/\d+/CFSP)")
+_KINDS = {
+    "treaty": "Treaty",
+    "decision": "Decision",
+    "regulation": "Regulation",
+    "official summary": "Official EUR-Lex summary",
+    "agreement": "Agreement",
+    "common position": "Common position",
+    "directive": "Directive",
+    "recommendation": "Recommendation",
+    "web page": "Web page",
+    "document": "Document",
+}
+
+
+def kind_label(kind: str, title: str = "", label: str = "") -> str:
+    """The badge text for a source kind; names the Council when the act's title or CFSP numbering says it adopted it."""
+    text = _KINDS.get(kind, kind.capitalize() or "Document")
+    if kind in ("decision", "regulation") and (title.startswith("Council ") or _CFSP_DECISION.search(label)):
+        return f"Council {text.lower()}"
+    return text
+
+
+def _slug(kind: str) -> str:
+    return re.sub(r"[^a-z]+", "-", kind.lower()).strip("-") or "document"
+
+
+def human_date(value: str) -> str:
+    """ISO date as "7 June 2016"; anything else unchanged."""
+    try:
+        d = date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return value
+    return f"{d.day} {d.strftime('%B')} {d.year}"
+
+
+def _text(value: str) -> str:
+    """Escaped text with line breaks kept, so a message never contains a blank line."""
+    return escape(value).replace("\r", "").replace("\n", "<br>")
+
+
+def source_id(exchange: int, n: int) -> str:
+    """The element id of citation n of the exchange-th answer on the page (the target of its [n] markers)."""
+    return f"cfsp-src-{exchange}-{n}"
+
+
+def user_message(question: str) -> str:
+    """A question exactly as typed, shown as text."""
+    return f'<div class="cfsp-user">{_text(question)}</div>'
+
+
+def searching() -> str:
+    """The placeholder shown while the sources are searched."""
+    return f'<div class="cfsp-searching" role="status"><span class="cfsp-spinner"></span>{SEARCHING}</div>'
+
+
+def error_message(message: str) -> str:
+    """A one-line error for people, never a traceback."""
+    message = message.strip().splitlines()[0] if message.strip() else GENERIC_ERROR
+    return f'<div class="cfsp-error" role="alert">{_text(message[:1].upper() + message[1:])}</div>'
+
+
+def answer_text(text: str, citations: Sequence[Citation], exchange: int) -> str:
+    """Answer sentences with each [n] marker turned into a link to its source below."""
+    labels = {c.n: c.label for c in citations}
+
+    def link(match: re.Match) -> str:
+        n = int(match.group(1))
+        if n not in labels:
+            return match.group(0)
+        return (f'<a class="cfsp-cite" href="#{source_id(exchange, n)}" title="{escape(labels[n])}">'
+                f'[{n}]</a>')
+
+    return _MARKER.sub(link, escape(text))
+
+
+def _paragraphs(text: str, citations: Sequence[Citation], exchange: int) -> str:
+    """One paragraph per quoted sentence (each ends with its marker), easier to read than one block."""
+    parts = _SENTENCE_END.split(text)
+    return "".join(f'<p class="cfsp-text">{answer_text(p, citations, exchange)}</p>' for p in parts if p.strip())
+
+
+def partial_answer(text: str, citations: Sequence[Citation], exchange: int) -> str:
+    """The answer while it is being written out."""
+    return f'<div class="cfsp-answer cfsp-streaming">{_paragraphs(text, citations, exchange)}</div>'
+
+
+def _link(url: str, text: str) -> str:
+    """A link to an official text, opened in a new tab without giving that tab a handle on this page."""
+    if not url.startswith(("https://", "http://")):
+        return ""  # a generated catalogue entry may carry a local path or nothing: no link rather than a broken one
+    return f'<a class="cfsp-link" href="{escape(url)}" target="_blank" rel="noopener noreferrer">{escape(text)} ↗</a>'
+
+
+def source_card(c: Citation, exchange: int, document_url: str = "") -> str:
+    """One cited passage: number, label, kind badge, date, the quote and links to the official text."""
+    links = [_link(c.url, "Official text")]
+    if document_url and document_url != c.url:
+        links.append(_link(document_url, "Whole document on EUR-Lex" if "eur-lex.europa.eu" in document_url
+                           else "Whole document"))
+    date_html = f'<span class="cfsp-date">{escape(human_date(c.date))}</span>' if c.date else ""
+    return (
+        f'<li class="cfsp-source" id="{source_id(exchange, c.n)}">'
+        f'<div class="cfsp-source-head"><span class="cfsp-num">[{c.n}]</span>'
+        f'<span class="cfsp-label">{escape(c.label)}</span>'
+        f'<span class="cfsp-badge cfsp-kind-{_slug(c.kind)}">{escape(kind_label(c.kind, c.title, c.label))}</span>'
+        f'{date_html}</div>'
+        f'<blockquote class="cfsp-quote">{_text(c.quote)}</blockquote>'
+        f'<div class="cfsp-source-foot"><span class="cfsp-title">{escape(c.title)}</span>'
+        f'<span class="cfsp-links">{"".join(links)}</span></div>'
+        f'</li>'
+    )
+
+
+def full_answer(answer: Answer, exchange: int, document_urls: Mapping[tuple[str, str], str] | None = None) -> str:
+    """The finished answer with its sources section underneath."""
+    urls = document_urls or {}
+    cards = "".join(source_card(c, exchange, urls.get((c.source_id, c.kind), "")) for c in answer.citations)
+    sources = (f'<div class="cfsp-sources"><div class="cfsp-sources-title">Sources</div>'
+               f'<ol class="cfsp-source-list">{cards}</ol></div>') if cards else ""
+    return f'<div class="cfsp-answer">{_paragraphs(answer.text, answer.citations, exchange)}{sources}</div>'
+
+
+def abstention(answer: Answer, suggestions: Sequence[str]) -> str:
+    """The honest "not in the texts" message, what is covered, and a pointer to nearby questions."""
+    hint = ('<p class="cfsp-try">Questions I can answer that are close to yours — click one to ask it:</p>'
+            if suggestions else "")
+    return f'<div class="cfsp-abstain"><p>{_text(answer.text)}</p>{hint}</div>'

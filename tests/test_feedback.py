@@ -1,0 +1,86 @@
+"""The feedback store on a real SQLite file, its JSONL/CSV export, and the `feedback-export` command."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from assistant.feedback import FeedbackStore
+
+CLI = [sys.executable, "-c", "from assistant.cli import main; main()"]
+CITATION = {"n": 1, "label": "Art. 42(7) TEU", "url": "http://data.europa.eu/eli/treaty/teu_2016/art_42/oj",
+            "source_id": "TEU", "article": "42", "paragraph": "7", "kind": "treaty", "date": "2016-06-07",
+            "title": "Treaty on European Union", "quote": "If a Member State is the victim of armed aggression…",
+            "chunk_id": "c1"}
+
+
+@pytest.fixture
+def store(tmp_path) -> FeedbackStore:
+    return FeedbackStore(tmp_path / "data" / "feedback.sqlite")
+
+
+def test_ratings_round_trip_with_comment_and_change_of_mind(store):
+    up = store.add("Does the EU have a mutual defence clause?", "If a Member State … [1]", [CITATION], +1)
+    down = store.add("What about Mars?", "The official texts I search do not answer this question…", [], -1)
+    store.comment(up, "Clear, thanks — «quoted» text")
+    store.rate(down, +1)
+    rows = store.rows()
+    assert [(r["id"], r["rating"], r["comment"]) for r in rows] == [(up, 1, "Clear, thanks — «quoted» text"), (down, 1, "")]
+    assert rows[0]["citations"] == [CITATION] and rows[0]["time"].endswith("+00:00")
+    store.delete(down)
+    assert [r["id"] for r in store.rows()] == [up]
+
+
+def test_bad_ratings_and_overlong_comments_are_refused(store):
+    with pytest.raises(ValueError, match="rating must be"):
+        store.add("q", "a", [], 0)
+    row = store.add("q", "a", [], -1)
+    with pytest.raises(ValueError, match="limit is 2000"):
+        store.comment(row, "x" * 2001)
+
+
+def test_export_jsonl_and_csv(store, tmp_path):
+    store.add('He said "hi", then <b>left</b>', "line one\nline two [1]", [CITATION], 1, "a, b")
+    store.add("second", "answer", [], -1)
+    assert store.export(tmp_path / "out.jsonl", "jsonl") == 2
+    lines = (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()
+    first = json.loads(lines[0])
+    assert len(lines) == 2 and first["question"] == 'He said "hi", then <b>left</b>' and first["citations"] == [CITATION]
+
+    buffer = io.StringIO()
+    assert store.export(buffer, "csv") == 2
+    rows = list(csv.DictReader(io.StringIO(buffer.getvalue())))
+    assert [r["rating"] for r in rows] == ["1", "-1"]
+    assert rows[0]["answer"] == "line one\nline two [1]" and rows[0]["comment"] == "a, b"
+    assert json.loads(rows[0]["citations"])[0]["label"] == "Art. 42(7) TEU"
+    with pytest.raises(ValueError, match="allowed: jsonl, csv"):
+        store.export(buffer, "xml")
+
+
+def run(args, **env):
+    return subprocess.run(CLI + args, capture_output=True, text=True, env={**os.environ, **env}, timeout=120)
+
+
+def test_cli_export(tmp_path):
+    data = tmp_path / "data"
+    missing = run(["feedback-export", "--out", str(tmp_path / "x.jsonl")], CFSP_DATA_DIR=str(data))
+    assert missing.returncode == 1 and "no feedback recorded yet" in missing.stderr and "Traceback" not in missing.stderr
+
+    FeedbackStore(data / "feedback.sqlite").add("What is PESCO?", "Permanent structured cooperation … [1]", [CITATION], 1)
+    out = tmp_path / "feedback.csv"
+    result = run(["feedback-export", "--format", "csv", "--out", str(out)], CFSP_DATA_DIR=str(data))
+    assert result.returncode == 0, result.stderr
+    assert "exported 1 ratings" in result.stderr
+    assert next(csv.DictReader(out.open(encoding="utf-8")))["question"] == "What is PESCO?"
+
+    to_stdout = run(["feedback-export", "--out", "-"], CFSP_DATA_DIR=str(data))
+    assert json.loads(to_stdout.stdout.splitlines()[0])["rating"] == 1
+
+    wrong = run(["feedback-export", "--format", "xml", "--out", str(out)], CFSP_DATA_DIR=str(data))
+    assert wrong.returncode == 1 and "allowed: jsonl, csv" in wrong.stderr
