@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -23,8 +23,12 @@ class Settings(BaseSettings):
     embedding_cache: Path | None = Field(None, description="SQLite cache of vectors; default DATA_DIR/embeddings.sqlite.")
     verify_checksums: bool = True
 
-    embedding_provider: str = "local"
+    embedding_provider: str = Field("local", description="local (packaged model) or openai-compatible (an HTTP endpoint).")
     embedding_model: str = PACKAGED_MODEL
+    embedding_base_url: str | None = Field(None, description="openai-compatible: base URL, e.g. http://127.0.0.1:7860/v1.")
+    embedding_api_key: SecretStr | None = Field(None, description="openai-compatible: bearer key, if the endpoint needs one.")
+    embedding_timeout: float = Field(30.0, gt=0, le=600, description="openai-compatible: seconds per request.")
+    embedding_retries: int = Field(3, ge=0, le=10, description="openai-compatible: retries with back-off on failures.")
     embedding_batch_size: int = Field(16, ge=1, le=1024)
     embedding_threads: int = Field(0, ge=0, description="torch threads; 0 keeps the library default.")
 
@@ -51,7 +55,7 @@ class Settings(BaseSettings):
     @field_validator("embedding_provider")
     @classmethod
     def _known_provider(cls, value: str) -> str:
-        allowed = ("local",)
+        allowed = ("local", "openai-compatible")
         if value not in allowed:
             raise ValueError(f"unknown embedding provider {value!r}; allowed: {', '.join(allowed)}")
         return value
@@ -70,6 +74,15 @@ class Settings(BaseSettings):
         if len(value) < 3 or not value.replace("-", "").replace("_", "").isalnum():
             raise ValueError("collection_prefix needs at least 3 letters, digits, '-' or '_'")
         return value
+
+    @model_validator(mode="after")
+    def _provider_needs(self) -> "Settings":
+        if self.embedding_provider == "openai-compatible":
+            url = self.embedding_base_url or ""
+            if not url.startswith(("http://", "https://")):
+                raise ValueError("the openai-compatible embedding provider needs CFSP_EMBEDDING_BASE_URL, "
+                                 "an http(s) URL such as http://127.0.0.1:7860/v1")
+        return self
 
     @property
     def server_mode(self) -> bool:

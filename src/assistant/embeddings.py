@@ -25,9 +25,13 @@ class Embedder(Protocol):
 
     model_id: str
     dim: int
+    space: str  # names the vector space for the embedding cache: provider and model
 
     def embed_query(self, text: str) -> np.ndarray:
         """Unit-length vector for a question."""
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        """Unit-length vectors for any texts, one row each (what /v1/embeddings serves)."""
 
     def embed_passages(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Unit-length vectors for passages, plus one unit vector per character span (sentence) of each passage."""
@@ -88,6 +92,7 @@ class LocalEmbedder:
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load embedding model {model_id!r} from {model_path}: {exc}") from None
         self.model_id = model_id
+        self.space = model_id  # the default provider's cache namespace is the bare model name
         self.dim = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
                        else self.model.get_sentence_embedding_dimension())
         self.batch_size = batch_size
@@ -103,6 +108,15 @@ class LocalEmbedder:
         with self._torch.inference_mode():
             vec = self.model.encode([text], batch_size=1, normalize_embeddings=True, show_progress_bar=False)
         return np.asarray(vec[0], dtype=np.float32)
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of the texts, batched."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._torch.inference_mode():
+            vecs = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                     show_progress_bar=False)
+        return np.asarray(vecs, dtype=np.float32)
 
     def embed_passages(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Passage vectors, and sentence vectors pooled from the same forward pass (no extra model calls)."""
@@ -128,7 +142,7 @@ class LocalEmbedder:
         return vectors.astype(np.float32), sentence_vectors
 
 
-PROVIDERS = ("local",)
+PROVIDERS = ("local", "openai-compatible")
 
 
 def make_embedder(settings: Settings) -> Embedder:
@@ -139,4 +153,12 @@ def make_embedder(settings: Settings) -> Embedder:
         else:
             path = settings.embedding_model
         return LocalEmbedder(path, settings.embedding_model, settings.embedding_batch_size, settings.embedding_threads)
+    if settings.embedding_provider == "openai-compatible":
+        from .embeddings_api import OpenAICompatibleEmbedder
+
+        key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else None
+        return OpenAICompatibleEmbedder(settings.embedding_base_url or "", settings.embedding_model,
+                                        packaged_model_dir(settings.data_dir) / "tokenizer.json", key,
+                                        settings.embedding_batch_size, settings.embedding_timeout,
+                                        settings.embedding_retries)
     raise ModelError(f"unknown embedding provider {settings.embedding_provider!r}; allowed: {', '.join(PROVIDERS)}")

@@ -135,7 +135,7 @@ def ingest(settings: Settings, embedder: Embedder, progress: Callable[[str, int,
                 spans = [[(c.body_offset + s.start, c.body_offset + s.end) for s in c.sentences] for c in part]
                 return embedder.embed_passages([c.embed_text for c in part], spans)
 
-            vectors, report.embedded = cache.embed(chunks, embedder.model_id, compute, progress=tick)
+            vectors, report.embedded = cache.embed(chunks, embedder.space, compute, progress=tick)
         finally:
             cache.close()
 

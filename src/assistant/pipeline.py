@@ -14,7 +14,7 @@ from .catalogue import load_glossary
 from .config import Settings
 from .conversation import Turn, resolve, validate_history
 from .embeddings import Embedder, make_embedder
-from .errors import QuestionError
+from .errors import IndexMissingError, QuestionError
 from .index import Index, load_index
 from .query import Expander, proper_names
 from .retrieval import Retriever
@@ -51,7 +51,13 @@ class Assistant:
     def from_settings(cls, settings: Settings, embedder: Embedder | None = None) -> "Assistant":
         """Load the index (once) and the model; raises IndexMissingError with the command to build it."""
         index = load_index(settings)
-        return cls(settings, embedder or make_embedder(settings), index)
+        embedder = embedder or make_embedder(settings)
+        built_dim = index.manifest.get("dim")
+        if built_dim is not None and built_dim != embedder.dim:
+            raise IndexMissingError(
+                f"the index holds {built_dim}-dimensional vectors from {index.manifest.get('model')!r}, but the configured "
+                f"embedding model gives {embedder.dim}: re-run `cfsp-assistant ingest` to rebuild it")
+        return cls(settings, embedder, index)
 
     def ask(self, question: str, top_k: int | None = None, mode: str = "hybrid",
             history: Iterable[Turn | Mapping] | None = None) -> Answer:
