@@ -1,4 +1,5 @@
-"""Serve the chat page: settings from CFSP_* variables, the index loaded once (built first if missing), then launch."""
+"""Serve the chat page, the widget and the HTTP API on one port (uvicorn): settings from CFSP_* variables, the index
+loaded once (built first if missing)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,21 @@ import sys
 
 
 def main() -> None:
-    """Wire settings, pipeline and feedback store into the chat page and serve it until interrupted."""
+    """Wire settings, pipeline and feedback store into the app (chat page, widget, API) and serve it until interrupted."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no usage pings, no version checks
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for chatty in ("httpx", "bm25s"):  # Gradio's own start-up probes and index-building chatter
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    import uvicorn
     from pydantic import ValidationError
 
+    from assistant.api import create_app
     from assistant.config import Settings
     from assistant.embeddings import make_embedder
     from assistant.errors import AssistantError, IndexMissingError
     from assistant.feedback import FeedbackStore, feedback_path
     from assistant.ingest import ingest
     from assistant.pipeline import Assistant
-    from assistant.web import build_app, launch_options
 
     try:
         settings = Settings()
@@ -42,10 +44,14 @@ def main() -> None:
             report = ingest(settings, embedder, progress=progress)
             print(f"\nIndexed {report.documents} documents, {report.chunks} chunks in {report.seconds:.0f} s", flush=True)
             assistant = Assistant.from_settings(settings, embedder)
-        app = build_app(assistant, settings, FeedbackStore(feedback_path(settings)))
+        app = create_app(assistant, settings, FeedbackStore(feedback_path(settings)))
     except AssistantError as exc:
         sys.exit(f"error: {exc}")
-    app.launch(**launch_options(settings))
+    if settings.share:
+        logging.getLogger("app").warning("CFSP_SHARE is ignored: the page is served with the API by uvicorn, "
+                                         "without Gradio share links")
+    print(f"Chat page: http://{settings.host}:{settings.port}/  widget: /widget/  API docs: /docs", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=5)
 
 
 if __name__ == "__main__":

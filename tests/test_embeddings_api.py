@@ -107,3 +107,80 @@ def test_provider_settings_are_checked():
     ok = Settings(embedding_provider="openai-compatible", embedding_base_url="http://127.0.0.1:7860/v1",
                   embedding_api_key="secret-key-123")
     assert "secret-key-123" not in repr(ok)  # the key is a secret: never printed
+
+
+# ------------------------------------------------------------- end to end through this project's own /v1/embeddings
+
+
+@pytest.fixture(scope="module")
+def own_endpoint(assistant, full_settings, tmp_path_factory):
+    """The project's server (chat, API, /v1/embeddings) on a free loopback port, serving the packaged model."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from assistant.api import create_app
+    from assistant.feedback import FeedbackStore
+
+    # an embedding server for ingest runs without the per-client rate limit (CFSP_RATE_LIMIT=off)
+    settings = full_settings.model_copy(update={"rate_limit": None})
+    app = create_app(assistant, settings, FeedbackStore(tmp_path_factory.mktemp("fb") / "feedback.sqlite"))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 60
+    while not server.started and time.time() < deadline:
+        time.sleep(0.1)
+    assert server.started, "the server did not start"
+    yield f"http://127.0.0.1:{port}/v1"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.mark.slow
+def test_ingest_and_ask_through_the_api_provider(own_endpoint, small_corpus, tmp_path, embedder):
+    from assistant.embeddings import make_embedder
+    from assistant.errors import IndexMissingError
+    from assistant.ingest import ingest
+    from assistant.pipeline import Assistant
+
+    corpus, catalogue = small_corpus
+    api = Settings(corpus_dir=corpus, catalogue_path=catalogue, data_dir=tmp_path / "data",
+                   embedding_cache=tmp_path / "cache.sqlite", embedding_provider="openai-compatible",
+                   embedding_base_url=own_endpoint, embedding_model="all-MiniLM-L6-v2")
+    remote = make_embedder(api)
+    assert remote.dim == embedder.dim == 384
+    report = ingest(api, remote)
+    assert report.embedded == report.chunks > 0 and not report.skipped
+
+    served = Assistant.from_settings(api, remote)
+    answer = served.ask("What is PESCO and who takes part in it?")
+    assert not answer.abstained and answer.citations[0].source_id == "32017D2315"
+    # the vectors that came over HTTP are the packaged model's own
+    chunk = served.index.chunks[0]
+    local = embedder.embed_texts([chunk.embed_text])[0]
+    assert float(np.abs(served.index.passage_vectors[0].astype(np.float32) - local).max()) < 1e-3  # stored as float16
+    assert float(np.abs(remote.embed_query("mutual defence") - embedder.embed_query("mutual defence")).max()) < 1e-5
+
+    # the same index served with the local provider is refused with the re-ingest message, never mixed
+    local_settings = api.model_copy(update={"embedding_provider": "local", "embedding_base_url": None})
+    with pytest.raises(IndexMissingError, match="re-run `cfsp-assistant ingest`"):
+        Assistant.from_settings(local_settings, embedder)
+
+
+@pytest.mark.slow
+def test_index_of_another_dimension_is_refused(assistant, full_settings):
+    """An index whose vectors have another width than the configured model is never queried."""
+    from assistant.errors import IndexMissingError
+    from assistant.pipeline import Assistant
+
+    class Wider:  # the configured model as the index sees it: only its dimension differs
+        model_id, space, dim = "all-MiniLM-L6-v2", "all-MiniLM-L6-v2", 768
+
+    with pytest.raises(IndexMissingError, match="384-dimensional vectors .* gives 768: re-run"):
+        Assistant.from_settings(full_settings, Wider())

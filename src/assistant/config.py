@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PACKAGED_MODEL = "all-MiniLM-L6-v2"
+MIN_KEY_CHARS = 16
 
 
 class Settings(BaseSettings):
@@ -52,6 +55,21 @@ class Settings(BaseSettings):
     share: bool = Field(False, description="Ask Gradio for a public share link (needs internet; off by default).")
     concurrency_limit: int = Field(4, ge=1, le=64, description="Questions the chat page answers at the same time.")
 
+    # HTTP API and widget (served beside the chat page by assistant.api)
+    api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        (), description="Keys accepted as `Authorization: Bearer KEY` on /api and /v1 (comma-separated); none: open.")
+    api_keys_file: Path | None = Field(None, description="File with more API keys, one a line ('#' starts a comment).")
+    protect_chat: bool = Field(False, description="Also require an API key for the chat page and the widget.")
+    rate_limit: str | None = Field("60/minute", description="Requests per API key or client address, e.g. "
+                                   "'60/minute' or '3 per 2 seconds'; 'off' disables it.")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted (413 above).")
+    max_top_k: int = Field(20, ge=1, le=200, description="Largest top_k an API client may ask for.")
+    max_embedding_inputs: int = Field(128, ge=1, le=4096, description="Texts per /v1/embeddings request.")
+    max_embedding_chars: int = Field(8000, ge=1, description="Characters per text sent to /v1/embeddings.")
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Sites (scheme://host[:port], comma-separated) that may call the API from a browser (CORS) "
+                        "and embed the widget (frame-ancestors); none: only this server itself.")
+
     @field_validator("embedding_provider")
     @classmethod
     def _known_provider(cls, value: str) -> str:
@@ -67,6 +85,44 @@ class Settings(BaseSettings):
         if not value or "://" in value or "/" in value or " " in value:
             raise ValueError("host must be a host name or IP address such as 127.0.0.1 (no scheme, path or spaces)")
         return value
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value):
+        if isinstance(value, str):
+            value = value.split(",")
+        keys = tuple(str(k.get_secret_value() if isinstance(k, SecretStr) else k).strip() for k in value or ())
+        short = [i + 1 for i, k in enumerate(keys) if k and len(k) < MIN_KEY_CHARS]
+        if short:
+            raise ValueError(f"API key {short[0]} has fewer than {MIN_KEY_CHARS} characters; make one with "
+                             "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        return tuple(k for k in keys if k)
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str | None) -> str | None:
+        if value is None or value.strip().lower() in ("", "off", "none", "0"):
+            return None
+        from limits import parse  # the rate limiter's own grammar: what validates here is what runs
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"rate_limit {value!r} is not a rate such as '60/minute', '1000 per hour' or "
+                             "'3 per 2 seconds' ('off' disables it)") from None
+        return value.strip()
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value):
+        if isinstance(value, str):
+            value = value.split(",")
+        origins = tuple(str(o).strip().rstrip("/") for o in value or () if str(o).strip())
+        for origin in origins:
+            if origin != "*" and not re.fullmatch(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?", origin):
+                raise ValueError(f"allowed origin {origin!r} must be scheme://host[:port] such as "
+                                 "https://news.example.org (no path), or *")
+        return origins
 
     @field_validator("collection_prefix")
     @classmethod

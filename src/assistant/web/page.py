@@ -12,7 +12,7 @@ from ..pipeline import Assistant
 from .chat import Chat
 from .examples import EXAMPLES, START, ExamplePicker
 from .rating import Ratings
-from .theme import CSS, theme
+from .theme import COMPACT_CSS, CSS, theme
 
 HEADER = """# CFSP Assistant
 Ask about the EU's Common Foreign and Security Policy. Answers are sentences quoted from the official texts: click a
@@ -22,9 +22,15 @@ NOTICE = """Answers quote official texts but are not legal advice. Only the text
 of the European Union are authentic: check the linked text on [EUR-Lex](https://eur-lex.europa.eu) before relying
 on it."""
 
-PLACEHOLDER = """### Ask about EU foreign, security and defence policy
-How decisions are taken, the High Representative, CSDP missions, PESCO, sanctions, mutual assistance… Type a
-question below or start with one of these:"""
+# The widget (an <iframe> on someone else's page) has little room: a one-line title and a one-line notice.
+COMPACT_HEADER = "**CFSP Assistant** · answers quoted from the official EU texts, with links to them"
+COMPACT_NOTICE = """Not legal advice: only the texts in the Official Journal of the European Union are authentic
+([EUR-Lex](https://eur-lex.europa.eu))."""
+
+# Gradio's Markdown keeps line breaks, so the paragraph is one line (it wrapped mid-sentence in the narrow widget).
+PLACEHOLDER = ("### Ask about EU foreign, security and defence policy\n"
+               "How decisions are taken, the High Representative, CSDP missions, PESCO, sanctions, mutual assistance… "
+               "Type a question below or start with one of these:")
 
 
 def _take_typed(text: str) -> tuple:
@@ -54,35 +60,39 @@ def document_urls(assistant: Assistant) -> dict[tuple[str, str], str]:
     return {(s["source_id"], s["kind"]): s["url"] for s in assistant.index.manifest.get("sources", []) if s.get("url")}
 
 
-def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore, *, stream_delay: float = 0.03) -> gr.Blocks:
-    """The chat page for one loaded assistant; call `.launch(**launch_options(settings))` on the result to serve it."""
+def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore, *, stream_delay: float = 0.03,
+              compact: bool = False) -> gr.Blocks:
+    """The chat page for one loaded assistant; call `.launch(**launch_options(settings))` on the result to serve it,
+    or mount it with `page_options`. `compact` is the embeddable widget: short header and notice, no autofocus."""
     chat = Chat(assistant, ExamplePicker(EXAMPLES, assistant.embedder.embed_query), document_urls(assistant),
                 stream_delay=stream_delay)
     ratings = Ratings(feedback)
 
-    with gr.Blocks(title="CFSP Assistant", analytics_enabled=False, fill_height=True) as demo:
+    with gr.Blocks(title="CFSP Assistant", analytics_enabled=False, fill_height=True, fill_width=compact) as demo:
         exchanges = gr.State([])  # this tab's conversation (chat.Exchange records)
         rated = gr.State({})  # message index -> feedback row id, so a changed mind updates the same row
         commenting = gr.State(None)  # the feedback row the comment box will annotate
         pending = gr.State("")  # the question being answered, taken out of the box
 
-        gr.Markdown(HEADER, elem_id="cfsp-header")
+        gr.Markdown(COMPACT_HEADER if compact else HEADER, elem_id="cfsp-header")
         chatbot = gr.Chatbot(
-            value=[], elem_id="cfsp-chat", label="Conversation", show_label=False, scale=1, min_height=360,
+            value=[], elem_id="cfsp-chat", label="Conversation", show_label=False, scale=1,
+            min_height=240 if compact else 360,
             placeholder=PLACEHOLDER, examples=[{"text": q} for q in START], feedback_options=("Like", "Dislike"),
             sanitize_html=True, render_markdown=True, autoscroll=True, layout="panel", buttons=[],
         )
         with gr.Row(equal_height=True):
             question = gr.Textbox(placeholder="Type your question, e.g. Who can join PESCO?", show_label=False,
                                   label="Your question", lines=1, max_lines=6, max_length=settings.max_question_chars,
-                                  scale=8, autofocus=True, elem_id="cfsp-question", submit_btn=False)
+                                  scale=8, autofocus=not compact,  # a widget must not take the host page's focus
+                                  elem_id="cfsp-question", submit_btn=False)
             send = gr.Button("Send", variant="primary", scale=1, min_width=90, elem_id="cfsp-send")
             stop = gr.Button("Stop", variant="stop", scale=1, min_width=90, elem_id="cfsp-stop", visible=False)
         with gr.Row(visible=False, elem_id="cfsp-comment") as comment_row:
             comment = gr.Textbox(label="Thank you for rating this answer. Add a comment (optional):", lines=2,
                                  max_lines=6, max_length=1000, scale=8, elem_id="cfsp-comment-text")
             save_comment = gr.Button("Send comment", scale=1, min_width=120, elem_id="cfsp-comment-send")
-        gr.Markdown(NOTICE, elem_id="cfsp-notice")
+        gr.Markdown(COMPACT_NOTICE if compact else NOTICE, elem_id="cfsp-notice")
         api_button = gr.Button(visible=False)
 
         # Listeners of one trigger run one after another, so each path first takes the question out of the box
@@ -114,7 +124,13 @@ def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore,
     return demo
 
 
+def page_options(compact: bool = False) -> dict[str, Any]:
+    """The page's look and behaviour, for `Blocks.launch` and `gr.mount_gradio_app` alike (Gradio 6 takes them there):
+    CSS and theme, no server-side rendering, errors kept on the server; the widget has no footer."""
+    return {"css": CSS + COMPACT_CSS if compact else CSS, "theme": theme(), "ssr_mode": False, "show_error": False,
+            "footer_links": [] if compact else ["api"]}
+
+
 def launch_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for `Blocks.launch`: address, port and share switch from the settings, the look, no SSR."""
-    return {"server_name": settings.host, "server_port": settings.port, "share": settings.share, "css": CSS,
-            "theme": theme(), "ssr_mode": False, "show_error": False, "footer_links": ["api"]}
+    """Keyword arguments for `Blocks.launch`: address, port and share switch from the settings, plus `page_options`."""
+    return {"server_name": settings.host, "server_port": settings.port, "share": settings.share, **page_options()}

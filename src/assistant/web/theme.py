@@ -70,3 +70,10 @@ CSS = """
 @media (max-width: 640px) { #cfsp-header h1 { font-size: 1.3em; } #cfsp-header p { font-size: 0.85em; } }
 #cfsp-comment { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 0.5em; }
 """
+
+# The widget fills its frame (with `fill_width`): no centred column, tighter margins, a one-line title.
+COMPACT_CSS = """
+.gradio-container { max-width: none !important; padding: 0.3em 0.5em !important; }
+#cfsp-header p { margin: 0.1em 0; font-size: 0.95em; color: var(--body-text-color); }
+#cfsp-notice, #cfsp-notice p { font-size: 0.8em !important; }
+"""

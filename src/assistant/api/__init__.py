@@ -1,0 +1,5 @@
+"""The HTTP API, the embeddable widget and the chat page served together by one FastAPI app (`create_app`)."""
+
+from .app import create_app
+
+__all__ = ["create_app"]

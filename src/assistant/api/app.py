@@ -1,0 +1,83 @@
+"""`create_app`: one FastAPI app serving the HTTP API, its docs, the widget and the chat page on one port."""
+
+from __future__ import annotations
+
+import anyio
+import gradio as gr
+from fastapi import FastAPI, Request
+from fastapi.middleware import Middleware
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import RedirectResponse, Response
+from fastapi_offline import FastAPIOffline
+
+from .. import __version__
+from ..config import Settings
+from ..feedback import FeedbackStore
+from ..pipeline import Assistant
+from ..web import build_app, page_options
+from . import errors
+from .openai_embeddings import embeddings_router
+from .routes import api_router
+from .security import BodyLimit, FramePolicy, Guard, KeyRing, RateLimit
+from .widget import WIDGET_JS, WIDGET_PATH
+
+DESCRIPTION = """Answers questions about the EU's Common Foreign and Security Policy with sentences quoted from the
+official texts, each cited and linked. When API keys are configured, send `Authorization: Bearer <key>`.
+Errors are JSON `{"error": "..."}`."""
+
+
+def create_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore, *,
+               stream_delay: float = 0.03) -> FastAPI:
+    """The whole server for one loaded assistant: /api/v1 and /v1 (OpenAPI docs at /docs), the compact chat at
+    /widget with /widget.js to embed it, and the chat page at /. Raises ConfigError for unusable key settings."""
+    keys = KeyRing.from_settings(settings)
+    # Outermost first: CORS answers preflights and labels every response (errors included) for allowed sites;
+    # the size limit and the guard refuse requests before anything is parsed.
+    middleware = [
+        # Always installed, even with no origins: Gradio then leaves CORS to it instead of adding its own rules.
+        Middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins), allow_methods=["GET", "POST"],
+                   allow_headers=["Authorization", "Content-Type"], expose_headers=["Retry-After"], max_age=600),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        Middleware(Guard, keys=keys, rate=RateLimit(settings.rate_limit) if settings.rate_limit else None,
+                   protect_chat=settings.protect_chat),
+        Middleware(FramePolicy, origins=settings.allowed_origins, widget_path=WIDGET_PATH),
+    ]
+    # FastAPIOffline: the /docs page with Swagger UI files shipped in a package, not fetched from a CDN (offline)
+    app = FastAPIOffline(title="CFSP Assistant API", version=__version__, description=DESCRIPTION,
+                         middleware=middleware, docs_url="/docs", redoc_url=None, static_url="/docs/static",
+                         openapi_url="/openapi.json")
+    errors.install(app)
+
+    limiter = anyio.CapacityLimiter(settings.concurrency_limit)  # model work at once; more requests wait their turn
+    app.include_router(api_router(assistant, limiter))
+    app.include_router(embeddings_router(assistant.embedder, settings.max_embedding_inputs,
+                                         settings.max_embedding_chars, limiter))
+
+    @app.api_route("/api/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
+    @app.api_route("/v1/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
+    async def unknown(request: Request, rest: str) -> Response:
+        """An unknown API path is a JSON 404 (not the chat page's), a known one asked with another method a 405."""
+        # the OpenAPI document lists every documented path (FastAPI builds it once); the API has no path parameters
+        allowed = sorted(method.upper() for method in app.openapi().get("paths", {}).get(request.url.path, {}))
+        if allowed:
+            return errors.error(405, f"use {' or '.join(allowed)} for {request.url.path}", {"Allow": ", ".join(allowed)})
+        return errors.error(404, "no such API endpoint: see /docs")
+
+    @app.get("/widget.js", include_in_schema=False)
+    async def widget_js() -> Response:
+        """The embed script."""
+        return Response(WIDGET_JS, media_type="text/javascript",
+                        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"})
+
+    @app.get(WIDGET_PATH, include_in_schema=False)
+    async def widget_slash() -> RedirectResponse:
+        """The widget lives at /widget/ (its assets are relative to it)."""
+        return RedirectResponse(WIDGET_PATH.lstrip("/") + "/")
+
+    # Mounted last, the widget before the catch-all "/" (Starlette tries routes in order).
+    mount = {"server_name": settings.host, "server_port": settings.port}
+    widget = build_app(assistant, settings, feedback, stream_delay=stream_delay, compact=True)
+    gr.mount_gradio_app(app, widget, path=WIDGET_PATH, **mount, **page_options(compact=True))
+    chat = build_app(assistant, settings, feedback, stream_delay=stream_delay)
+    gr.mount_gradio_app(app, chat, path="/", **mount, **page_options())
+    return app

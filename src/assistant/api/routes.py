@@ -1,0 +1,89 @@
+"""/api/v1: ask (JSON or server-sent events), sources and health, served from one loaded `Assistant`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import anyio
+from fastapi import APIRouter
+from fastapi.sse import EventSourceResponse, format_sse_event
+
+from ..conversation import validate_history
+from ..errors import QuestionError
+from ..pipeline import Assistant, validate_question
+from ..types import Answer
+from .schemas import AskRequest, AskResponse, ErrorResponse, HealthResponse, Source, SourcesResponse
+
+WORDS_PER_EVENT = 3
+ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 413, 422, 429, 500)}
+
+
+def answer_pieces(text: str, words: int = WORDS_PER_EVENT) -> list[str]:
+    """The answer text in groups of words, spaces kept, so the pieces join back to exactly the text."""
+    tokens = text.split(" ")
+    return [" ".join(tokens[i:i + words]) + (" " if i + words < len(tokens) else "")
+            for i in range(0, len(tokens), words)] if text else []
+
+
+def api_router(assistant: Assistant, limiter: anyio.CapacityLimiter) -> APIRouter:
+    """The routes for one assistant; `limiter` bounds how many questions are answered at once (the rest wait)."""
+    settings = assistant.settings
+    router = APIRouter(prefix="/api/v1", tags=["assistant"], responses=ERRORS)
+
+    def checked(request: AskRequest) -> tuple[str, list[dict], int]:
+        """The request within the configured limits, or a QuestionError (422) naming the limit."""
+        question = validate_question(request.question, settings.max_question_chars)
+        turns = validate_history([t.model_dump() for t in request.history], settings.max_history_turns,
+                                 settings.max_question_chars * 4)
+        top_k = settings.top_k if request.top_k is None else request.top_k
+        if not 1 <= top_k <= settings.max_top_k:
+            raise QuestionError(f"top_k must be between 1 and {settings.max_top_k}, not {top_k}")
+        return question, [{"role": t.role, "content": t.content} for t in turns], top_k
+
+    async def answer(request: AskRequest) -> Answer:
+        question, history, top_k = checked(request)
+        return await anyio.to_thread.run_sync(lambda: assistant.ask(question, top_k=top_k, history=history),
+                                              limiter=limiter)
+
+    @router.post("/ask", response_model=AskResponse, summary="Answer a question with citations")
+    async def ask(request: AskRequest) -> AskResponse:
+        """A cited answer made of official sentences, or `abstained: true` when the texts do not answer."""
+        return AskResponse.of(await answer(request))
+
+    # Not `response_class=EventSourceResponse`: that makes FastAPI expect a generator, and this endpoint first
+    # answers (so bad input is a plain 4xx) and then returns the stream itself.
+    @router.post("/ask/stream", summary="Answer a question, streamed (server-sent events)",
+                 responses={200: {"description": "`delta` events with pieces of the answer text, then one `answer` "
+                                  "event with the same JSON as /api/v1/ask.",
+                                  "content": {"text/event-stream": {}}}})
+    async def ask_stream(request: AskRequest) -> EventSourceResponse:
+        """Server-sent events: `delta` ({"text": piece}) as the answer is written, then `answer` (the full JSON)."""
+        result = AskResponse.of(await answer(request))  # bad input is a plain 4xx before the stream opens
+
+        async def events() -> AsyncIterator[bytes]:
+            for piece in answer_pieces(result.answer):
+                yield format_sse_event(event="delta", data_str=json.dumps({"text": piece}, ensure_ascii=False))
+            yield format_sse_event(event="answer", data_str=result.model_dump_json())
+
+        return EventSourceResponse(events(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @router.get("/sources", response_model=SourcesResponse, summary="What is indexed")
+    async def sources() -> SourcesResponse:
+        """Every indexed document: id, kind, title, citation form, date, official link and chunk count."""
+        rows = [Source(**{name: row[name] for name in Source.model_fields if row.get(name) is not None})
+                for row in assistant.sources()]
+        return SourcesResponse(documents=len(rows), chunks=len(assistant.index.chunks), sources=rows)
+
+    @router.get("/health", response_model=HealthResponse, summary="Liveness and index readiness")
+    async def health() -> HealthResponse:
+        """The server answers and its index is loaded: counts, embedding model and provider, vector store mode."""
+        manifest = assistant.index.manifest
+        return HealthResponse(
+            status="ok", ready=bool(assistant.index.chunks), documents=int(manifest.get("documents", 0)),
+            chunks=len(assistant.index.chunks), embedding_model=assistant.index.model,
+            embedding_provider=manifest.get("provider", "local"),
+            dimension=int(manifest.get("dim") or assistant.embedder.dim),
+            vector_store="server" if settings.server_mode else "embedded", built_at=manifest.get("built_at"))
+
+    return router

@@ -1,0 +1,148 @@
+"""Request and response bodies of the HTTP API (pydantic models: they validate input and document /docs).
+
+Limits that come from the settings (question length, history turns, top_k range) are checked by the routes, so
+the messages can name the configured limit; the models check only what never changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..types import Answer
+
+Role = Literal["user", "assistant"]
+
+
+class HistoryTurn(BaseModel):
+    """One earlier message of the conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    content: str
+
+
+class AskRequest(BaseModel):
+    """A question, the conversation so far (for follow-ups) and how many passages to retrieve."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"question": "Does the EU have a mutual defence clause?", "history": [], "top_k": 5}]})
+
+    question: str = Field(description="The question, in English.")
+    history: list[HistoryTurn] = Field(default_factory=list, description="Earlier turns, oldest first (questions and "
+                                "answer texts), so a follow-up such as 'Who can join it?' is understood.")
+    top_k: int | None = Field(None, description="Passages to retrieve; default the server's top_k.")
+
+
+class CitationOut(BaseModel):
+    """A numbered source of the answer: the official citation, its link and the quoted passage."""
+
+    n: int
+    label: str = Field(description='The legal citation, e.g. "Art. 42(7) TEU".')
+    url: str = Field(description="Link to the official text (ELI or EUR-Lex).")
+    source_id: str
+    article: str
+    paragraph: str
+    kind: str = Field(description="treaty, decision, regulation, official summary, agreement, web page …")
+    date: str
+    quote: str = Field(description="The sentence(s) of the official text the answer quotes.")
+
+
+class AskResponse(BaseModel):
+    """A cited answer, or an abstention when the official texts do not answer the question."""
+
+    answer: str = Field(description="Answer text with [n] markers pointing at `citations`.")
+    citations: list[CitationOut]
+    abstained: bool
+    latency_ms: float
+    search_query: str = Field(description="The question as searched (with the conversation's topic for follow-ups).")
+
+    @classmethod
+    def of(cls, answer: Answer) -> "AskResponse":
+        """The API form of the pipeline's Answer record."""
+        fields = CitationOut.model_fields
+        return cls(answer=answer.text, abstained=answer.abstained, latency_ms=round(answer.latency_ms, 2),
+                   search_query=answer.search_query or answer.question,
+                   citations=[CitationOut(**{k: v for k, v in asdict(c).items() if k in fields})
+                              for c in answer.citations])
+
+
+class Source(BaseModel):
+    """One indexed document."""
+
+    source_id: str
+    kind: str
+    title: str = ""
+    citation: str = ""
+    date: str = ""
+    url: str = Field("", description="The official page of the document.")
+    tier: int = Field(4, description="1 treaty, 2 legal act, 3 official EUR-Lex summary, 4 web page.")
+    chunks: int = 0
+
+
+class SourcesResponse(BaseModel):
+    """What is indexed."""
+
+    documents: int
+    chunks: int
+    sources: list[Source]
+
+
+class HealthResponse(BaseModel):
+    """Liveness and index readiness."""
+
+    status: Literal["ok"]
+    ready: bool
+    documents: int
+    chunks: int
+    embedding_model: str
+    embedding_provider: str
+    dimension: int
+    vector_store: Literal["embedded", "server"]
+    built_at: str | None
+
+
+class EmbeddingRequest(BaseModel):
+    """OpenAI-compatible embeddings request."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"input": ["mutual defence clause", "Article 42(7) TEU"], "model": "all-MiniLM-L6-v2"}]})
+
+    input: str | list[str] = Field(description="A text or a list of texts.")
+    model: str | None = Field(None, description="Must be the served model when given.")
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(None, description="Must be the model's dimension when given.")
+    user: str | None = None
+
+
+class Embedding(BaseModel):
+    """One vector, in the order of the inputs."""
+
+    object: Literal["embedding"] = "embedding"
+    embedding: list[float] | str = Field(description="Unit-length vector (base64 of little-endian float32 when asked).")
+    index: int
+
+
+class Usage(BaseModel):
+    """Model tokens read (no special tokens)."""
+
+    prompt_tokens: int
+    total_tokens: int
+
+
+class EmbeddingResponse(BaseModel):
+    """OpenAI-compatible embeddings response."""
+
+    object: Literal["list"] = "list"
+    data: list[Embedding]
+    model: str
+    usage: Usage
+
+
+class ErrorResponse(BaseModel):
+    """Every error: one line for people, never a traceback."""
+
+    error: str

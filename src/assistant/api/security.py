@@ -1,0 +1,241 @@
+"""Who may call, how often and how much: API keys, rate limits, body size and the frame-ancestors policy.
+
+Each is a small pure-ASGI middleware (no buffering of responses, so streamed answers stay streamed). They run
+before FastAPI parses anything, so a refused request costs almost nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import math
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..config import MIN_KEY_CHARS, Settings
+from ..errors import ConfigError
+from .errors import error
+
+log = logging.getLogger(__name__)
+
+REALM = 'Bearer realm="cfsp-assistant"'
+PUBLIC = ("/docs", "/redoc", "/openapi.json", "/widget.js")  # documentation and the embed script: never guarded
+
+
+def is_api(path: str) -> bool:
+    """/api/... and /v1/...: the machine interface (keys and rate limits apply)."""
+    return path.startswith(("/api/", "/v1/")) or path in ("/api", "/v1")
+
+
+def is_public(path: str) -> bool:
+    """Documentation and the embed script."""
+    return any(path == p or path.startswith(p + "/") for p in PUBLIC)
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8")).digest()
+
+
+def _read_keys(path: Path) -> set[str]:
+    """Keys from a file: one a line, blank lines and '#' comments ignored; a short key is refused by line number."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the API keys file {path}: {exc.strerror or exc}") from None
+    keys = set()
+    for number, line in enumerate(lines, 1):
+        key = line.split("#", 1)[0].strip()
+        if key and len(key) < MIN_KEY_CHARS:
+            raise ConfigError(f"{path}, line {number}: an API key needs at least {MIN_KEY_CHARS} characters")
+        if key:
+            keys.add(key)
+    return keys
+
+
+class KeyRing:
+    """The accepted API keys (kept as SHA-256 digests); the keys file is re-read when it changes, so keys can be
+    added or revoked without a restart."""
+
+    def __init__(self, keys: Iterable[str] = (), path: Path | None = None):
+        self.fixed = {_digest(k) for k in keys}
+        self.path = path
+        self.loaded: set[bytes] = set()
+        self.stamp: float | None = None
+        if path is not None:
+            self.loaded = {_digest(k) for k in _read_keys(path)}
+            self.stamp = path.stat().st_mtime
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "KeyRing":
+        """The keys the settings list plus those of the keys file; a protected chat without keys is an error."""
+        ring = cls((k.get_secret_value() for k in settings.api_keys), settings.api_keys_file)
+        if settings.protect_chat and not ring.enabled:
+            raise ConfigError("protect_chat needs API keys: set CFSP_API_KEYS or CFSP_API_KEYS_FILE")
+        return ring
+
+    def _refresh(self) -> None:
+        if self.path is None:
+            return
+        try:
+            stamp = self.path.stat().st_mtime
+            if stamp != self.stamp:
+                self.loaded, self.stamp = {_digest(k) for k in _read_keys(self.path)}, stamp
+        except (OSError, ConfigError) as exc:  # keep serving with the keys last read
+            log.error("API keys file not reloaded: %s", exc)
+
+    @property
+    def enabled(self) -> bool:
+        """True when any key is configured (then the API needs one)."""
+        return bool(self.fixed or self.loaded or self.path is not None)
+
+    def valid(self, key: str | None) -> bool:
+        """Is this a configured key? Compared in constant time against every key."""
+        if not key:
+            return False
+        self._refresh()
+        digest = _digest(key)
+        return any([hmac.compare_digest(digest, known) for known in self.fixed | self.loaded])
+
+
+def bearer(headers: Headers) -> str | None:
+    """The token of an `Authorization: Bearer ...` header, if any."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+class RateLimit:
+    """A moving-window limit per caller (`limits`, in memory: one process)."""
+
+    def __init__(self, rate: str):
+        self.item = parse(rate)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def hit(self, caller: str) -> int:
+        """0 when the request may go on, else the seconds until it may be retried."""
+        if self.limiter.hit(self.item, caller):
+            return 0
+        reset = self.limiter.get_window_stats(self.item, caller).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
+
+class Guard:
+    """API keys and rate limits on /api and /v1 (and on the chat page when it is protected).
+
+    The rate limit counts per key for a valid key, else per client address, and is checked before the key is
+    judged, so guessing keys is slowed down too."""
+
+    def __init__(self, app: ASGIApp, keys: KeyRing, rate: RateLimit | None, protect_chat: bool):
+        self.app, self.keys, self.rate, self.protect_chat = app, keys, rate, protect_chat
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] == "OPTIONS" or is_public(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        api = is_api(scope["path"])
+        if not api and not self.protect_chat:
+            await self.app(scope, receive, send)
+            return
+        token = bearer(Headers(scope=scope))
+        known = self.keys.valid(token) if self.keys.enabled else False
+        if api and self.rate is not None:
+            caller = "key:" + _digest(token).hex()[:24] if known else "addr:" + (scope.get("client") or ("?",))[0]
+            wait = self.rate.hit(caller)
+            if wait:
+                await error(429, f"too many requests: the limit is {self.rate.item}; retry in {wait} s",
+                            {"Retry-After": str(wait)})(scope, receive, send)
+                return
+        if self.keys.enabled and not known:
+            challenge = REALM + (', error="invalid_token"' if token else "")
+            message = "invalid API key" if token else "an API key is required: send Authorization: Bearer <key>"
+            await error(401, message, {"WWW-Authenticate": challenge})(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """413 for a body over the limit: at once from Content-Length, or as soon as a chunked body passes it."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                await error(400, "invalid Content-Length header")(scope, receive, send)
+            elif int(length) > self.max_bytes:
+                await self._too_large(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        if scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        # no length given (chunked): read up to the limit before the app sees any of it
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+        body = b"".join(chunks)
+
+        async def replay() -> Message:
+            nonlocal body
+            if body is None:
+                return await receive()
+            message, body = {"type": "http.request", "body": body, "more_body": False}, None
+            return message
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await error(413, f"the request body is larger than {self.max_bytes} bytes")(scope, receive, send)
+
+
+def frame_ancestors(origins: Iterable[str]) -> str:
+    """The CSP value saying which sites may show the widget in a frame: this server, plus the allowed origins."""
+    origins = list(origins)
+    return "frame-ancestors *" if "*" in origins else " ".join(["frame-ancestors 'self'", *origins])
+
+
+class FramePolicy:
+    """Content-Security-Policy `frame-ancestors` on the pages: the widget may be framed by the allowed origins,
+    every other page only by this server itself (no clickjacking of the full chat page)."""
+
+    def __init__(self, app: ASGIApp, origins: Iterable[str], widget_path: str = "/widget"):
+        self.app = app
+        self.widget_path = widget_path
+        self.widget_policy = frame_ancestors(origins)
+        self.page_policy = frame_ancestors(())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or is_api(path) or is_public(path):
+            await self.app(scope, receive, send)
+            return
+        widget = path == self.widget_path or path.startswith(self.widget_path + "/")
+        policy = self.widget_policy if widget else self.page_policy
+
+        async def with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("Content-Security-Policy", policy)
+            await send(message)
+
+        await self.app(scope, receive, with_policy)
