@@ -150,3 +150,39 @@ def test_empty_and_encrypted_pdf_are_refused(tmp_path):
     writer.write(buf)
     with pytest.raises(DocumentError, match="encrypted"):
         load_file(buf.getvalue(), [entry])
+
+
+def test_every_indexed_treaty_article_has_a_descriptive_title(treaty):
+    from assistant.catalogue import load_article_titles
+
+    titles = load_article_titles(PROJECT_ROOT / "corpus" / "article_titles.toml")
+    for source in ("TEU", "TFEU"):
+        articles = {b.article for b in treaty[(source, "treaty")].blocks if b.article}
+        assert articles <= {a for s, a in titles if s == source}, source
+    assert all(4 <= len(t.split()) <= 16 for t in titles.values())
+
+
+def test_title_goes_into_the_indexed_headings_not_the_quoted_text(treaty):
+    from assistant.chunking import Chunker
+
+    title = "Security and defence policy, mutual assistance if attacked"
+    chunks = Chunker(lambda text: len(text.split()), 230, 30, {("TEU", "42"): title}).chunk([treaty[("TEU", "treaty")]])
+    art42 = [c for c in chunks if c.article == "42"]
+    assert art42 and all(c.headings.endswith(f"Article 42: {title}") for c in art42)
+    assert all(title not in c.text and c.label.startswith("Art. 42") for c in art42)
+    other = [c for c in chunks if c.article == "41"]
+    assert other and other[0].headings.endswith("Article 41")
+
+
+def test_malformed_titles_file_is_named(tmp_path):
+    from assistant.catalogue import load_article_titles
+    from assistant.errors import CorpusError
+
+    bad = tmp_path / "titles.toml"
+    bad.write_text('[TEU]\n"42" = \n', encoding="utf-8")
+    with pytest.raises(CorpusError, match="not valid TOML"):
+        load_article_titles(bad)
+    bad.write_text('[TEU]\n"42" = ""\n', encoding="utf-8")
+    with pytest.raises(CorpusError, match="non-empty titles"):
+        load_article_titles(bad)
+    assert load_article_titles(tmp_path / "absent.toml") == {}

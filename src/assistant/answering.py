@@ -30,6 +30,11 @@ def unknown_names_message(names: list[str]) -> str:
 _MIN_CHARS = 25
 
 
+def _quotable(text: str) -> bool:
+    """Sentences end like sentences; headings, titles, paragraph numbers and link lists do not."""
+    return len(text) >= _MIN_CHARS and bool(re.search(r"[a-z]", text)) and text.endswith((".", ";", ":", "?", "!", ","))
+
+
 class Answerer:
     """Builds an `Answer` from a `Retrieval`: verbatim sentences with [n] markers and citations as data."""
 
@@ -82,14 +87,30 @@ class Answerer:
             for n, hit, para, quotes in citations.values())
         return Answer(retrieval.question, " ".join(parts), cites, False, retrieval.hits, confidence)
 
+    def _quoted_paragraph(self, retrieval: Retrieval) -> list[tuple[Hit, str, str]]:
+        """For a question naming one paragraph ("What does Article 42(7) TEU say?"): its first sentences, in order."""
+        wanted = {(r.source_id, r.article, r.paragraph) for r in retrieval.references if r.paragraph}
+        picked = []
+        for hit in retrieval.hits[: self.passages]:
+            if hit.via != "reference" or (hit.chunk.source_id, hit.chunk.article) not in {w[:2] for w in wanted}:
+                continue
+            for sentence in hit.chunk.sentences:
+                text = hit.chunk.text[sentence.start:sentence.end].strip()
+                if ((hit.chunk.source_id, hit.chunk.article, sentence.paragraph) in wanted and _quotable(text)
+                        and len(picked) < self.max_sentences):
+                    picked.append((hit, text, sentence.paragraph))
+        return picked
+
     def _pick(self, retrieval: Retrieval) -> list[tuple[Hit, str, str]]:
-        """Best sentences by similarity, term overlap and passage rank, kept diverse; returned in reading order."""
+        """The named paragraph when the question names one; otherwise the best sentences by similarity, term
+        overlap and passage rank, kept diverse; returned in reading order."""
+        quoted = self._quoted_paragraph(retrieval)
+        if quoted:
+            return quoted
         spans = [(rank, hit, i, sentence, hit.chunk.text[sentence.start:sentence.end].strip())
                  for rank, hit in enumerate(retrieval.hits[: self.passages])
                  for i, sentence in enumerate(hit.chunk.sentences)]
-        # quotable sentences end like sentences; headings, titles and link lists do not
-        spans = [s for s in spans if len(s[4]) >= _MIN_CHARS and re.search(r"[a-z]", s[4])
-                 and s[4].endswith((".", ";", ":", "?", "!", ","))]
+        spans = [s for s in spans if _quotable(s[4])]
         if not spans:
             return []
         all_terms = self.terms([retrieval.expanded] + [s[4] for s in spans])  # one tokenizer call per question

@@ -87,3 +87,19 @@ def load_glossary(path: Path) -> list[Term]:
     except tomllib.TOMLDecodeError as exc:
         raise CorpusError(f"glossary {path} is not valid TOML: {exc}") from None
     return [Term(key, v["expansion"], tuple(v.get("also", ()))) for key, v in data.get("terms", {}).items()]
+
+
+def load_article_titles(path: Path) -> dict[tuple[str, str], str]:
+    """Read article_titles.toml: {(source id, article number): descriptive title}; absent file, no titles."""
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CorpusError(f"article titles {path} are not valid TOML: {exc}") from None
+    titles: dict[tuple[str, str], str] = {}
+    for source, table in data.items():
+        if not isinstance(table, dict) or not all(isinstance(t, str) and t.strip() for t in table.values()):
+            raise CorpusError(f"article titles {path}: [{source}] must map article numbers to non-empty titles")
+        titles.update({(source, str(article)): title.strip() for article, title in table.items()})
+    return titles

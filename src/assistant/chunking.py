@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -62,8 +62,10 @@ def split_sentences(text: str, paragraphs: list[str]) -> tuple[Sentence, ...]:
 class Chunker:
     """Splits documents into chunks of about `max_tokens` tokens along their legal structure."""
 
-    def __init__(self, count_tokens: TokenCounter, max_tokens: int = 230, overlap: int = 30):
+    def __init__(self, count_tokens: TokenCounter, max_tokens: int = 230, overlap: int = 30,
+                 article_titles: Mapping[tuple[str, str], str] | None = None):
         self.count = count_tokens
+        self.article_titles = article_titles or {}
         self._counts: dict[str, int] = {}
         self.max_tokens = max_tokens
         self.splitter = RecursiveCharacterTextSplitter(
@@ -131,8 +133,9 @@ class Chunker:
         template = label_template(doc, block)
         # the most specific headings only: long repeated heading paths drown what the passage itself says
         heads = [doc.citation if doc.kind == "treaty" else doc.title, *block.headings[-2:]]
-        if block.article:
-            heads.append(f"Article {block.article}")
+        if block.article:  # with the project's descriptive title where the text itself has none
+            title = self.article_titles.get((doc.source_id, block.article))
+            heads.append(f"Article {block.article}: {title}" if title else f"Article {block.article}")
         headings = " — ".join(h for h in heads if h)
         text = "\n".join(p.text for p in lines)
         url = ELI.format(eli=doc.eli, article=block.article) if doc.eli and block.article else doc.url

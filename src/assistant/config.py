@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     corpus_dir: Path = Field(PROJECT_ROOT.parent / "shared" / "corpus", description="Folder of official texts (read-only).")
     catalogue_path: Path = Field(PROJECT_ROOT / "corpus" / "catalogue.toml")
     glossary_path: Path = Field(PROJECT_ROOT / "corpus" / "glossary.toml")
+    article_titles_path: Path = Field(PROJECT_ROOT / "corpus" / "article_titles.toml",
+                                      description="Descriptive titles of treaty articles, indexed with their text.")
     data_dir: Path = Field(PROJECT_ROOT / ".data", description="Index, caches and extracted model (git-ignored).")
     embedding_cache: Path | None = Field(None, description="SQLite cache of vectors; default DATA_DIR/embeddings.sqlite.")
     verify_checksums: bool = True

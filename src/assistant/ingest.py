@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .catalogue import drop_in_entries, load_catalogue, load_manifest
+from .catalogue import drop_in_entries, load_article_titles, load_catalogue, load_manifest
 from .chunking import Chunker
 from .config import Settings
 from .embedding_cache import EmbeddingCache
@@ -105,7 +105,8 @@ def ingest(settings: Settings, embedder: Embedder, progress: Callable[[str, int,
         docs, skipped = load_corpus(settings)
         if not docs:
             raise CorpusError(f"nothing to index in {settings.corpus_dir}: every file was skipped")
-        chunks = Chunker(embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap).chunk(docs)
+        chunks = Chunker(embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap,
+                         load_article_titles(settings.article_titles_path)).chunk(docs)
         report = IngestReport(documents=len(docs), chunks=len(chunks), skipped=skipped,
                               per_source=dict(sorted(Counter(c.source_id for c in chunks).items())))
         previous = read_manifest(settings)
