@@ -120,7 +120,7 @@ def evaluate(
 ) -> None:
     """Evaluate retrieval, citations and abstention on question sets; exit 1 when a gate fails."""
     from .evaluation import gates as gating
-    from .evaluation.report import _fmt
+    from .evaluation.report import fmt
     from .evaluation.suite import check_gates_apply, evaluate as run_suite, load_questions
     from .pipeline import Assistant
 
@@ -141,9 +141,9 @@ def evaluate(
                             progress=lambda done, total: bar.update(task, completed=done))
     table = Table("retriever", "R@1", "R@5", "R@10", f"MRR@{k}", "cite first", "keywords", "abst. acc.", "p95 ms", box=None)
     for mode, s in outcome.report["summary"].items():
-        table.add_row(mode, *(_fmt(s.get(key)) for key in ("recall_at_1", "recall_at_5", "recall_at_10", "mrr",
+        table.add_row(mode, *(fmt(s.get(key)) for key in ("recall_at_1", "recall_at_5", "recall_at_10", "mrr",
                                                            "citation_accuracy_first", "keyword_hit_rate",
-                                                           "abstention_accuracy")), _fmt(s.get("latency_ms_p95"), 1))
+                                                           "abstention_accuracy")), fmt(s.get("latency_ms_p95"), 1))
     out.print(table)
     out.print(f"{len(questions)} questions in {outcome.run.seconds:.1f} s; report in {out_dir / 'report.md'}")
     for g in outcome.gates:

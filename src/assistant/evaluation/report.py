@@ -20,7 +20,8 @@ SPEED = [("retrieval_ms_p50", "retrieval p50"), ("retrieval_ms_p95", "retrieval 
 CHART = HEADLINE[:9] + [HEADLINE[11]]
 
 
-def _fmt(value, digits: int = 3) -> str:
+def fmt(value, digits: int = 3) -> str:
+    """A metric as shown in tables: fixed decimals, "–" when undefined."""
     if value is None:
         return "–"
     if isinstance(value, float):
@@ -30,7 +31,7 @@ def _fmt(value, digits: int = 3) -> str:
 
 def _table(header: Sequence[str], rows: Sequence[Sequence]) -> list[str]:
     def cell(v) -> str:
-        return _fmt(v).replace("|", "\\|").replace("\n", " ")
+        return fmt(v).replace("|", "\\|").replace("\n", " ")
 
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + \
         ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
