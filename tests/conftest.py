@@ -91,3 +91,17 @@ def assistant(full_index, full_settings, embedder):
     from assistant.pipeline import Assistant
 
     return Assistant.from_settings(full_settings, embedder)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (no browser download), launched once per session."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("Debian's chromium is missing: `apt-get install chromium` (bash scripts/test.sh does it as root)")
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield instance
+        instance.close()

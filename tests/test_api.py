@@ -6,8 +6,6 @@ import base64
 import http.server
 import json
 import os
-import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +14,6 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 
 from assistant.api import create_app
 from assistant.api.routes import answer_pieces
@@ -24,6 +21,8 @@ from assistant.api.security import KeyRing, frame_ancestors
 from assistant.config import PROJECT_ROOT, Settings
 from assistant.errors import ConfigError
 from assistant.feedback import FeedbackStore
+
+from .servers import Served, free_port
 
 MUTUAL_DEFENCE = "Does the EU have a mutual defence clause like NATO?"
 KEY = "test-key-0123456789abcdef"
@@ -73,33 +72,6 @@ def test_key_settings_are_checked(tmp_path):
 
 
 # ---------------------------------------------------------------- servers
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Served:
-    """An ASGI app under uvicorn in a background thread on a free loopback port (lifespan on, as in production)."""
-
-    def __init__(self, app):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    timeout_graceful_shutdown=2))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 def settings_with(base: Settings, **changes) -> Settings:
@@ -478,19 +450,6 @@ def test_gradio_client_on_the_mounted_chat_and_widget(open_api):
 
 
 # ---------------------------------------------------------------- the example page in a browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail("Debian's chromium is missing: `apt-get install chromium` (bash scripts/test.sh does it as root)")
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        yield instance
-        instance.close()
 
 
 @pytest.mark.slow

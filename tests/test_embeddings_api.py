@@ -19,6 +19,8 @@ from assistant.embeddings import packaged_model_dir
 from assistant.embeddings_api import OpenAICompatibleEmbedder
 from assistant.errors import ModelError
 
+from .servers import Served
+
 DIM = 4
 
 
@@ -115,31 +117,15 @@ def test_provider_settings_are_checked():
 @pytest.fixture(scope="module")
 def own_endpoint(assistant, full_settings, tmp_path_factory):
     """The project's server (chat, API, /v1/embeddings) on a free loopback port, serving the packaged model."""
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-
     from assistant.api import create_app
     from assistant.feedback import FeedbackStore
 
     # an embedding server for ingest runs without the per-client rate limit (CFSP_RATE_LIMIT=off)
     settings = full_settings.model_copy(update={"rate_limit": None})
     app = create_app(assistant, settings, FeedbackStore(tmp_path_factory.mktemp("fb") / "feedback.sqlite"))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 60
-    while not server.started and time.time() < deadline:
-        time.sleep(0.1)
-    assert server.started, "the server did not start"
-    yield f"http://127.0.0.1:{port}/v1"
-    server.should_exit = True
-    thread.join(timeout=10)
+    served = Served(app)
+    yield f"{served.url}/v1"
+    served.stop()
 
 
 @pytest.mark.slow

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -21,6 +19,8 @@ from assistant.types import Answer, Citation
 from assistant.web import build_app, launch_options, render
 from assistant.web.chat import Chat, Exchange, history
 from assistant.web.examples import EXAMPLES, START, ExamplePicker
+
+from .servers import free_port
 
 MUTUAL_DEFENCE = "Does the EU have a mutual defence clause like NATO?"
 DOCS_SCREENSHOT = PROJECT_ROOT / "docs" / "screenshot-chat.png"
@@ -137,12 +137,6 @@ def test_errors_are_one_friendly_line(chat, assistant, caplog):
 # ---------------------------------------------------------------- the served page
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def serve(assistant, settings, store, **build) -> tuple[object, str]:
     app = build_app(assistant, settings, store, **build)
     port = free_port()
@@ -166,19 +160,6 @@ def web_url(assistant, full_settings, feedback_file) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def artefacts(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("artefacts")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail("Debian's chromium is missing: `apt-get install chromium` (bash scripts/test.sh does it as root)")
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        yield instance
-        instance.close()
 
 
 def message_text(message: dict) -> str:

@@ -27,7 +27,11 @@ def unknown_names_message(names: list[str]) -> str:
     """Abstention naming what the sources never mention."""
     quoted = " or ".join(f"“{n}”" for n in names[:3])
     return f"The official texts I search never mention {quoted}, so they cannot answer this question. " + COVERAGE
+
+
 _MIN_CHARS = 25
+# a sentence's score: similarity to the question, share of the question's terms, rank of its passage
+_W_SIM, _W_OVERLAP, _W_PRIOR = 0.6, 0.25, 0.15
 
 
 def _quotable(text: str) -> bool:
@@ -48,7 +52,6 @@ class Answerer:
         self.max_sentences = max_sentences
         self.passages = passages
         self.unknown_names = unknown_names
-        self.weights = (0.6, 0.25, 0.15)  # sentence similarity, query-term overlap, passage rank
 
     def confidence(self, retrieval: Retrieval) -> float:
         """Evidence strength: the best similarity among the passages answered from (so asking for more hits
@@ -121,8 +124,7 @@ class Answerer:
             sim = float(vectors[i] @ retrieval.query_vector) if i < len(vectors) else (hit.dense or 0.0)
             overlap = len(qterms & set(terms)) / len(qterms) if qterms else 0.0
             prior = 1.0 / (1 + rank) + (0.3 if hit.via == "reference" else 0.0)
-            w_sim, w_overlap, w_prior = self.weights
-            score = w_sim * sim + w_overlap * overlap + w_prior * prior
+            score = _W_SIM * sim + _W_OVERLAP * overlap + _W_PRIOR * prior
             candidates.append((score, rank, i, hit, text, sentence.paragraph, vectors[i] if i < len(vectors) else None))
         candidates.sort(key=lambda c: -c[0])
         chosen: list = []

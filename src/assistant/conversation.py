@@ -14,17 +14,12 @@ from dataclasses import dataclass
 from .errors import QuestionError
 from .query import proper_names
 
-
-def proper_names_lower(text: str) -> set[str]:
-    return {name.lower() for name in proper_names(text)}
-
 ROLES = ("user", "assistant")
 
 _CONNECTOR = re.compile(r"^\s*(and|but|also|so|then|what about|how about|what if|and what|what else|same for|or)\b"
                         r"|\b(also|too|as well|either|instead|in that case|the same)\b", re.I)
 _ANAPHOR = re.compile(r"\b(it|its|itself|this|that|these|those|they|them|their|there|such|he|she|him|his|her|"
                       r"the same|the latter|the former|one)\b", re.I)
-_ADDITIVE = re.compile(r"\b(too|also|as well|either|again)\b", re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'’\-/]*|\d+(?:\(\d+\))?")
 _STOP = frozenset("""
 a about above after again against all also am an and any are as at be because been before being between both but by
@@ -75,11 +70,14 @@ def content_terms(text: str) -> list[str]:
     return list(seen.values())
 
 
+def _names_lower(text: str) -> set[str]:
+    return {name.lower() for name in proper_names(text)}
+
+
 def _names_new_topic(question: str, word: str) -> bool:
-    """A one-word question about a name or acronym ("What is PESCO?") starts a topic, unless it says
-    "too", "also" or "again" ("Iran too?")."""
-    is_name = word.isupper() or word.lower() in proper_names_lower(question)
-    return is_name and not _ADDITIVE.search(question)
+    """A one-word question about a name or acronym ("What is PESCO?") starts a topic ("Iran too?" is caught
+    earlier as a follow-up by its connector)."""
+    return word.isupper() or word.lower() in _names_lower(question)
 
 
 def is_follow_up(question: str) -> bool:
@@ -113,14 +111,14 @@ def resolve(question: str, history: Iterable[Turn] = ()) -> str:
 
 
 def _terms(text: str) -> list[_Term]:
-    names = proper_names_lower(text)
+    names = _names_lower(text)
     return [_Term(w, w.lower() in names) for w in content_terms(text)]
 
 
 def _carried(text: str, topic: list[_Term]) -> list[_Term]:
     """The topic terms a follow-up keeps: all of them, except that a follow-up naming its own entity
     ("what about Iran?") replaces the names of the old topic."""
-    replaces_names = bool(proper_names_lower(text))
+    replaces_names = bool(_names_lower(text))
     return [t for t in topic if not (replaces_names and t.is_name)]
 
 

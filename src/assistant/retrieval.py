@@ -31,16 +31,12 @@ class Retrieval:
 class Retriever:
     """Searches one loaded index; stateless per query, safe to share between users."""
 
-    def __init__(self, index: Index, embedder: Embedder, expander: Expander, candidates: int = 30, rrf_k: int = 60,
-                 per_unit: int = 1, sentence_channel: bool = True, stratify: bool = True):
+    def __init__(self, index: Index, embedder: Embedder, expander: Expander, candidates: int = 30, rrf_k: int = 60):
         self.index = index
         self.embedder = embedder
         self.expander = expander
         self.candidates = candidates
         self.rrf_k = rrf_k
-        self.per_unit = per_unit
-        self.sentence_channel = sentence_channel
-        self.stratify = stratify
         self.treaty_positions = np.array([i for i, c in enumerate(index.chunks) if c.tier == 1], dtype=np.int64)
         self.treaty_articles: dict[str, set[str]] = {}
         self.by_article: dict[tuple[str, str], list[int]] = {}
@@ -62,17 +58,16 @@ class Retriever:
         lexical: dict[int, float] = {}
         if mode in ("bm25", "hybrid"):
             scores = self.index.lexical.scores(expanded)
-            rankings.append(self._top(scores, None))
+            rankings.append(self._top(scores))
             lexical = {p: float(scores[p]) for p in rankings[-1]}
-            if mode == "hybrid" and self.stratify:
-                rankings.append(self._top(scores, self.treaty_positions))
+            if mode == "hybrid":  # the treaties searched on their own, so the acts' volume cannot hide them
+                rankings.append(self._top(scores[self.treaty_positions], self.treaty_positions))
         if mode in ("dense", "hybrid"):
             rankings.append(self._dense(qvec))
-            if mode == "hybrid" and self.stratify:  # the treaty stratum is small: scored in memory
-                sims = np.full(len(passage), -1.0, dtype=np.float32)
-                sims[self.treaty_positions] = passage[self.treaty_positions].astype(np.float32) @ qvec
-                rankings.append(self._top(sims + 1.0, self.treaty_positions))
-        if mode == "hybrid" and self.sentence_channel:
+            if mode == "hybrid":  # the treaty stratum is small: scored in memory
+                sims = passage[self.treaty_positions].astype(np.float32) @ qvec
+                rankings.append(self._top(sims, self.treaty_positions, positive_only=False))
+        if mode == "hybrid":
             rankings.append(self._best_by_sentence(qvec))
         fused: dict[int, float] = {}
         for ranking in rankings:  # reciprocal rank fusion
@@ -83,7 +78,7 @@ class Retriever:
         references = tuple(find_references(question, self.treaty_articles))
         pinned = self._pin(references, fused)
         ranked = [p for p, _ in sorted(fused.items(), key=lambda kv: -kv[1]) if p not in pinned]
-        order = pinned + self._diversify(ranked, k)
+        order = pinned + self._diversify(ranked)
         hits = []
         for pos in order[:k]:
             sim = float(passage[pos].astype(np.float32) @ qvec)
@@ -105,16 +100,15 @@ class Retriever:
             pinned += [p for p in round_ if p is not None and p not in pinned]
         return pinned
 
-    def _top(self, scores: np.ndarray, among: np.ndarray | None) -> list[int]:
-        """Positions of the best-scoring (positive) candidates, over all chunks or only `among`."""
-        pool = np.arange(len(scores)) if among is None else among
-        if not len(pool):
+    def _top(self, scores: np.ndarray, positions: np.ndarray | None = None, positive_only: bool = True) -> list[int]:
+        """The best `candidates` chunk positions by score; `scores[i]` belongs to `positions[i]` (all chunks by default)."""
+        if not len(scores):
             return []
-        sub = scores[pool]
-        n = min(self.candidates, len(pool))
-        top = np.argpartition(-sub, n - 1)[:n]
-        top = top[np.argsort(-sub[top])]
-        return [int(pool[i]) for i in top if sub[i] > 0]
+        n = min(self.candidates, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top])]
+        pool = np.arange(len(scores)) if positions is None else positions
+        return [int(pool[i]) for i in top if scores[i] > 0 or not positive_only]
 
     def _dense(self, qvec: np.ndarray) -> list[int]:
         """Nearest passages from the vector store."""
@@ -132,15 +126,13 @@ class Retriever:
         top = np.argpartition(-best, min(self.candidates, len(best) - 1))[: self.candidates]
         return [int(p) for p in top[np.argsort(-best[top])]]
 
-    def _diversify(self, ranked: list[int], k: int) -> list[int]:
-        """At most `per_unit` hits from one unit (a treaty article, or one act or summary) before the rest, so a
-        long annex or one article's paragraphs do not crowd out the other sources."""
-        if not self.per_unit:
-            return ranked
-        first, rest, seen = [], [], {}
+    def _diversify(self, ranked: list[int]) -> list[int]:
+        """The best hit of each unit (a treaty article, or one act or summary) before any unit's second, so a long
+        annex or one article's paragraphs do not crowd out the other sources."""
+        first, rest, seen = [], [], set()
         for pos in ranked:
             chunk = self.index.chunks[pos]
             unit = (chunk.source_id, chunk.kind, chunk.article if chunk.kind == "treaty" else "")
-            seen[unit] = seen.get(unit, 0) + 1
-            (first if seen[unit] <= self.per_unit else rest).append(pos)
+            (rest if unit in seen else first).append(pos)
+            seen.add(unit)
         return first + rest
