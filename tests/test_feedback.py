@@ -84,3 +84,25 @@ def test_cli_export(tmp_path):
 
     wrong = run(["feedback-export", "--format", "xml", "--out", str(out)], CFSP_DATA_DIR=str(data))
     assert wrong.returncode == 1 and "allowed: jsonl, csv" in wrong.stderr
+
+
+def test_csv_export_neutralises_formulas_and_control_characters(store, tmp_path):
+    # OWASP CSV injection: a cell starting with = + - @ tab or carriage return is run as a formula by spreadsheets
+    hostile = {"=HYPERLINK(\"http://evil.example\",\"click\")": "'=HYPERLINK(\"http://evil.example\",\"click\")",
+               "+1+2": "'+1+2", "-2+3": "'-2+3", "@SUM(A1)": "'@SUM(A1)", "\t=1": "'\t=1", "\r=1": "'=1"}
+    for question in hostile:
+        store.add(question, "answer\x00 with NUL\x07 and\r\nline break\tand tab", [], -1, "=cmd|' /C calc'!A0")
+    store.add("Is a - b fine?", "-", [], 1)
+    buffer = io.StringIO()
+    store.export(buffer, "csv")
+    rows = list(csv.DictReader(io.StringIO(buffer.getvalue())))
+    assert [r["question"] for r in rows] == [*hostile.values(), "Is a - b fine?"]
+    assert all(r["comment"] == "'=cmd|' /C calc'!A0" for r in rows[:-1])
+    assert rows[0]["answer"] == "answer with NUL and\nline break\tand tab"  # controls gone, line breaks and tabs kept
+    assert rows[-1]["answer"] == "'-" and [r["rating"] for r in rows][-2:] == ["-1", "1"]  # numbers stay numbers
+    assert "\x00" not in buffer.getvalue() and "\x07" not in buffer.getvalue()
+
+    store.export(tmp_path / "exact.jsonl", "jsonl")  # JSONL is for programs: every character kept exactly
+    exact = [json.loads(line) for line in (tmp_path / "exact.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["question"] for r in exact] == [*hostile, "Is a - b fine?"]
+    assert exact[0]["answer"] == "answer\x00 with NUL\x07 and\r\nline break\tand tab"

@@ -1,9 +1,11 @@
-"""Ratings from the chat page: a small SQLite store under the data folder, exported as JSONL or CSV."""
+"""Ratings from the chat page: a small SQLite store under the data folder, exported as JSONL (exact) or CSV (made safe
+for spreadsheets: no formulas, no control characters)."""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
@@ -17,6 +19,10 @@ from .config import Settings
 FORMATS = ("jsonl", "csv")
 COLUMNS = ("id", "time", "rating", "question", "answer", "citations", "comment")
 MAX_COMMENT_CHARS = 2000
+# OWASP "CSV Injection": spreadsheets run a cell starting with one of these as a formula (=HYPERLINK, DDE ...)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# control characters have no place in a spreadsheet cell; line breaks and tabs inside a cell are kept (quoted)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -108,6 +114,15 @@ class FeedbackStore:
         return len(rows)
 
 
+def csv_cell(value: object) -> object:
+    """A text cell safe to open in a spreadsheet: control characters dropped (CR LF becomes LF), and a leading
+    formula character neutralised with a single quote; numbers are left as they are (-1 is a rating)."""
+    if not isinstance(value, str):
+        return value
+    text = _CONTROL.sub("", value.replace("\r\n", "\n"))
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _write(rows: list[dict], stream: TextIO, fmt: str) -> None:
     if fmt == "jsonl":
         for row in rows:
@@ -117,4 +132,5 @@ def _write(rows: list[dict], stream: TextIO, fmt: str) -> None:
     writer.writeheader()
     for row in rows:
         # a CSV cell holds the citations as the same JSON the JSONL export carries
-        writer.writerow({**row, "citations": json.dumps(row["citations"], ensure_ascii=False)})
+        cells = {**row, "citations": json.dumps(row["citations"], ensure_ascii=False)}
+        writer.writerow({name: csv_cell(value) for name, value in cells.items()})
