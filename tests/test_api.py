@@ -495,3 +495,22 @@ def test_widget_refuses_sites_that_are_not_allowed(open_api, browser):
         page.close()
     finally:
         other.stop()
+
+
+@pytest.mark.slow
+def test_lone_surrogates_are_422_not_500(open_api):
+    def post(path: str, body: dict) -> httpx.Response:
+        # json.dumps escapes the lone surrogate as \ud800, as a hostile or buggy client would send it
+        return client.post(path, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+
+    with httpx.Client(base_url=open_api, timeout=60) as client:
+        bad = "What is \ud800 PESCO?"
+        for path in ("/api/v1/ask", "/api/v1/ask/stream"):
+            assert_error(post(path, {"question": bad}), 422, "the question", "invalid character", "position 9")
+        history = [{"role": "user", "content": "What is PESCO?"}, {"role": "assistant", "content": "It is \udfff."}]
+        assert_error(post("/api/v1/ask", {"question": "Who can join it?", "history": history}), 422,
+                     "history turn 2", "invalid character")
+        assert_error(post("/v1/embeddings", {"input": bad}), 422, "input 0", "invalid character")
+        assert_error(post("/v1/embeddings", {"input": ["fine", "\udc80"]}), 422, "input 1", "invalid character")
+        assert_error(post("/api/v1/ask", {"question": "Why?", "\ud800": 1}), 422)  # echoed in the message: still JSON
+        assert post("/api/v1/ask", {"question": "What is PESCO? 🇪🇺"}).status_code == 200  # real astral characters are fine

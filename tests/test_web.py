@@ -305,3 +305,19 @@ def test_browser_stop_button(assistant, full_settings, tmp_path, browser):
         page.close()
     finally:
         app.close()
+
+
+@pytest.mark.slow
+def test_browser_question_with_a_lone_surrogate_gets_a_clear_message(web_url, browser):
+    page = browser.new_page()
+    page.goto(web_url)
+    page.wait_for_selector("#cfsp-chat")
+    # a keyboard cannot type a lone surrogate, but a page script or a broken paste can put one in the box
+    page.evaluate("""() => { const box = document.querySelector('#cfsp-question textarea');
+                              box.value = 'What is \\uD800 PESCO?'; box.dispatchEvent(new Event('input')); }""")
+    page.press("#cfsp-question textarea", "Enter")
+    error = page.locator("#cfsp-chat .cfsp-error")
+    error.wait_for(timeout=30_000)
+    assert "invalid character" in error.inner_text() and "position 9" in error.inner_text()
+    assert page.locator("#cfsp-chat .user-row").last.inner_text().strip() == "What is \ufffd PESCO?"
+    page.close()

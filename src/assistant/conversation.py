@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from .errors import QuestionError
 from .query import proper_names
+from .validation import require_unicode
 
 ROLES = ("user", "assistant")
 
@@ -53,6 +54,7 @@ def validate_history(history: Iterable[Turn | Mapping] | None, max_turns: int, m
             raise QuestionError(f"history turn {i + 1}: content must be text")
         if len(content) > max_chars:
             raise QuestionError(f"history turn {i + 1} is {len(content)} characters long; the limit is {max_chars}")
+        require_unicode(content, f"history turn {i + 1}")
         turns.append(Turn(role, content))
     if len(turns) > max_turns:
         raise QuestionError(f"the history has {len(turns)} turns; the limit is {max_turns}. Start a new conversation.")

@@ -23,9 +23,11 @@ from .types import Answer
 
 def validate_question(question: str, max_chars: int) -> str:
     """The question stripped, or a QuestionError saying what is wrong with it."""
+    from .validation import require_unicode
+
     if not isinstance(question, str) or not question.strip():
         raise QuestionError("the question is empty: type a question about EU foreign and security policy")
-    question = question.strip()
+    question = require_unicode(question.strip(), "the question")
     if len(question) > max_chars:
         raise QuestionError(f"the question is {len(question)} characters long; the limit is {max_chars}. Please shorten it.")
     return question

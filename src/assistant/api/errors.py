@@ -19,6 +19,7 @@ INTERNAL = "internal error"
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """The one error shape: a single line, whatever the message held."""
     line = " ".join(str(message).split()) or "error"
+    line = line.encode("utf-8", "replace").decode("utf-8")  # an echoed lone surrogate would break the JSON encoder
     return JSONResponse({"error": line}, status_code=status, headers=headers)
 
 

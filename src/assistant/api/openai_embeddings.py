@@ -11,6 +11,7 @@ from fastapi import APIRouter
 
 from ..embeddings import Embedder
 from ..errors import QuestionError
+from ..validation import require_unicode
 from .errors import error
 from .schemas import Embedding, EmbeddingRequest, EmbeddingResponse, ErrorResponse, Usage
 
@@ -39,6 +40,7 @@ def embeddings_router(embedder: Embedder, max_inputs: int, max_chars: int, limit
                 raise QuestionError(f"input {i} is empty")
             if len(text) > max_chars:
                 raise QuestionError(f"input {i} is {len(text)} characters long; the limit is {max_chars}")
+            require_unicode(text, f"input {i}")
         if request.dimensions is not None and request.dimensions != embedder.dim:
             raise QuestionError(f"dimensions must be {embedder.dim} for {embedder.model_id} (or left out)")
         return texts

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from ..errors import AssistantError
 from ..pipeline import Assistant
 from ..types import Answer
+from ..validation import displayable
 from . import render
 from .examples import ExamplePicker
 
@@ -75,7 +76,8 @@ class Chat:
             yield to_messages(exchanges), exchanges
             return
         earlier = history(exchanges, self.assistant.settings.max_history_turns)
-        current = Exchange(message, shown=render.searching())
+        # shown as typed, except a lone surrogate (no character; the answer below says so), which breaks the page
+        current = Exchange(displayable(message), shown=render.searching())
         yield to_messages(exchanges + [current]), exchanges + [current]
 
         number = len(exchanges) + 1  # the exchange's position on the page: its source ids use it
