@@ -514,3 +514,22 @@ def test_lone_surrogates_are_422_not_500(open_api):
         assert_error(post("/v1/embeddings", {"input": ["fine", "\udc80"]}), 422, "input 1", "invalid character")
         assert_error(post("/api/v1/ask", {"question": "Why?", "\ud800": 1}), 422)  # echoed in the message: still JSON
         assert post("/api/v1/ask", {"question": "What is PESCO? 🇪🇺"}).status_code == 200  # real astral characters are fine
+
+
+@pytest.mark.slow
+def test_other_methods_are_405_with_allow(open_api):
+    for path, allowed in (("/api/v1/ask", "POST"), ("/api/v1/ask/stream", "POST"), ("/v1/embeddings", "POST"),
+                          ("/api/v1/health", "GET"), ("/api/v1/sources", "GET")):
+        for method in ("PUT", "DELETE", "PATCH", "OPTIONS") + (("HEAD",) if allowed == "POST" else ()):
+            response = httpx.request(method, f"{open_api}{path}")
+            assert response.status_code == 405, (method, path, response.text)
+            assert response.headers["allow"] == allowed, (method, path)
+            if method != "HEAD":  # a HEAD answer has no body
+                assert_error(response, 405, f"use {allowed} for {path}")
+    assert httpx.head(f"{open_api}/api/v1/health").status_code == 200  # HEAD is part of GET
+    assert_error(httpx.put(f"{open_api}/api/v1/nothing-here"), 404, "no such API endpoint")
+    assert_error(httpx.delete(f"{open_api}/v1/models"), 404, "no such API endpoint")
+    # a CORS preflight from an allowed site is still answered by the CORS layer
+    preflight = {"Origin": NEWSROOM, "Access-Control-Request-Method": "POST"}
+    ok = httpx.options(f"{open_api}/api/v1/ask", headers=preflight)
+    assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == NEWSROOM

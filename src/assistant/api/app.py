@@ -9,6 +9,7 @@ from fastapi.middleware import Middleware
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse, Response
 from fastapi_offline import FastAPIOffline
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
 from ..config import Settings
@@ -18,12 +19,26 @@ from ..web import build_app, page_options
 from . import errors
 from .openai_embeddings import embeddings_router
 from .routes import api_router
-from .security import BodyLimit, FramePolicy, Guard, KeyRing, RateLimit
+from .security import BodyLimit, FramePolicy, Guard, KeyRing, RateLimit, is_api
 from .widget import WIDGET_JS, WIDGET_PATH
 
 DESCRIPTION = """Answers questions about the EU's Common Foreign and Security Policy with sentences quoted from the
 official texts, each cited and linked. When API keys are configured, send `Authorization: Bearer <key>`.
 Errors are JSON `{"error": "..."}`."""
+ANY_METHOD = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+
+
+class HeadAsGet:
+    """HEAD on the API is routed as GET (FastAPI's routes list GET only); the server still sends no body, because
+    uvicorn keeps its own copy of the scope, which says HEAD."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "HEAD" and is_api(scope["path"]):
+            scope = {**scope, "method": "GET"}
+        await self.app(scope, receive, send)
 
 
 def create_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore, *,
@@ -41,6 +56,7 @@ def create_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore
         Middleware(Guard, keys=keys, rate=RateLimit(settings.rate_limit) if settings.rate_limit else None,
                    protect_chat=settings.protect_chat),
         Middleware(FramePolicy, origins=settings.allowed_origins, widget_path=WIDGET_PATH),
+        Middleware(HeadAsGet),
     ]
     # FastAPIOffline: the /docs page with Swagger UI files shipped in a package, not fetched from a CDN (offline)
     app = FastAPIOffline(title="CFSP Assistant API", version=__version__, description=DESCRIPTION,
@@ -53,8 +69,10 @@ def create_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore
     app.include_router(embeddings_router(assistant.embedder, settings.max_embedding_inputs,
                                          settings.max_embedding_chars, limiter))
 
-    @app.api_route("/api/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
-    @app.api_route("/v1/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
+    # Every method: without this route PUT, DELETE ... fell through to the chat page's mount and got its 404.
+    # (A CORS preflight never gets here: the CORS middleware answers it.)
+    @app.api_route("/api/{rest:path}", methods=ANY_METHOD, include_in_schema=False)
+    @app.api_route("/v1/{rest:path}", methods=ANY_METHOD, include_in_schema=False)
     async def unknown(request: Request, rest: str) -> Response:
         """An unknown API path is a JSON 404 (not the chat page's), a known one asked with another method a 405."""
         # the OpenAPI document lists every documented path (FastAPI builds it once); the API has no path parameters
