@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.catalogue import drop_in_entries, load_catalogue
-from assistant.config import PROJECT_ROOT
+from assistant.config import PROJECT_ROOT, Settings
 from assistant.errors import DocumentError
 from assistant.loaders import load_file, read_verified
 from assistant.types import DocEntry
@@ -108,6 +108,27 @@ def test_checksum_mismatch_is_refused(tmp_path):
         read_verified(f, "0" * 64)
 
 
+def test_file_over_the_size_limit_is_refused_with_both_sizes(tmp_path):
+    f = tmp_path / "dump.txt"
+    f.write_text("The Council shall act unanimously.\n" * 100)  # 3,600 bytes
+    with pytest.raises(DocumentError, match=r"the file is 3,500 bytes; the limit is 1,024 bytes \(CFSP_MAX_FILE_BYTES\)"):
+        read_verified(f, None, max_bytes=1024)
+    assert read_verified(f, None, max_bytes=3500) == f.read_bytes()  # the limit itself is allowed
+    assert read_verified(f, None) == f.read_bytes()  # no limit given: any size
+
+
+def test_default_size_limit_is_generous_for_the_official_texts():
+    biggest = max(p.stat().st_size for p in CORPUS.rglob("*") if p.is_file())
+    assert biggest * 10 < Settings.model_fields["max_file_bytes"].default
+
+
+def test_deeply_nested_json_is_refused_not_a_crash():
+    # thousands of levels make Python's JSON parser overflow its recursion limit (a RecursionError aborted ingest)
+    nested = b'{"reference": "Article 1", "summary": "x", "extra": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(DocumentError, match="nested too deeply"):
+        load_file(nested, entries_for("eurlex-sum/32017D2315.json"))
+
+
 def _pdf(text: str) -> bytes:
     """A minimal one-page PDF with a line of text (hand-built, so the test needs no PDF writer)."""
     stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
@@ -186,3 +207,14 @@ def test_malformed_titles_file_is_named(tmp_path):
     with pytest.raises(CorpusError, match="non-empty titles"):
         load_article_titles(bad)
     assert load_article_titles(tmp_path / "absent.toml") == {}
+
+
+def test_bad_corpus_files_are_skipped_and_named_while_the_rest_loads(small_settings, small_corpus):
+    from assistant.ingest import load_corpus
+
+    corpus, _ = small_corpus
+    nested = b'{"reference": "Article 1", "summary": "x", "extra": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    (corpus / "eurlex-sum/32014D0415.json").write_bytes(nested)
+    docs, skipped = load_corpus(small_settings.model_copy(update={"verify_checksums": False}))
+    assert skipped == [("eurlex-sum/32014D0415.json", "invalid JSON: nested too deeply to be a EUR-Lex-Sum record")]
+    assert {d.source_id for d in docs} == {"32019D0797", "32021D0796", "32017D2315", "cfsp-overview"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,15 +27,25 @@ def sha256_bytes(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def read_verified(path: Path, expected_sha256: str | None) -> bytes:
-    """Read a corpus file, refusing it when its checksum differs from the manifest's."""
+def read_verified(path: Path, expected_sha256: str | None, *, max_bytes: int | None = None) -> bytes:
+    """Read a corpus file, refusing it when it is larger than `max_bytes` or its checksum differs from the manifest's."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if max_bytes is not None and size > max_bytes:  # refused before reading: one dump could fill the memory
+                raise DocumentError(_too_large(size, max_bytes))
+            raw = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
     except OSError as exc:
         raise DocumentError(f"cannot read: {exc.strerror or exc}") from None
+    if max_bytes is not None and len(raw) > max_bytes:  # it grew while being read
+        raise DocumentError(_too_large(len(raw), max_bytes))
     if expected_sha256 and sha256_bytes(raw) != expected_sha256:
         raise DocumentError("sha256 does not match MANIFEST.tsv (file changed or corrupted)")
     return raw
+
+
+def _too_large(size: int, limit: int) -> str:
+    return f"the file is {size:,} bytes; the limit is {limit:,} bytes (CFSP_MAX_FILE_BYTES)"
 
 
 def load_file(raw: bytes, entries: list[DocEntry]) -> list[SourceDoc]:

@@ -123,6 +123,8 @@ def load(raw: bytes, entries: list[DocEntry]) -> list[SourceDoc]:
         record = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DocumentError(f"invalid JSON: {exc}") from None
+    except RecursionError:  # thousands of nested arrays or objects: no EUR-Lex-Sum record looks like that
+        raise DocumentError("invalid JSON: nested too deeply to be a EUR-Lex-Sum record") from None
     if not isinstance(record, dict) or not isinstance(record.get("reference", ""), str) \
             or not isinstance(record.get("summary", ""), str):
         raise DocumentError("not a EUR-Lex-Sum record (needs string fields 'reference' and 'summary')")
