@@ -20,8 +20,9 @@ def main() -> None:
     from assistant.api import create_app
     from assistant.config import Settings
     from assistant.embeddings import make_embedder
-    from assistant.errors import AssistantError, IndexMissingError
+    from assistant.errors import AssistantError, IndexUnusableError
     from assistant.feedback import FeedbackStore, feedback_path
+    from assistant.errors import os_error_message
     from assistant.ingest import ingest
     from assistant.pipeline import Assistant
 
@@ -34,8 +35,8 @@ def main() -> None:
         embedder = make_embedder(settings)
         try:
             assistant = Assistant.from_settings(settings, embedder)
-        except IndexMissingError:
-            print(f"No usable index in {settings.data_dir} yet: building it from {settings.corpus_dir} "
+        except IndexUnusableError as exc:
+            print(f"No usable index in {settings.data_dir} ({exc.problem}): building it from {settings.corpus_dir} "
                   "(the first time takes a few minutes)…", flush=True)
 
             def progress(stage: str, done: int, total: int) -> None:
@@ -44,9 +45,12 @@ def main() -> None:
             report = ingest(settings, embedder, progress=progress)
             print(f"\nIndexed {report.documents} documents, {report.chunks} chunks in {report.seconds:.0f} s", flush=True)
             assistant = Assistant.from_settings(settings, embedder)
-        app = create_app(assistant, settings, FeedbackStore(feedback_path(settings)))
+        # the app closes the assistant when it shuts down (giving up its claim on the served index)
+        app = create_app(assistant, settings, FeedbackStore(feedback_path(settings)), owns_assistant=True)
     except AssistantError as exc:
         sys.exit(f"error: {exc}")
+    except OSError as exc:  # a data folder that cannot be written, a path under a regular file ...
+        sys.exit(f"error: {os_error_message(exc)}")
     if settings.share:
         logging.getLogger("app").warning("CFSP_SHARE is ignored: the page is served with the API by uvicorn, "
                                          "without Gradio share links")

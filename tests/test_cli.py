@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
+
+from assistant.config import PROJECT_ROOT
 
 CLI = [sys.executable, "-c", "from assistant.cli import main; main()"]
 
@@ -48,3 +53,56 @@ def test_ask_json_and_human_output(full_index, full_settings):
     assert data["abstained"] is True and data["citations"] == []
     listing = run(["sources"], **env)
     assert "TEU" in listing.stdout and "32017D2315" in listing.stdout
+
+
+def test_a_data_folder_under_a_regular_file_is_one_line(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where a folder should be", encoding="utf-8")
+    for command in (["ingest"], ["ask", "What is PESCO?"]):
+        result = run(command, CFSP_DATA_DIR=str(blocker / "data"))
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1 and str(blocker) in result.stderr, result.stderr
+
+
+def unprivileged(command: list[str]) -> list[str]:
+    """The command run as an ordinary user: root may write anywhere, so a read-only folder needs someone else."""
+    if os.geteuid() != 0:
+        return command
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "setpriv (util-linux) is needed to run a command as an ordinary user"
+    return [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
+
+
+@pytest.mark.slow
+def test_a_read_only_data_folder_is_one_line_for_every_command(small_settings, embedder, cache_dir):
+    from assistant.ingest import ingest
+
+    # a world-readable copy of the small corpus and its index, then nobody may write to the data folder
+    base = Path(tempfile.mkdtemp(prefix="cfsp-readonly-"))
+    try:
+        settings = small_settings.model_copy(update={
+            "data_dir": base / "data", "embedding_cache": base / "data" / "embeddings.sqlite",
+            "corpus_dir": base / "corpus", "catalogue_path": base / "catalogue.toml"})
+        shutil.copytree(small_settings.corpus_dir, base / "corpus")
+        shutil.copy(small_settings.catalogue_path, base / "catalogue.toml")
+        ingest(settings, embedder)
+        shutil.copytree(cache_dir / "models", base / "data" / "models")  # the extracted packaged model
+        (base / "empty").mkdir()
+        for path in [base, *base.rglob("*")]:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(base), "CFSP_DATA_DIR": str(settings.data_dir),
+               "CFSP_CORPUS_DIR": str(settings.corpus_dir), "CFSP_CATALOGUE_PATH": str(settings.catalogue_path),
+               "GRADIO_ANALYTICS_ENABLED": "False"}
+        commands = {"ask": CLI + ["ask", "What is PESCO?"], "ingest": CLI + ["ingest"],
+                    "app.py": [sys.executable, str(PROJECT_ROOT / "app.py")]}
+        for data in (settings.data_dir, base / "empty"):  # with an index, and empty (the model cannot be unpacked)
+            for name, command in commands.items():
+                result = subprocess.run(unprivileged(command), capture_output=True, text=True, timeout=300, cwd=base,
+                                        env={**env, "CFSP_DATA_DIR": str(data)})
+                assert result.returncode == 1 and "Traceback" not in result.stderr, (name, result.stderr)
+                last = result.stderr.strip().splitlines()[-1]
+                assert last.startswith("error: ") and "CFSP_DATA_DIR" in last and str(data) in last, (name, last)
+    finally:
+        for path in [base, *base.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        shutil.rmtree(base)

@@ -131,7 +131,7 @@ def own_endpoint(assistant, full_settings, tmp_path_factory):
 @pytest.mark.slow
 def test_ingest_and_ask_through_the_api_provider(own_endpoint, small_corpus, tmp_path, embedder):
     from assistant.embeddings import make_embedder
-    from assistant.errors import IndexMissingError
+    from assistant.errors import IndexMismatchError
     from assistant.ingest import ingest
     from assistant.pipeline import Assistant
 
@@ -155,18 +155,18 @@ def test_ingest_and_ask_through_the_api_provider(own_endpoint, small_corpus, tmp
 
     # the same index served with the local provider is refused with the re-ingest message, never mixed
     local_settings = api.model_copy(update={"embedding_provider": "local", "embedding_base_url": None})
-    with pytest.raises(IndexMissingError, match="re-run `cfsp-assistant ingest`"):
+    with pytest.raises(IndexMismatchError, match="re-run `cfsp-assistant ingest`"):
         Assistant.from_settings(local_settings, embedder)
 
 
 @pytest.mark.slow
 def test_index_of_another_dimension_is_refused(assistant, full_settings):
     """An index whose vectors have another width than the configured model is never queried."""
-    from assistant.errors import IndexMissingError
+    from assistant.errors import IndexMismatchError
     from assistant.pipeline import Assistant
 
     class Wider:  # the configured model as the index sees it: only its dimension differs
         model_id, space, dim = "all-MiniLM-L6-v2", "all-MiniLM-L6-v2", 768
 
-    with pytest.raises(IndexMissingError, match="384-dimensional vectors .* gives 768: re-run"):
+    with pytest.raises(IndexMismatchError, match="384-dimensional vectors .* gives 768: re-run"):
         Assistant.from_settings(full_settings, Wider())

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from assistant.errors import CorpusError
-from assistant.index import read_manifest
+from assistant.index import IndexManifest, read_manifest
 from assistant.ingest import ingest
 from assistant.pipeline import Assistant
 
@@ -29,9 +29,9 @@ def test_removed_document_chunks_disappear(small_settings, small_corpus, embedde
     assert report.embedded == 0 and report.removed > 0 and not report.unchanged
     assert "32014D0415" not in report.per_source
     assert any(path.endswith("32014D0415.json") for path, _ in report.skipped)
-    served = Assistant.from_settings(small_settings, embedder)
-    assert all(c.source_id != "32014D0415" for c in served.index.chunks)
-    assert served.index.vectors.count() == report.chunks
+    with Assistant.from_settings(small_settings, embedder) as served:
+        assert all(c.source_id != "32014D0415" for c in served.index.chunks)
+        assert served.index.vectors.count() == report.chunks
 
 
 def test_changed_file_is_rechunked(small_settings, small_corpus, embedder):
@@ -43,8 +43,8 @@ def test_changed_file_is_rechunked(small_settings, small_corpus, embedder):
                     f"\nThe Union also supports election observation missions (note {uuid.uuid4().hex}).\n", encoding="utf-8")
     report = ingest(small_settings.model_copy(update={"verify_checksums": False}), embedder)
     assert 0 < report.embedded <= 2
-    served = Assistant.from_settings(small_settings, embedder)
-    assert any("election observation" in c.text for c in served.index.chunks)
+    with Assistant.from_settings(small_settings, embedder) as served:
+        assert any("election observation" in c.text for c in served.index.chunks)
 
 
 def test_interrupted_ingest_leaves_previous_index_serving(small_settings, small_corpus, embedder):
@@ -58,12 +58,13 @@ def test_interrupted_ingest_leaves_previous_index_serving(small_settings, small_
 
     with pytest.raises(KeyboardInterrupt):
         ingest(small_settings, embedder, before_switch=crash)
-    assert read_manifest(small_settings)["generation"] == before["generation"]
-    answer = Assistant.from_settings(small_settings, embedder).ask("Who chairs the Foreign Affairs Council?")
+    assert read_manifest(small_settings).generation == before.generation
+    with Assistant.from_settings(small_settings, embedder) as served:
+        answer = served.ask("Who chairs the Foreign Affairs Council?")
     assert answer.citations and any(c.source_id == "cfsp-overview" for c in answer.citations)
     # the next run finishes the job and cleans up the half-built generation
     report = ingest(small_settings, embedder)
-    folders = [p.name for p in (small_settings.data_dir / "index").iterdir() if p.is_dir()]
+    folders = [p.name for p in (small_settings.data_dir / "index").iterdir() if p.is_dir() and p.name != "leases"]
     assert folders == [report.generation]
 
 
@@ -92,6 +93,6 @@ def test_missing_corpus_folder(small_settings, embedder, tmp_path):
 def test_manifest_records_model_and_sources(small_settings, embedder):
     ingest(small_settings, embedder)
     manifest = read_manifest(small_settings)
-    assert manifest["model"] == "all-MiniLM-L6-v2" and manifest["dim"] == 384
-    assert {s["source_id"] for s in manifest["sources"]} >= {"32019D0797", "cfsp-overview"}
-    json.dumps(manifest)
+    assert manifest.model == "all-MiniLM-L6-v2" and manifest.dim == 384 and manifest.chunks == len(manifest.chunk_ids)
+    assert {s.source_id for s in manifest.sources} >= {"32019D0797", "cfsp-overview"}
+    assert IndexManifest.from_dict(json.loads(manifest.to_json())) == manifest

@@ -13,11 +13,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .config import Settings
-from .errors import AssistantError
+from .errors import AssistantError, os_error_message
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Cited answers about the EU's Common Foreign and Security Policy from the official texts.")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one-line messages stay one line, whatever the terminal width
 out = Console()
 
 
@@ -32,8 +32,11 @@ def _settings() -> Settings:
 
 
 @app.command()
-def ingest(json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False) -> None:
-    """Build or update the index from the corpus folder (idempotent; the old index serves until the new one is ready)."""
+def ingest(json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+           rebuild: Annotated[bool, typer.Option("--rebuild", help="Build a fresh generation even if nothing "
+                                                 "changed.")] = False) -> None:
+    """Build or update the index from the corpus folder (idempotent; the old index serves until the new one is ready).
+    A damaged index (missing or truncated files, a corrupt manifest or vector store) is rebuilt."""
     from .embeddings import make_embedder
     from .ingest import ingest as run_ingest
 
@@ -46,13 +49,16 @@ def ingest(json_output: Annotated[bool, typer.Option("--json", help="Print the r
         def progress(stage: str, done: int, total: int) -> None:
             bar.update(task, description=stage, completed=done, total=total)
 
-        report = run_ingest(settings, embedder, progress=progress)
+        report = run_ingest(settings, embedder, progress=progress, rebuild=rebuild)
     if json_output:
         out.print_json(json.dumps(report.to_dict()))
         return
+    if report.repaired:
+        err.print(f"repaired: {report.repaired}", markup=False, highlight=False)
     state = "unchanged: nothing to do" if report.unchanged else \
         f"{report.added} chunks added, {report.removed} removed, {report.embedded} embedded"
-    out.print(f"[bold]Indexed {report.documents} documents, {report.chunks} chunks[/] ({state}) in {report.seconds:.1f} s")
+    out.print(f"[bold]Indexed {report.documents} documents, {report.chunks} chunks[/] ({state}) in {report.seconds:.1f} s; "
+              f"serving generation {report.generation}")
     table = Table("source", "chunks", box=None)
     for source, n in report.per_source.items():
         table.add_row(source, str(n))
@@ -84,23 +90,24 @@ def ask(question: Annotated[str, typer.Argument(help="Your question, in quotes."
 @app.command()
 def sources(json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
     """List what is indexed: documents, kinds, dates, chunk counts and official links."""
-    from .index import read_manifest
+    from dataclasses import asdict
+
     from .errors import IndexMissingError
+    from .index import read_manifest
 
     settings = _settings()
     manifest = read_manifest(settings)
     if manifest is None:
-        raise IndexMissingError(f"no index in {settings.data_dir}: build it with `cfsp-assistant ingest`")
-    rows = manifest["sources"]
+        raise IndexMissingError(f"no index in {settings.data_dir}", "build it with `cfsp-assistant ingest`")
     if json_output:
-        out.print_json(json.dumps(rows, ensure_ascii=False))
+        out.print_json(json.dumps([asdict(s) for s in manifest.sources], ensure_ascii=False))
         return
     table = Table("source", "kind", "date", "citation", "link", box=None)
-    for r in rows:
-        table.add_row(r["source_id"], r["kind"], r["date"], r["citation"], r["url"])
+    for s in manifest.sources:
+        table.add_row(s.source_id, s.kind, s.date, s.citation, s.url)
     out.print(table)
-    out.print(f"{manifest['documents']} documents, {manifest['chunks']} chunks, model {manifest['model']}, "
-              f"built {manifest['built_at']}")
+    out.print(f"{manifest.documents} documents, {manifest.chunks} chunks, model {manifest.model}, "
+              f"generation {manifest.generation}, built {manifest.built_at}")
 
 
 @app.command("eval")
@@ -190,4 +197,7 @@ def main() -> None:
         app()
     except AssistantError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(1)
+    except OSError as exc:  # an unwritable data folder, a path under a regular file ...: one line, not a traceback
+        err.print(f"error: {os_error_message(exc)}", markup=False, highlight=False)
         sys.exit(1)

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(PROJECT_ROOT / ".data", description="Index, caches and extracted model (git-ignored).")
     embedding_cache: Path | None = Field(None, description="SQLite cache of vectors; default DATA_DIR/embeddings.sqlite.")
     verify_checksums: bool = True
+    max_file_bytes: int = Field(25_000_000, ge=1024, description="Largest corpus file ingested; larger files are "
+                                "skipped with a reason (the biggest official text here is 1.7 MB).")
 
     embedding_provider: str = Field("local", description="local (packaged model) or openai-compatible (an HTTP endpoint).")
     embedding_model: str = PACKAGED_MODEL
@@ -56,6 +58,13 @@ class Settings(BaseSettings):
     port: int = Field(7860, ge=1, le=65535, description="Port of the chat page.")
     share: bool = Field(False, description="Ask Gradio for a public share link (needs internet; off by default).")
     concurrency_limit: int = Field(4, ge=1, le=64, description="Questions the chat page answers at the same time.")
+    queue_max_size: int = Field(32, ge=1, le=10_000, description="Questions that may wait in the chat's queue; "
+                                "beyond it a person is told the service is busy.")
+    index_poll_seconds: float = Field(2.0, gt=0, le=3600, description="How often a running server looks for a newer "
+                                      "index generation (and renews its claim on the one it serves).")
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto headers are believed "
+                        "(comma-separated); none: the client address is the connection's.")
 
     # HTTP API and widget (served beside the chat page by assistant.api)
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
@@ -68,6 +77,10 @@ class Settings(BaseSettings):
     max_top_k: int = Field(20, ge=1, le=200, description="Largest top_k an API client may ask for.")
     max_embedding_inputs: int = Field(128, ge=1, le=4096, description="Texts per /v1/embeddings request.")
     max_embedding_chars: int = Field(8000, ge=1, description="Characters per text sent to /v1/embeddings.")
+    max_embedding_total_chars: int = Field(100_000, ge=1, description="Characters of all texts of one "
+                                           "/v1/embeddings request together.")
+    embedding_concurrency: int = Field(1, ge=1, le=64, description="/v1/embeddings requests computed at the same "
+                                       "time (apart from the questions' own limit, so embeddings never starve them).")
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="Sites (scheme://host[:port], comma-separated) that may call the API from a browser (CORS) "
                         "and embed the widget (frame-ancestors); none: only this server itself.")
@@ -125,6 +138,22 @@ class Settings(BaseSettings):
                 raise ValueError(f"allowed origin {origin!r} must be scheme://host[:port] such as "
                                  "https://news.example.org (no path), or *")
         return origins
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value):
+        if isinstance(value, str):
+            value = value.split(",")
+        proxies = tuple(str(p).strip() for p in value or () if str(p).strip())
+        import ipaddress
+
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted proxy {proxy!r} must be an IP address or network such as 127.0.0.1 or "
+                                 "10.0.0.0/8") from None
+        return proxies
 
     @field_validator("collection_prefix")
     @classmethod

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import DataDirError
 from .types import Chunk
 
 
@@ -21,10 +22,15 @@ class EmbeddingCache:
     """Passage and sentence vectors keyed by content hash; safe to interrupt (each batch commits)."""
 
     def __init__(self, path: Path, dim: int):
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.dim = dim
-        self.db = sqlite3.connect(path)
-        self.db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, passage BLOB, sentences BLOB, n INTEGER)")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path)
+            self.db.execute("CREATE TABLE IF NOT EXISTS vectors "
+                            "(key TEXT PRIMARY KEY, passage BLOB, sentences BLOB, n INTEGER)")
+        except (OSError, sqlite3.Error) as exc:
+            raise DataDirError(f"cannot use the embedding cache {path} ({exc}): set CFSP_EMBEDDING_CACHE or "
+                               "CFSP_DATA_DIR to a writable place") from None
 
     def close(self) -> None:
         """Close the database."""

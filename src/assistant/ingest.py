@@ -6,7 +6,7 @@ import fcntl
 import hashlib
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -19,11 +19,11 @@ from .chunking import Chunker
 from .config import Settings
 from .embedding_cache import EmbeddingCache
 from .embeddings import Embedder
-from .errors import CorpusError, DocumentError
-from .index import index_root, read_manifest, remove_stale, save_generation, write_manifest
+from .errors import CorpusError, DataDirError, DocumentError, IndexDamagedError, IndexUnusableError
+from .index import (INDEX_FORMAT, IndexedSource, IndexManifest, generation_dir, index_root, load_index, open_store,
+                    read_manifest, remove_stale, save_generation, write_manifest)
 from .lexical import LexicalIndex
 from .loaders import load_file, read_verified
-from .store import VectorStore, make_client
 from .types import Chunk, DocEntry, SourceDoc
 
 
@@ -39,6 +39,8 @@ class IngestReport:
     added: int = 0
     removed: int = 0
     unchanged: bool = False
+    repaired: str = ""  # what was wrong with the served index when the ingest had to rebuild it
+    retired: list[str] = field(default_factory=list)  # old generations deleted (none still in use)
     generation: str = ""
     seconds: float = 0.0
 
@@ -66,16 +68,21 @@ def load_corpus(settings: Settings) -> tuple[list[SourceDoc], list[tuple[str, st
             skipped.append((path, "file not found in the corpus folder"))
             continue
         try:
-            docs.extend(load_file(read_verified(file, checksums.get(path)), group))
+            docs.extend(load_file(read_verified(file, checksums.get(path), max_bytes=settings.max_file_bytes), group))
         except DocumentError as exc:
             skipped.append((path, str(exc)))
     return docs, skipped
 
 
 @contextmanager
-def _ingest_lock(root: Path):
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / ".lock").open("w") as fh:
+def _ingest_lock(root: Path) -> Iterator[None]:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fh = (root / ".lock").open("w")
+    except OSError as exc:
+        raise DataDirError(f"cannot write to the data folder {root.parent} ({exc.strerror or exc}): set CFSP_DATA_DIR "
+                           "to a writable folder") from None
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -83,9 +90,10 @@ def _ingest_lock(root: Path):
         yield
 
 
-def fingerprint(settings: Settings, chunks: list[Chunk]) -> str:
-    """Identity of an index's content: model plus the sorted content-derived chunk ids."""
-    digest = hashlib.sha256(f"{settings.embedding_provider}\x1f{settings.embedding_model}".encode())
+def fingerprint(settings: Settings, chunks: list[Chunk], backend: str = "torch") -> str:
+    """Identity of an index's content: format, provider, model, backend and the sorted content-derived chunk ids."""
+    digest = hashlib.sha256(f"{INDEX_FORMAT}\x1f{settings.embedding_provider}\x1f{settings.embedding_model}"
+                            f"\x1f{backend}".encode())
     for cid in sorted(c.id for c in chunks):
         digest.update(cid.encode())
     return digest.hexdigest()
@@ -96,11 +104,23 @@ def _metadata(chunk: Chunk) -> dict:
             "tier": chunk.tier, "title": chunk.title, "label": chunk.label, "url": chunk.url, "date": chunk.date}
 
 
+def served_problem(settings: Settings, previous: IndexManifest, backend: str) -> str | None:
+    """Why the served generation cannot serve as it is (None when it can): every part is opened and checked."""
+    try:
+        load_index(settings, previous, backend).close()
+    except IndexUnusableError as exc:
+        return exc.problem
+    return None
+
+
 def ingest(settings: Settings, embedder: Embedder, progress: Callable[[str, int, int], None] | None = None,
-           before_switch: Callable[[], None] | None = None) -> IngestReport:
-    """Bring the index in line with the corpus; the previously served index stays in place until the switch."""
+           before_switch: Callable[[], None] | None = None, rebuild: bool = False) -> IngestReport:
+    """Bring the index in line with the corpus; the previously served index stays in place until the switch.
+    A served index that is damaged (files missing or cut short, a corrupt manifest or vector store) is rebuilt;
+    `rebuild` forces a fresh generation even when nothing changed."""
     started = time.perf_counter()
     root = index_root(settings)
+    backend = getattr(embedder, "backend", "torch")
     with _ingest_lock(root):
         docs, skipped = load_corpus(settings)
         if not docs:
@@ -109,19 +129,26 @@ def ingest(settings: Settings, embedder: Embedder, progress: Callable[[str, int,
                          load_article_titles(settings.article_titles_path)).chunk(docs)
         report = IngestReport(documents=len(docs), chunks=len(chunks), skipped=skipped,
                               per_source=dict(sorted(Counter(c.source_id for c in chunks).items())))
-        previous = read_manifest(settings)
-        client = make_client(settings)
-        fp = fingerprint(settings, chunks)
-        if previous and previous.get("fingerprint") == fp and _serving(client, previous, len(chunks)):
-            report.unchanged, report.generation = True, previous["generation"]
-            report.seconds = time.perf_counter() - started
-            return report
-        old_ids = set(previous.get("chunk_ids", [])) if previous else set()
+        try:
+            previous = read_manifest(settings)
+        except IndexDamagedError as exc:
+            previous, report.repaired = None, exc.problem
+        fp = fingerprint(settings, chunks, backend)
+        if previous is not None and previous.fingerprint == fp and not rebuild:
+            problem = served_problem(settings, previous, backend)
+            if problem is None:
+                report.retired = remove_stale(settings, keep={previous.generation})  # generations servers let go
+                report.unchanged, report.generation = True, previous.generation
+                report.seconds = time.perf_counter() - started
+                return report
+            report.repaired = problem
+        old_ids = set(previous.chunk_ids) if previous else set()
         new_ids = [c.id for c in chunks]
         report.added = len(set(new_ids) - old_ids)
         report.removed = len(old_ids - set(new_ids))
 
-        remove_stale(settings, client, keep=previous["generation"] if previous else None)
+        # leftovers of interrupted builds go; the served generation and any still leased stay
+        remove_stale(settings, keep={previous.generation} if previous else set())
         cache = EmbeddingCache(settings.embedding_cache or settings.data_dir / "embeddings.sqlite", embedder.dim)
         try:
             done = 0
@@ -132,7 +159,7 @@ def ingest(settings: Settings, embedder: Embedder, progress: Callable[[str, int,
                 if progress:
                     progress("embedding", done, len(chunks))
 
-            def compute(part: list[Chunk]):
+            def compute(part: list[Chunk]) -> tuple[np.ndarray, list[np.ndarray]]:
                 spans = [[(c.body_offset + s.start, c.body_offset + s.end) for s in c.sentences] for c in part]
                 return embedder.embed_passages([c.embed_text for c in part], spans)
 
@@ -140,34 +167,30 @@ def ingest(settings: Settings, embedder: Embedder, progress: Callable[[str, int,
         finally:
             cache.close()
 
-        generation = datetime.now(timezone.utc).strftime("g%Y%m%d%H%M%S") + f"-{fp[:8]}"
-        store = VectorStore(client, f"{settings.collection_prefix}-{generation}")
-        store.create()
+        generation = datetime.now(timezone.utc).strftime("g%Y%m%d%H%M%S%f") + f"-{fp[:8]}"
+        manifest = IndexManifest(
+            generation=generation, collection=f"{settings.collection_prefix}-{generation}", fingerprint=fp,
+            provider=settings.embedding_provider, model=embedder.model_id, dim=embedder.dim, chunks=len(chunks),
+            documents=len(docs), built_at=datetime.now(timezone.utc).isoformat(),
+            sources=tuple(IndexedSource(d.source_id, d.kind, d.title, d.citation, d.date, d.url, d.tier, d.path)
+                          for d in docs),
+            per_source=report.per_source, skipped=tuple(skipped), chunk_ids=tuple(new_ids), backend=backend)
         if progress:
             progress("storing", 0, len(chunks))
         passages = np.stack([vectors[c.id][0] for c in chunks])
-        store.add(new_ids, passages, [_metadata(c) for c in chunks])
-        save_generation(root / generation, chunks, passages, [vectors[c.id][1] for c in chunks],
+        store = open_store(settings, manifest, create=True)
+        try:
+            store.create()
+            store.add(new_ids, passages, [_metadata(c) for c in chunks])
+        finally:
+            store.close()
+        save_generation(generation_dir(settings, generation), chunks, passages, [vectors[c.id][1] for c in chunks],
                         LexicalIndex.build([c.embed_text for c in chunks]))
         if before_switch:
             before_switch()
-        write_manifest(settings, {
-            "generation": generation, "collection": store.name, "fingerprint": fp,
-            "provider": settings.embedding_provider, "model": embedder.model_id, "dim": embedder.dim,
-            "chunks": len(chunks), "documents": len(docs), "built_at": datetime.now(timezone.utc).isoformat(),
-            "sources": [{"source_id": d.source_id, "kind": d.kind, "title": d.title, "citation": d.citation,
-                         "date": d.date, "url": d.url, "tier": d.tier, "path": d.path} for d in docs],
-            "per_source": report.per_source, "skipped": [list(s) for s in skipped], "chunk_ids": new_ids,
-        })
-        remove_stale(settings, client, keep=generation)
+        write_manifest(settings, manifest)
+        # the generation just replaced stays while a running server still holds a lease on it
+        report.retired = remove_stale(settings, keep={generation})
         report.generation = generation
         report.seconds = time.perf_counter() - started
         return report
-
-
-def _serving(client, manifest: dict, expected: int) -> bool:
-    """Whether the manifest's collection exists with the expected number of vectors."""
-    try:
-        return VectorStore(client, manifest["collection"]).count() == expected
-    except Exception:  # missing collection: rebuild
-        return False

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 
 from threadpoolctl import threadpool_limits
 
@@ -14,12 +16,13 @@ from .catalogue import load_glossary
 from .config import Settings
 from .conversation import Turn, resolve, validate_history
 from .embeddings import Embedder, make_embedder
-from .errors import IndexMissingError, QuestionError
-from .index import Index, load_index
+from .errors import IndexDamagedError, IndexMismatchError, IndexMissingError, IndexUnusableError, QuestionError
+from .index import Index, IndexManifest, Lease, load_index, manifest_stamp, read_manifest
 from .query import Expander, proper_names
 from .retrieval import Retriever
 from .types import Answer
 
+log = logging.getLogger(__name__)
 
 def validate_question(question: str, max_chars: int) -> str:
     """The question stripped, or a QuestionError saying what is wrong with it."""
@@ -33,8 +36,21 @@ def validate_question(question: str, max_chars: int) -> str:
     return question
 
 
+@dataclass(frozen=True)
+class Engine:
+    """One loaded generation with the retriever and answerer built on it; swapped whole when the index changes."""
+
+    index: Index
+    retriever: Retriever
+    answerer: Answerer
+
+
 class Assistant:
-    """Answers questions from one loaded index; shared by the CLI, the chat page, the API and evaluation."""
+    """Answers questions from the served index; shared by the CLI, the chat page, the API and evaluation.
+
+    A long-running server calls `watch()`: the assistant then renews its lease on the generation it serves and
+    moves to a newer generation by itself when an ingest switches the manifest, without a restart. Requests in
+    flight finish on the generation they started with."""
 
     def __init__(self, settings: Settings, embedder: Embedder, index: Index):
         # numpy's BLAS threads and torch's threads fight over the same cores: a question's small matrix products
@@ -42,24 +58,43 @@ class Assistant:
         threadpool_limits(1, user_api="blas")
         self.settings = settings
         self.embedder = embedder
-        self.index = index
-        self.retriever = Retriever(index, embedder, Expander(load_glossary(settings.glossary_path)),
-                                   settings.candidates, settings.rrf_k)
-        self.answerer = Answerer(index.sentences_of, index.by_id, index.lexical.terms, settings.abstain_threshold,
-                                 settings.answer_sentences, passages=settings.top_k,
-                                 unknown_names=lambda text: index.lexical.unknown(proper_names(text)))
+        self.expander = Expander(load_glossary(settings.glossary_path))
+        self._engine = self._build(index)
+        self._lease: Lease | None = Lease(settings, index.generation)
+        self._stamp = manifest_stamp(settings)
+        self._swap = threading.Lock()
+        self._retired: list[Index] = []
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self.problem: str | None = None  # why the served index cannot answer, while it cannot
+
+    def _build(self, index: Index) -> Engine:
+        retriever = Retriever(index, self.embedder, self.expander, self.settings.candidates, self.settings.rrf_k)
+        answerer = Answerer(index.sentences_of, index.by_id, index.lexical.terms, self.settings.abstain_threshold,
+                            self.settings.answer_sentences, passages=self.settings.top_k,
+                            unknown_names=lambda text: index.lexical.unknown(proper_names(text)))
+        return Engine(index, retriever, answerer)
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder: Embedder | None = None) -> "Assistant":
-        """Load the index (once) and the model; raises IndexMissingError with the command to build it."""
-        index = load_index(settings)
+        """Load the index (once) and the model; raises an IndexUnusableError saying how to build or repair it."""
         embedder = embedder or make_embedder(settings)
-        built_dim = index.manifest.get("dim")
-        if built_dim is not None and built_dim != embedder.dim:
-            raise IndexMissingError(
-                f"the index holds {built_dim}-dimensional vectors from {index.manifest.get('model')!r}, but the configured "
-                f"embedding model gives {embedder.dim}: re-run `cfsp-assistant ingest` to rebuild it")
-        return cls(settings, embedder, index)
+        return cls(settings, embedder, cls._load(settings, embedder))
+
+    @staticmethod
+    def _load(settings: Settings, embedder: Embedder, manifest: IndexManifest | None = None) -> Index:
+        index = load_index(settings, manifest, getattr(embedder, "backend", None))
+        if index.manifest.dim != embedder.dim:
+            index.close()
+            raise IndexMismatchError(
+                f"the index holds {index.manifest.dim}-dimensional vectors from {index.manifest.model!r}, but the "
+                f"configured embedding model gives {embedder.dim}", "re-run `cfsp-assistant ingest` to rebuild it")
+        return index
+
+    @property
+    def index(self) -> Index:
+        """The generation answering questions now."""
+        return self._engine.index
 
     def ask(self, question: str, top_k: int | None = None, mode: str = "hybrid",
             history: Iterable[Turn | Mapping] | None = None) -> Answer:
@@ -69,14 +104,105 @@ class Assistant:
         started = time.perf_counter()
         question = validate_question(question, self.settings.max_question_chars)
         turns = validate_history(history, self.settings.max_history_turns, self.settings.max_question_chars * 4)
+        engine = self._engine  # one generation for the whole question, even if a newer one arrives meanwhile
         query = resolve(question, turns)
-        retrieval = self.retriever.search(query, top_k or self.settings.top_k, mode)
+        try:
+            retrieval = engine.retriever.search(query, top_k or self.settings.top_k, mode)
+        except (ValueError, QuestionError):
+            raise
+        except Exception as exc:  # the vector store failed under us: say so (503), and look for a usable index
+            problem = engine.index.problem()
+            if problem is None:
+                raise
+            self.problem = problem
+            raise IndexDamagedError(f"the index being served is unusable: {problem}") from exc
         searched = time.perf_counter()
-        answer = self.answerer.answer(retrieval)
+        answer = engine.answerer.answer(retrieval)
         return replace(answer, question=question, search_query=query, retrieval_ms=(searched - started) * 1000,
                        latency_ms=(time.perf_counter() - started) * 1000)
 
     def sources(self) -> list[dict]:
         """What is indexed: one row per document with its chunk count."""
-        counts = Counter((c.source_id, c.kind) for c in self.index.chunks)
-        return [{**src, "chunks": counts[(src["source_id"], src["kind"])]} for src in self.index.manifest.get("sources", [])]
+        index = self.index
+        counts = Counter((c.source_id, c.kind) for c in index.chunks)
+        return [{**asdict(src), "chunks": counts[(src.source_id, src.kind)]} for src in index.manifest.sources]
+
+    # ------------------------------------------------------------ following the index while serving
+
+    def refresh(self) -> bool:
+        """Move to the generation the manifest names if it is not the one served; True when it switched.
+        A new generation that cannot be loaded is not switched to (the old one keeps serving, if it can)."""
+        with self._swap:
+            for old in self._retired:  # the previous round's generation: requests on it have long finished
+                old.close()
+            self._retired.clear()
+            stamp = manifest_stamp(self.settings)
+            if stamp == self._stamp and self.problem is None:
+                return False
+            self._stamp = stamp
+            served = self._engine.index
+            try:
+                manifest = read_manifest(self.settings)
+                if manifest is None:
+                    raise IndexMissingError(f"the index manifest in {self.settings.data_dir} has been removed")
+                if manifest.generation == served.generation:
+                    self.problem = served.problem()
+                    return False
+                index = self._load(self.settings, self.embedder, manifest)
+            except IndexUnusableError as exc:
+                self.problem = served.problem()
+                log.warning("not switching to the new index: %s", exc)
+                return False
+            lease = Lease(self.settings, index.generation)
+            self._engine = self._build(index)
+            self.problem = None
+            if self._lease is not None:
+                self._lease.release()
+            self._lease = lease
+            self._retired.append(served)
+            log.info("now serving index generation %s (was %s)", index.generation, served.generation)
+            return True
+
+    def check(self) -> str | None:
+        """Why the served index cannot answer now (its folder or vector store is gone), or None when it can."""
+        self.problem = self.index.problem()
+        return self.problem
+
+    def watch(self, interval: float | None = None) -> None:
+        """Follow the index in a background thread: renew the lease and switch to new generations."""
+        if self._watcher is not None:
+            return
+        interval = interval or self.settings.index_poll_seconds
+        stop = self._stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(interval):
+                try:
+                    if self._lease is not None:
+                        self._lease.renew()
+                    self.refresh()
+                except Exception:  # never let the watcher die: the next round tries again
+                    log.exception("checking for a new index failed")
+
+        self._watcher = threading.Thread(target=loop, name="index-watcher", daemon=True)
+        self._watcher.start()
+
+    def __enter__(self) -> "Assistant":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def unwatch(self) -> None:
+        """Stop following the index (the lease stays until `close`)."""
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(5)
+            self._watcher = None
+
+    def close(self) -> None:
+        """Stop watching and give up the lease (the generation may then be cleaned up by the next ingest)."""
+        self.unwatch()
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None

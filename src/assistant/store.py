@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 
 from .config import Settings
-from .errors import ConfigError
+from .errors import ConfigError, DataDirError
 
 
-def make_client(settings: Settings):
-    """A Chroma client for the configured mode (telemetry off, never downloads anything)."""
+def make_client(settings: Settings, path: Path | None = None, create: bool = True):
+    """A Chroma client (telemetry off, never downloads anything): the configured server, or the embedded database
+    in `path` (created when `create`, else it must exist)."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -21,10 +22,28 @@ def make_client(settings: Settings):
             return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port or 8000,
                                        settings=chroma_settings)
         except Exception as exc:  # the client raises several types for an unreachable server
-            raise ConfigError(f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port or 8000}: {exc}") from None
-    path: Path = settings.data_dir / "chroma"
-    path.mkdir(parents=True, exist_ok=True)
+            raise ConfigError(f"cannot reach the Chroma server at {settings.chroma_host}:"
+                              f"{settings.chroma_port or 8000}: {exc}") from None
+    if path is None:
+        raise ValueError("the embedded vector store needs a folder")
+    if not create and not (path / "chroma.sqlite3").is_file():
+        raise FileNotFoundError(f"no Chroma database in {path}")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataDirError(f"cannot create {path} ({exc.strerror or exc}): check CFSP_DATA_DIR and its "
+                           "permissions") from None
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def close_client(client) -> None:
+    """Release an embedded database's files (a no-op for a server's HTTP client that has nothing open)."""
+    close = getattr(client, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:  # already closed, or a client without resources
+            pass
 
 
 class VectorStore:
@@ -69,6 +88,11 @@ class VectorStore:
             return []
         res = self.collection.query(query_embeddings=[vector.tolist()], n_results=k, include=["distances"])
         return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0])]
+
+    def close(self) -> None:
+        """Release the client behind this store."""
+        close_client(self.client)
+        self._collection = None
 
     def drop(self) -> None:
         """Delete the collection if it exists."""

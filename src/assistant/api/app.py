@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import anyio
 import gradio as gr
 from fastapi import FastAPI, Request
@@ -42,9 +45,10 @@ class HeadAsGet:
 
 
 def create_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore, *,
-               stream_delay: float = 0.03) -> FastAPI:
+               stream_delay: float = 0.03, owns_assistant: bool = False) -> FastAPI:
     """The whole server for one loaded assistant: /api/v1 and /v1 (OpenAPI docs at /docs), the compact chat at
-    /widget with /widget.js to embed it, and the chat page at /. Raises ConfigError for unusable key settings."""
+    /widget with /widget.js to embed it, and the chat page at /. While serving, the assistant follows the index
+    (see `Assistant.watch`); with `owns_assistant` it is closed at shutdown. Raises ConfigError for unusable keys."""
     keys = KeyRing.from_settings(settings)
     # Outermost first: CORS answers preflights and labels every response (errors included) for allowed sites;
     # the size limit and the guard refuse requests before anything is parsed.
@@ -58,10 +62,23 @@ def create_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore
         Middleware(FramePolicy, origins=settings.allowed_origins, widget_path=WIDGET_PATH),
         Middleware(HeadAsGet),
     ]
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        """While serving, follow the index: a new generation from an ingest is picked up without a restart."""
+        assistant.watch()
+        try:
+            yield
+        finally:  # uvicorn ends the process by the signal after this: a `finally` in app.py would not run
+            if owns_assistant:
+                assistant.close()
+            else:
+                assistant.unwatch()
+
     # FastAPIOffline: the /docs page with Swagger UI files shipped in a package, not fetched from a CDN (offline)
     app = FastAPIOffline(title="CFSP Assistant API", version=__version__, description=DESCRIPTION,
                          middleware=middleware, docs_url="/docs", redoc_url=None, static_url="/docs/static",
-                         openapi_url="/openapi.json")
+                         openapi_url="/openapi.json", lifespan=lifespan)
     errors.install(app)
 
     limiter = anyio.CapacityLimiter(settings.concurrency_limit)  # model work at once; more requests wait their turn

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from ..errors import AssistantError, IndexMissingError, ModelError, QuestionError
+from ..errors import AssistantError, IndexUnusableError, ModelError, QuestionError
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def status_of(exc: AssistantError) -> int:
     """A bad question is the client's to fix (422); a missing index or model is the server's state (503)."""
     if isinstance(exc, QuestionError):
         return 422
-    if isinstance(exc, (IndexMissingError, ModelError)):
+    if isinstance(exc, (IndexUnusableError, ModelError)):
         return 503
     return 400
 

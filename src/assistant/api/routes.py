@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import anyio
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, format_sse_event
 
 from ..conversation import validate_history
@@ -75,15 +76,19 @@ def api_router(assistant: Assistant, limiter: anyio.CapacityLimiter) -> APIRoute
                 for row in assistant.sources()]
         return SourcesResponse(documents=len(rows), chunks=len(assistant.index.chunks), sources=rows)
 
-    @router.get("/health", response_model=HealthResponse, summary="Liveness and index readiness")
-    async def health() -> HealthResponse:
-        """The server answers and its index is loaded: counts, embedding model and provider, vector store mode."""
-        manifest = assistant.index.manifest
-        return HealthResponse(
-            status="ok", ready=bool(assistant.index.chunks), documents=int(manifest.get("documents", 0)),
-            chunks=len(assistant.index.chunks), embedding_model=assistant.index.model,
-            embedding_provider=manifest.get("provider", "local"),
-            dimension=int(manifest.get("dim") or assistant.embedder.dim),
-            vector_store="server" if settings.server_mode else "embedded", built_at=manifest.get("built_at"))
+    @router.get("/health", response_model=HealthResponse, summary="Liveness and index readiness",
+                responses={503: {"model": HealthResponse, "description": "The served index cannot answer."}})
+    async def health() -> JSONResponse:
+        """The server answers and its index can serve (200), or not (503 with `ready: false` and the problem):
+        the generation served, counts, embedding model and provider, vector store mode."""
+        problem = await anyio.to_thread.run_sync(assistant.check)
+        index = assistant.index
+        manifest = index.manifest
+        body = HealthResponse(
+            status="unavailable" if problem else "ok", ready=problem is None, problem=problem,
+            generation=manifest.generation, documents=manifest.documents, chunks=len(index.chunks),
+            embedding_model=manifest.model, embedding_provider=manifest.provider, dimension=manifest.dim,
+            vector_store="server" if settings.server_mode else "embedded", built_at=manifest.built_at)
+        return JSONResponse(body.model_dump(), status_code=503 if problem else 200)
 
     return router

@@ -94,8 +94,10 @@ class SourcesResponse(BaseModel):
 class HealthResponse(BaseModel):
     """Liveness and index readiness."""
 
-    status: Literal["ok"]
+    status: Literal["ok", "unavailable"]
     ready: bool
+    problem: str | None = Field(None, description="Why the index cannot answer, when `ready` is false.")
+    generation: str = Field(description="The index generation being served (changes after each ingest).")
     documents: int
     chunks: int
     embedding_model: str

@@ -122,7 +122,8 @@ def run(assistant: Assistant, questions: Sequence[EvalQuestion], retrievers: Seq
     manifest = assistant.index.manifest
     return EvalRun(results, list(retrievers), k, sorted({q.set_name for q in questions}), len(questions),
                    time.perf_counter() - started,
-                   {key: manifest.get(key) for key in ("generation", "documents", "chunks", "model", "provider", "built_at")})
+                   {key: getattr(manifest, key) for key in ("generation", "documents", "chunks", "model", "provider",
+                                                            "backend", "built_at")})
 
 
 def summarize(results: Sequence[QuestionResult]) -> dict:

@@ -57,7 +57,7 @@ def _cleared() -> tuple:
 
 def document_urls(assistant: Assistant) -> dict[tuple[str, str], str]:
     """Each indexed document's official page, by (source id, kind), for the "whole document" links."""
-    return {(s["source_id"], s["kind"]): s["url"] for s in assistant.index.manifest.get("sources", []) if s.get("url")}
+    return assistant.index.manifest.document_urls()
 
 
 def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore, *, stream_delay: float = 0.03,

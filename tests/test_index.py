@@ -1,0 +1,166 @@
+"""The served index on a small real corpus: a damaged index is detected and repaired by `ingest`, an old
+generation stays while a server still holds it, and every problem is one line naming what to do."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from assistant.errors import IndexDamagedError
+from assistant.index import (LEASE_DIR, chroma_dir, generation_dir, index_root, leased_generations, load_index,
+                             read_manifest)
+from assistant.ingest import ingest
+from assistant.pipeline import Assistant
+from assistant.store import make_client
+
+QUESTION = "What are the restrictive measures against cyber-attacks?"
+CLI = [sys.executable, "-c", "from assistant.cli import main; main()"]
+
+
+def generations(settings) -> set[str]:
+    """Generation folders present in the data folder."""
+    root = index_root(settings)
+    return {p.name for p in root.iterdir() if p.is_dir() and p.name != LEASE_DIR}
+
+
+def cli(settings, *args: str) -> subprocess.CompletedProcess:
+    """The real command line on these settings (a clean environment: nothing of the developer's)."""
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(settings.data_dir.parent),
+           "CFSP_DATA_DIR": str(settings.data_dir), "CFSP_CORPUS_DIR": str(settings.corpus_dir),
+           "CFSP_CATALOGUE_PATH": str(settings.catalogue_path), "CFSP_EMBEDDING_CACHE": str(settings.embedding_cache)}
+    return subprocess.run(CLI + list(args), capture_output=True, text=True, env=env, timeout=600,
+                          cwd=settings.data_dir.parent)
+
+
+def damage_passages(folder):
+    (folder / "passages.npy").unlink()
+
+
+def damage_chunks(folder):
+    chunks = folder / "chunks.jsonl"
+    chunks.write_bytes(chunks.read_bytes()[: chunks.stat().st_size // 2])
+
+
+def damage_vectors(folder):
+    database = folder / "chroma" / "chroma.sqlite3"
+    database.write_bytes(b"this is not a database" * 100)
+
+
+def damage_bm25(folder):
+    for path in (folder / "bm25").iterdir():
+        path.write_bytes(b"\0" * 10)
+
+
+@pytest.mark.parametrize("damage", [damage_passages, damage_chunks, damage_vectors, damage_bm25])
+def test_a_damaged_index_is_reported_and_repaired_by_ingest(small_settings, embedder, damage):
+    first = ingest(small_settings, embedder)
+    damage(generation_dir(small_settings, first.generation))
+    with pytest.raises(IndexDamagedError, match="re-run `cfsp-assistant ingest` to repair it") as err:
+        load_index(small_settings)
+    assert "\n" not in str(err.value)
+
+    repaired = ingest(small_settings, embedder)
+    assert not repaired.unchanged and repaired.repaired and repaired.embedded == 0  # vectors come from the cache
+    assert repaired.generation != first.generation and generations(small_settings) == {repaired.generation}
+    with Assistant.from_settings(small_settings, embedder) as served:
+        assert served.ask(QUESTION).citations[0].source_id == "32019D0797"
+    assert ingest(small_settings, embedder).unchanged
+
+
+def test_a_truncated_manifest_is_one_line_and_repaired(small_settings, embedder):
+    ingest(small_settings, embedder)
+    manifest = index_root(small_settings) / "current.json"
+    manifest.write_text(manifest.read_text(encoding="utf-8")[:100], encoding="utf-8")
+
+    asked = cli(small_settings, "ask", QUESTION)
+    assert asked.returncode == 1 and "Traceback" not in asked.stderr
+    assert asked.stderr.count("\n") == 1 and "current.json is corrupt" in asked.stderr and "ingest" in asked.stderr
+
+    repaired = cli(small_settings, "ingest")
+    assert repaired.returncode == 0 and "Traceback" not in repaired.stderr, repaired.stderr
+    assert "repaired: the index manifest" in repaired.stderr
+    assert read_manifest(small_settings) is not None and cli(small_settings, "ask", QUESTION).returncode == 0
+
+
+def test_rebuild_makes_a_fresh_generation(small_settings, embedder):
+    first = ingest(small_settings, embedder)
+    result = cli(small_settings, "ingest", "--rebuild")
+    assert result.returncode == 0, result.stderr
+    manifest = read_manifest(small_settings)
+    assert manifest.generation != first.generation and f"serving generation {manifest.generation}" in result.stdout
+    assert generations(small_settings) == {manifest.generation}
+
+
+def test_an_old_generation_stays_while_a_server_holds_it(small_settings, small_corpus, embedder):
+    first = ingest(small_settings, embedder)
+    server = Assistant.from_settings(small_settings, embedder)  # holds a lease on the first generation
+    try:
+        corpus, _ = small_corpus
+        (corpus / "eurlex-sum/32014D0415.json").unlink()
+        second = ingest(small_settings, embedder)
+        assert first.generation in leased_generations(small_settings)
+        assert generations(small_settings) == {first.generation, second.generation}
+        # the server keeps answering from what it loaded until it moves over by itself
+        assert server.ask(QUESTION).citations and server.index.generation == first.generation
+        assert server.refresh() and server.index.generation == second.generation
+        assert server.ask(QUESTION).citations[0].source_id == "32019D0797"
+        assert not server.refresh()  # nothing new
+        # once no one holds it, the next ingest (even an unchanged one) removes the old generation
+        again = ingest(small_settings, embedder)
+        assert again.unchanged and again.retired == [first.generation]
+        assert generations(small_settings) == {second.generation}
+    finally:
+        server.close()
+    assert not any((index_root(small_settings) / LEASE_DIR).iterdir())
+
+
+def test_leases_of_dead_processes_do_not_count(small_settings, embedder):
+    first = ingest(small_settings, embedder)
+    folder = index_root(small_settings) / LEASE_DIR
+    folder.mkdir(exist_ok=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    import socket
+
+    (folder / f"g-old@{socket.gethostname()}-{dead.stdout.strip()}-abc123").touch()
+    stale = folder / "g-stale@elsewhere-1-abc123"
+    stale.touch()
+    os.utime(stale, (1, 1))
+    assert leased_generations(small_settings) == set()
+    assert not any(folder.iterdir())
+    assert read_manifest(small_settings).generation == first.generation
+
+
+def test_a_server_reports_an_index_removed_under_it_and_recovers(small_settings, embedder):
+    first = ingest(small_settings, embedder)
+    with Assistant.from_settings(small_settings, embedder) as server:
+        assert server.check() is None
+        # another program deletes the served vectors: questions get a clear 503-type error, health a problem
+        other = make_client(small_settings, chroma_dir(small_settings, first.generation))
+        other.delete_collection(server.index.manifest.collection)
+        with pytest.raises(IndexDamagedError, match="the index being served is unusable") as err:
+            server.ask(QUESTION)
+        assert "\n" not in str(err.value)
+        assert "vector store" in server.check()
+        # the folder goes too; ingest repairs it and the server moves to the repaired generation by itself
+        shutil.rmtree(generation_dir(small_settings, first.generation))
+        assert "removed" in server.check()
+        repaired = ingest(small_settings, embedder)
+        assert repaired.repaired and "missing" in repaired.repaired
+        assert server.refresh() and server.check() is None
+        assert server.ask(QUESTION).citations[0].source_id == "32019D0797"
+
+
+def test_passage_vectors_match_their_chunks(small_settings, embedder):
+    ingest(small_settings, embedder)
+    index = load_index(small_settings)
+    try:
+        # stored as float16 for scoring; the first passage's vector is its text's
+        local = embedder.embed_texts([index.chunks[0].embed_text])[0]
+        assert float(np.abs(index.passage_vectors[0].astype(np.float32) - local).max()) < 1e-3
+    finally:
+        index.close()
