@@ -71,6 +71,45 @@ def test_key_settings_are_checked(tmp_path):
         NEWSROOM, "http://127.0.0.1:8000")
 
 
+def test_keys_file_revocation_fails_closed(tmp_path, caplog):
+    keys, new_key = tmp_path / "keys.txt", "rotated-key-aaaaaaaaaaaa"
+    keys.write_text(f"{FILE_KEY}\n", encoding="utf-8")
+    ring = KeyRing([KEY], keys)
+    assert ring.valid(FILE_KEY)
+
+    # deleted: its keys stop working at once, the settings' keys still work, and the log says so once
+    keys.unlink()
+    with caplog.at_level("INFO", logger="assistant.api.security"):
+        assert [ring.valid(FILE_KEY) for _ in range(5)] == [False] * 5
+        assert ring.valid(KEY) and ring.enabled
+        assert caplog.text.count("cannot be read") == 1, caplog.text
+
+        # back with an invalid line and a new key: the invalid line is skipped and named, the valid one applies
+        keys.write_text(f"short\n{new_key}\n", encoding="utf-8")
+        assert ring.valid(new_key) and not ring.valid(FILE_KEY)
+        assert "keys.txt, line 1" in caplog.text and caplog.text.count("line 1") == 1
+
+        # rewritten with only an invalid line: no key from the file is valid any more
+        keys.write_text("short\n", encoding="utf-8")
+        assert not ring.valid(new_key) and ring.valid(KEY)
+
+        # replaced by a file of the same size and modification time: noticed by its content within a second
+        keys.write_text(f"{FILE_KEY}\n", encoding="utf-8")
+        assert ring.valid(FILE_KEY)
+        stamp = keys.stat()
+        other = "other-key-0123456789abcde"
+        assert len(other) == len(FILE_KEY)
+        keys.write_text(f"{other}\n", encoding="utf-8")
+        os.utime(keys, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+        time.sleep(1.1)
+        assert ring.valid(other) and not ring.valid(FILE_KEY)
+
+        # unreadable (here: a folder in its place): fails closed as well
+        keys.unlink()
+        keys.mkdir()
+        assert not ring.valid(other) and ring.valid(KEY)
+
+
 # ---------------------------------------------------------------- servers
 
 
@@ -197,18 +236,17 @@ def test_out_of_scope_question_abstains(open_api):
 @pytest.mark.slow
 def test_sources_and_health(open_api, assistant):
     sources = httpx.get(f"{open_api}/api/v1/sources").json()
-    assert sources["documents"] == len(sources["sources"]) == len(assistant.index.manifest.sources)
+    assert sources["documents"] == len(sources["sources"]) == len(assistant.index.manifest["sources"])
     assert sources["chunks"] == len(assistant.index.chunks)
     teu = next(s for s in sources["sources"] if s["source_id"] == "TEU")
     assert teu["kind"] == "treaty" and teu["tier"] == 1 and teu["chunks"] > 100 and teu["url"].startswith("https://")
     assert sum(s["chunks"] for s in sources["sources"]) == sources["chunks"]
 
     health = httpx.get(f"{open_api}/api/v1/health").json()
-    assert health == {"status": "ok", "ready": True, "problem": None, "generation": assistant.index.generation,
-                      "documents": assistant.index.manifest.documents,
+    assert health == {"status": "ok", "ready": True, "documents": assistant.index.manifest["documents"],
                       "chunks": len(assistant.index.chunks), "embedding_model": "all-MiniLM-L6-v2",
                       "embedding_provider": "local", "dimension": 384, "vector_store": "embedded",
-                      "built_at": assistant.index.manifest.built_at}
+                      "built_at": assistant.index.manifest["built_at"]}
 
 
 def read_events(response: httpx.Response) -> list[tuple[str, dict]]:
