@@ -236,17 +236,18 @@ def test_out_of_scope_question_abstains(open_api):
 @pytest.mark.slow
 def test_sources_and_health(open_api, assistant):
     sources = httpx.get(f"{open_api}/api/v1/sources").json()
-    assert sources["documents"] == len(sources["sources"]) == len(assistant.index.manifest["sources"])
+    assert sources["documents"] == len(sources["sources"]) == len(assistant.index.manifest.sources)
     assert sources["chunks"] == len(assistant.index.chunks)
     teu = next(s for s in sources["sources"] if s["source_id"] == "TEU")
     assert teu["kind"] == "treaty" and teu["tier"] == 1 and teu["chunks"] > 100 and teu["url"].startswith("https://")
     assert sum(s["chunks"] for s in sources["sources"]) == sources["chunks"]
 
     health = httpx.get(f"{open_api}/api/v1/health").json()
-    assert health == {"status": "ok", "ready": True, "documents": assistant.index.manifest["documents"],
+    assert health == {"status": "ok", "ready": True, "problem": None, "generation": assistant.index.generation,
+                      "documents": assistant.index.manifest.documents,
                       "chunks": len(assistant.index.chunks), "embedding_model": "all-MiniLM-L6-v2",
                       "embedding_provider": "local", "dimension": 384, "vector_store": "embedded",
-                      "built_at": assistant.index.manifest["built_at"]}
+                      "built_at": assistant.index.manifest.built_at}
 
 
 def read_events(response: httpx.Response) -> list[tuple[str, dict]]:
