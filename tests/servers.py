@@ -17,13 +17,15 @@ def free_port() -> int:
 
 
 class Served:
-    """An ASGI app under uvicorn in a background thread on a free loopback port (lifespan on, as in production)."""
+    """An ASGI app under uvicorn in a background thread on a free loopback port (lifespan on, as in production);
+    `options` are more `uvicorn.Config` arguments (such as those of `uvicorn_options`), address and port excepted."""
 
-    def __init__(self, app):
+    def __init__(self, app, **options):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    timeout_graceful_shutdown=2))
+        config = {"log_level": "warning", "timeout_graceful_shutdown": 2, **options, "host": "127.0.0.1",
+                  "port": self.port}
+        self.server = uvicorn.Server(uvicorn.Config(app, **config))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 60

@@ -17,7 +17,7 @@ import pytest
 
 from assistant.api import create_app
 from assistant.api.routes import answer_pieces
-from assistant.api.security import KeyRing, frame_ancestors
+from assistant.api.security import Guard, KeyRing, RateLimit, frame_ancestors
 from assistant.config import PROJECT_ROOT, Settings
 from assistant.errors import ConfigError
 from assistant.feedback import FeedbackStore
@@ -108,6 +108,43 @@ def test_keys_file_revocation_fails_closed(tmp_path, caplog):
         keys.unlink()
         keys.mkdir()
         assert not ring.valid(other) and ring.valid(KEY)
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies():
+    """A local process must not get a fresh rate-limit bucket by sending X-Forwarded-For (uvicorn's default trusts
+    127.0.0.1); behind a configured proxy each forwarded client has its own bucket."""
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from assistant.api import uvicorn_options
+
+    async def whoami(request):
+        return PlainTextResponse(request.client.host)
+
+    def served(settings: Settings) -> Served:
+        app = Guard(Starlette(routes=[Route("/api/v1/whoami", whoami)]), keys=KeyRing(), rate=RateLimit("2/minute"),
+                    protect_chat=False)
+        options = uvicorn_options(settings)
+        assert (options["host"], options["port"], options["timeout_graceful_shutdown"]) == (settings.host, 7860, 5)
+        return Served(app, **{k: v for k, v in options.items() if k not in ("host", "port")})
+
+    def calls(url: str) -> list[tuple[int, str]]:
+        return [(r.status_code, r.text) for r in (httpx.get(f"{url}/api/v1/whoami", headers={"X-Forwarded-For": ip})
+                                                  for ip in ("203.0.113.1", "203.0.113.2", "203.0.113.3"))]
+
+    default = served(Settings())
+    try:
+        assert [status for status, _ in calls(default.url)] == [200, 200, 429]  # one bucket: the real address
+        assert httpx.get(f"{default.url}/api/v1/whoami", headers={"X-Forwarded-For": "198.51.100.9"}).status_code == 429
+    finally:
+        default.stop()
+    behind_proxy = served(Settings(trusted_proxies="127.0.0.1, 10.0.0.1/8"))
+    try:
+        assert calls(behind_proxy.url) == [(200, "203.0.113.1"), (200, "203.0.113.2"), (200, "203.0.113.3")]
+    finally:
+        behind_proxy.stop()
+    assert uvicorn_options(Settings(trusted_proxies="10.0.0.1/8"))["forwarded_allow_ips"] == "10.0.0.0/8"
 
 
 # ---------------------------------------------------------------- servers
