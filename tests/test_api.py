@@ -610,3 +610,44 @@ def test_other_methods_are_405_with_allow(open_api):
     preflight = {"Origin": NEWSROOM, "Access-Control-Request-Method": "POST"}
     ok = httpx.options(f"{open_api}/api/v1/ask", headers=preflight)
     assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == NEWSROOM
+
+
+@pytest.mark.slow
+def test_embeddings_total_characters_are_capped(open_api, full_settings):
+    cap, each = full_settings.max_embedding_total_chars, full_settings.max_embedding_chars
+    texts = ["x" * each] * (cap // each + 1)
+    response = httpx.post(f"{open_api}/v1/embeddings", json={"input": texts}, timeout=60)
+    assert_error(response, 422, f"input has {len(texts) * each:,} characters in all; the limit is {cap:,} per request")
+
+
+@pytest.mark.slow
+def test_questions_keep_their_latency_while_embeddings_run(assistant, full_settings, tmp_path):
+    """Large embeddings requests once took every model slot and a 30 ms question waited seconds behind them."""
+    settings = settings_with(full_settings, rate_limit="off", concurrency_limit=1, embedding_concurrency=1)
+    served = Served(create_app(assistant, settings, FeedbackStore(tmp_path / "feedback.sqlite"), stream_delay=0))
+    texts = ["the council shall adopt decisions on the union's approach " * 140] * 12  # ≈ 96,000 characters
+    texts = [t[:settings.max_embedding_chars] for t in texts]
+    finished: list[float] = []
+
+    def embed() -> None:
+        assert httpx.post(f"{served.url}/v1/embeddings", json={"input": texts}, timeout=120).status_code == 200
+        finished.append(time.monotonic())
+
+    try:
+        ask(served.url, {"question": "What is PESCO?"})  # warm
+        load = [threading.Thread(target=embed) for _ in range(4)]
+        for thread in load:
+            thread.start()
+        time.sleep(0.5)  # every embeddings request has arrived: one computing, three waiting
+        latencies = []
+        for question in ("What is PESCO?", MUTUAL_DEFENCE, "Who can join PESCO?"):
+            started = time.monotonic()
+            assert ask(served.url, {"question": question}).status_code == 200
+            latencies.append(time.monotonic() - started)
+        answered = time.monotonic()
+        for thread in load:
+            thread.join()
+    finally:
+        served.stop()
+    assert max(latencies) < 1.0, latencies  # measured ≈ 0.05 s; behind the embeddings it was 2-3 s
+    assert len(finished) == 4 and answered < max(finished)  # the embeddings were still running meanwhile

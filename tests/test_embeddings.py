@@ -38,3 +38,42 @@ def test_missing_model_path_is_a_clear_error(tmp_path):
 def test_unknown_provider_names_allowed_values():
     with pytest.raises(ValueError, match="allowed: local"):
         Settings(embedding_provider="magic")
+
+
+def test_counting_tokens_while_other_threads_embed(embedder):
+    """The API counts tokens of one request while others embed and questions are asked: counting (no truncation)
+    must not change the shared tokenizer's truncation under them (it did: a 500 'size of tensor a (1170) must match
+    ... b (512)', or a wrong count)."""
+    import sys
+    import threading
+
+    texts = [("the council shall adopt decisions member states " * 200)[:8000] + str(i) for i in range(8)]
+    expected, tokens = embedder.embed_texts(texts), embedder.count_tokens(texts[0])
+    assert tokens > 1000  # longer than the model reads: only truncation makes it embeddable
+    errors, wrong, done = [], [], threading.Event()
+
+    def embed():
+        for _ in range(6):
+            try:
+                if np.abs(embedder.embed_texts(texts) - expected).max() > 1e-4:
+                    wrong.append("vectors")
+            except Exception as exc:  # noqa: BLE001 - any failure is the finding
+                errors.append(repr(exc)[:120])
+        done.set()
+
+    def count():
+        while not done.is_set():
+            if embedder.count_tokens(texts[0]) != tokens:
+                wrong.append("count")
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often, so the interleavings show up in seconds, not hours
+    try:
+        threads = [threading.Thread(target=embed), threading.Thread(target=embed), threading.Thread(target=count)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == [] and wrong == []

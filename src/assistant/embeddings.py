@@ -107,10 +107,17 @@ class LocalEmbedder:
         self.batch_size = batch_size
         self.max_length = int(self.model.max_seq_length)
         self._torch = torch
+        # Counting has its own copy of the tokenizer: calling the model's with other truncation settings changes
+        # them for every thread, and a request embedding at that moment ran untruncated (a 500 under load).
+        from tokenizers import Tokenizer
+
+        self._counter = Tokenizer.from_str(self.model.tokenizer.backend_tokenizer.to_str())
+        self._counter.no_padding()
+        self._counter.no_truncation()
 
     def count_tokens(self, text: str) -> int:
         """Number of word-piece tokens, without [CLS]/[SEP]."""
-        return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(self._counter.encode(text, add_special_tokens=False).ids)
 
     def embed_query(self, text: str) -> np.ndarray:
         """Unit vector of one question."""

@@ -81,10 +81,11 @@ def create_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore
                          openapi_url="/openapi.json", lifespan=lifespan)
     errors.install(app)
 
-    limiter = anyio.CapacityLimiter(settings.concurrency_limit)  # model work at once; more requests wait their turn
+    limiter = anyio.CapacityLimiter(settings.concurrency_limit)  # questions at once; more wait their turn
     app.include_router(api_router(assistant, limiter))
-    app.include_router(embeddings_router(assistant.embedder, settings.max_embedding_inputs,
-                                         settings.max_embedding_chars, limiter))
+    # Embeddings have their own, smaller limit: a few large requests once held every slot and questions waited.
+    app.include_router(embeddings_router(assistant.embedder, settings,
+                                         anyio.CapacityLimiter(settings.embedding_concurrency)))
 
     # Every method: without this route PUT, DELETE ... fell through to the chat page's mount and got its 404.
     # (A CORS preflight never gets here: the CORS middleware answers it.)

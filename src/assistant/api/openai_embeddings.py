@@ -9,6 +9,7 @@ import anyio
 import numpy as np
 from fastapi import APIRouter
 
+from ..config import Settings
 from ..embeddings import Embedder
 from ..errors import QuestionError
 from ..validation import require_unicode
@@ -23,8 +24,11 @@ def _encode(vector: np.ndarray, encoding: str) -> list[float] | str:
     return vector.astype(np.float32).tolist()
 
 
-def embeddings_router(embedder: Embedder, max_inputs: int, max_chars: int, limiter: anyio.CapacityLimiter) -> APIRouter:
-    """The /v1 routes for one embedder, with limits on inputs per request and characters per input."""
+def embeddings_router(embedder: Embedder, settings: Settings, limiter: anyio.CapacityLimiter) -> APIRouter:
+    """The /v1 routes for one embedder, with limits on inputs per request, characters per input and characters in
+    all; `limiter` bounds how many requests are computed at once (the rest wait)."""
+    max_inputs, max_chars, max_total = (settings.max_embedding_inputs, settings.max_embedding_chars,
+                                        settings.max_embedding_total_chars)
     router = APIRouter(prefix="/v1", tags=["embeddings (OpenAI-compatible)"],
                        responses={status: {"model": ErrorResponse} for status in (400, 401, 404, 413, 422, 429, 500)})
 
@@ -41,6 +45,10 @@ def embeddings_router(embedder: Embedder, max_inputs: int, max_chars: int, limit
             if len(text) > max_chars:
                 raise QuestionError(f"input {i} is {len(text)} characters long; the limit is {max_chars}")
             require_unicode(text, f"input {i}")
+        total = sum(map(len, texts))
+        if total > max_total:
+            raise QuestionError(f"input has {total:,} characters in all; the limit is {max_total:,} per request "
+                                "(send the rest in another request)")
         if request.dimensions is not None and request.dimensions != embedder.dim:
             raise QuestionError(f"dimensions must be {embedder.dim} for {embedder.model_id} (or left out)")
         return texts
