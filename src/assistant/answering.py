@@ -1,16 +1,18 @@
-"""Grounded answers without an LLM: the official sentences that best answer the question, each cited, or an honest abstention."""
+"""Grounded answers without an LLM: the official provisions that answer the question, each cited, or an honest
+"the texts do not say" that names what is missing."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 
-import numpy as np
-
+from . import evidence
 from .chunking import render_label
-from .query import asks_about_live_state
+from .composer import Candidate, Composer, Part
+from .query import Query
 from .retrieval import Retrieval
-from .types import Answer, Citation, Hit
+from .types import Answer, Citation
+from .vocabulary import variants
 
 COVERAGE = (
     "I answer from the official texts on the EU's Common Foreign and Security Policy: the Treaty on European Union "
@@ -19,39 +21,41 @@ COVERAGE = (
     "non-proliferation) and their official EUR-Lex summaries."
 )
 ABSTAIN = "The official texts I search do not answer this question, so I will not guess. " + COVERAGE
-LIVE_STATE = ("The official texts set out rules and decisions as they were adopted; they do not record current figures, "
-              "who holds a post today, or whether and when a provision has been used, so I will not guess. ") + COVERAGE
+LIVE_STATE = ("The texts I search set out rules and decisions as they were adopted; none of the passages that match "
+              "your question says how things stand today, who holds a post now, or whether and when a provision "
+              "has been used, so I will not guess. ") + COVERAGE
+LEAD_CAN_YIELD = 0.6  # a provision that holds what was asked may lead if it scores this share of the best
+RESERVE_PASSAGES = 10
+WEB_TIER = 4  # web pages and other documents that are not official legal texts  # where to look further for a specific thing asked for before saying the texts lack it
 
 
-def unknown_names_message(names: list[str]) -> str:
+def unknown_names_message(names: list[str] | tuple[str, ...]) -> str:
     """Abstention naming what the sources never mention."""
     quoted = " or ".join(f"“{n}”" for n in names[:3])
     return f"The official texts I search never mention {quoted}, so they cannot answer this question. " + COVERAGE
 
 
-_MIN_CHARS = 25
-# a sentence's score: similarity to the question, share of the question's terms, rank of its passage
-_W_SIM, _W_OVERLAP, _W_PRIOR = 0.6, 0.25, 0.15
+def missing_message(what: str) -> str:
+    """Abstention saying which specific thing the texts do not contain."""
+    return f"The official texts I search do not {what}, so I will not guess. " + COVERAGE
 
 
-def _quotable(text: str) -> bool:
-    """Sentences end like sentences; headings, titles, paragraph numbers and link lists do not."""
-    return len(text) >= _MIN_CHARS and bool(re.search(r"[a-z]", text)) and text.endswith((".", ";", ":", "?", "!", ","))
+@dataclass(frozen=True)
+class Demand:
+    """A specific thing the question asks for, what it means to be missing, and how to find it in a candidate."""
+
+    missing: str
+    found: Callable[[Candidate], bool]
 
 
 class Answerer:
-    """Builds an `Answer` from a `Retrieval`: verbatim sentences with [n] markers and citations as data."""
+    """Builds an `Answer` from a `Query` and its `Retrieval`: provisions quoted verbatim with [n] markers and
+    citations as data, or an abstention."""
 
-    def __init__(self, sentence_vectors_of: Callable[[int], np.ndarray], position_of: dict[str, int],
-                 terms: Callable[[list[str]], list[list[str]]], threshold: float, max_sentences: int = 3, passages: int = 5,
-                 unknown_names: Callable[[str], list[str]] = lambda text: []):
-        self.sentence_vectors_of = sentence_vectors_of
-        self.position_of = position_of
-        self.terms = terms
+    def __init__(self, composer: Composer, threshold: float, passages: int = 5):
+        self.composer = composer
         self.threshold = threshold
-        self.max_sentences = max_sentences
         self.passages = passages
-        self.unknown_names = unknown_names
 
     def confidence(self, retrieval: Retrieval) -> float:
         """Evidence strength: the best similarity among the passages answered from (so asking for more hits
@@ -60,84 +64,99 @@ class Answerer:
             return 1.0
         return max([h.dense or 0.0 for h in retrieval.hits[: self.passages]] + [0.0])
 
-    def answer(self, retrieval: Retrieval) -> Answer:
+    def answer(self, query: Query, retrieval: Retrieval) -> Answer:
         """Answer from the retrieved passages, or abstain: when the question names something the sources never
-        mention, asks about the present state of affairs, or the evidence is below the threshold."""
+        mention, asks for the text of a non-EU treaty, the evidence is weak, or the provisions that match do not
+        contain the specific thing asked for (a year, a figure, a person, an event, the present state)."""
         confidence = self.confidence(retrieval)
-        unknown = self.unknown_names(retrieval.question)
-        if unknown:
-            return Answer(retrieval.question, unknown_names_message(unknown), (), True, retrieval.hits, confidence)
-        if asks_about_live_state(retrieval.question):
-            return Answer(retrieval.question, LIVE_STATE, (), True, retrieval.hits, confidence)
+
+        def decline(text: str) -> Answer:
+            return Answer(query.asked, text, (), True, retrieval.hits, confidence)
+
+        if query.unknown:
+            return decline(unknown_names_message(query.unknown))
+        if query.other_text:
+            return decline(missing_message(f"contain the text of {query.other_text}: they are the EU Treaties, "
+                                           "Council acts and their official summaries"))
         if confidence < self.threshold or not retrieval.hits:
-            return Answer(retrieval.question, ABSTAIN, (), True, retrieval.hits, confidence)
-        picked = self._pick(retrieval)
-        if not picked:
-            return Answer(retrieval.question, ABSTAIN, (), True, retrieval.hits, confidence)
-        citations: dict[tuple[str, str], list] = {}
-        parts = []
-        for hit, sentence_text, paragraph in picked:
-            key = (hit.chunk.id, paragraph)
-            if key not in citations:
-                citations[key] = [len(citations) + 1, hit, paragraph, []]
-            citations[key][3].append(sentence_text)
-            parts.append(f"{sentence_text} [{citations[key][0]}]")
-        cites = tuple(
-            Citation(n=n, label=render_label(hit.chunk.label_base, para) if hit.chunk.label_base else hit.chunk.label,
-                     url=hit.chunk.url, source_id=hit.chunk.source_id, article=hit.chunk.article, paragraph=para,
-                     kind=hit.chunk.kind, date=hit.chunk.date, title=hit.chunk.title, quote=" ".join(quotes),
-                     chunk_id=hit.chunk.id)
-            for n, hit, para, quotes in citations.values())
-        return Answer(retrieval.question, " ".join(parts), cites, False, retrieval.hits, confidence)
+            return decline(ABSTAIN)
+        candidates = self.composer.candidates(query, retrieval)
+        if not candidates:
+            return decline(ABSTAIN)
+        best = candidates[0].score
+        for demand in demands(query):
+            led = self._lead_with(candidates, demand, best)
+            if led is None:  # not in the best passages: look a little further before saying the texts lack it
+                led = self._lead_with(self.composer.candidates(query, retrieval, RESERVE_PASSAGES), demand, best)
+            if led is None:
+                return decline(LIVE_STATE if demand.missing == "live" else missing_message(demand.missing))
+            candidates = led
+        parts = self.composer.compose(query, candidates)
+        if not parts:
+            return decline(ABSTAIN)
+        return self._cited(query, parts, retrieval, confidence)
 
-    def _quoted_paragraph(self, retrieval: Retrieval) -> list[tuple[Hit, str, str]]:
-        """For a question naming one paragraph ("What does Article 42(7) TEU say?"): its first sentences, in order."""
-        wanted = {(r.source_id, r.article, r.paragraph) for r in retrieval.references if r.paragraph}
-        picked = []
-        for hit in retrieval.hits[: self.passages]:
-            if hit.via != "reference" or (hit.chunk.source_id, hit.chunk.article) not in {w[:2] for w in wanted}:
-                continue
-            for sentence in hit.chunk.sentences:
-                text = hit.chunk.text[sentence.start:sentence.end].strip()
-                if ((hit.chunk.source_id, hit.chunk.article, sentence.paragraph) in wanted and _quotable(text)
-                        and len(picked) < self.max_sentences):
-                    picked.append((hit, text, sentence.paragraph))
-        return picked
-
-    def _pick(self, retrieval: Retrieval) -> list[tuple[Hit, str, str]]:
-        """The named paragraph when the question names one; otherwise the best sentences by similarity, term
-        overlap and passage rank, kept diverse; returned in reading order."""
-        quoted = self._quoted_paragraph(retrieval)
-        if quoted:
-            return quoted
-        spans = [(rank, hit, i, sentence, hit.chunk.text[sentence.start:sentence.end].strip())
-                 for rank, hit in enumerate(retrieval.hits[: self.passages])
-                 for i, sentence in enumerate(hit.chunk.sentences)]
-        spans = [s for s in spans if _quotable(s[4])]
-        if not spans:
-            return []
-        all_terms = self.terms([retrieval.expanded] + [s[4] for s in spans])  # one tokenizer call per question
-        qterms = set(all_terms[0])
-        candidates = []
-        for (rank, hit, i, sentence, text), terms in zip(spans, all_terms[1:]):
-            vectors = self.sentence_vectors_of(self.position_of[hit.chunk.id])
-            sim = float(vectors[i] @ retrieval.query_vector) if i < len(vectors) else (hit.dense or 0.0)
-            overlap = len(qterms & set(terms)) / len(qterms) if qterms else 0.0
-            prior = 1.0 / (1 + rank) + (0.3 if hit.via == "reference" else 0.0)
-            score = _W_SIM * sim + _W_OVERLAP * overlap + _W_PRIOR * prior
-            candidates.append((score, rank, i, hit, text, sentence.paragraph, vectors[i] if i < len(vectors) else None))
-        candidates.sort(key=lambda c: -c[0])
-        chosen: list = []
-        per_chunk: dict[str, int] = {}
-        for cand in candidates:
-            score, _, _, hit, text, _, vec = cand
-            if len(chosen) >= self.max_sentences or (chosen and score < 0.7 * chosen[0][0]):
+    @staticmethod
+    def _lead_with(candidates: list[Candidate], demand: Demand, best: float) -> list[Candidate] | None:
+        """The candidates with one that holds what the demand asks for first, or None when none of those scoring
+        at least LEAD_CAN_YIELD of the best does."""
+        for i, cand in enumerate(candidates):
+            if cand.score < LEAD_CAN_YIELD * best:
                 break
-            if per_chunk.get(hit.chunk.id, 0) >= 2:
-                continue
-            if vec is not None and any(c[6] is not None and float(c[6] @ vec) > 0.9 for c in chosen):
-                continue  # near-duplicate of a sentence already chosen (e.g. act text and its summary)
-            chosen.append(cand)
-            per_chunk[hit.chunk.id] = per_chunk.get(hit.chunk.id, 0) + 1
-        chosen.sort(key=lambda c: (c[1], c[2]))
-        return [(c[3], c[4], c[5]) for c in chosen]
+            if demand.found(cand):
+                return [cand] + candidates[:i] + candidates[i + 1:]
+        return None
+
+    @staticmethod
+    def _cited(query: Query, parts: list[Part], retrieval: Retrieval, confidence: float) -> Answer:
+        """The answer text with [n] markers and one citation per quoted paragraph, numbered in reading order."""
+        numbers: dict[tuple[str, str], int] = {}
+        quotes: dict[int, list[str]] = {}
+        texts = []
+        for part in parts:
+            chunk, paragraph = part.candidate.hit.chunk, part.candidate.provision.paragraph
+            n = numbers.setdefault((chunk.id, paragraph), len(numbers) + 1)
+            quotes.setdefault(n, []).append(part.quote)
+            texts.append(f"{part.quote} [{n}]")
+        citations = []
+        for (chunk_id, paragraph), n in numbers.items():
+            chunk = next(p.candidate.hit.chunk for p in parts if p.candidate.hit.chunk.id == chunk_id)
+            label = render_label(chunk.label_base, paragraph) if chunk.label_base else chunk.label
+            citations.append(Citation(n=n, label=label, url=chunk.url, source_id=chunk.source_id,
+                                      article=chunk.article, paragraph=paragraph, kind=chunk.kind, date=chunk.date,
+                                      title=chunk.title, quote=" ".join(quotes[n]), chunk_id=chunk.id,
+                                      tier=chunk.tier))
+        lead = parts[0].candidate.hit.chunk
+        text = " ".join(texts)
+        if lead.tier >= WEB_TIER:  # say plainly where a statement that is not official law comes from
+            caveat = "; it may be out of date" if query.live_state else ""
+            text = f"According to the {citations[0].label} (a web page, not an official legal text{caveat}): {text}"
+        answer = Answer(query.asked, text, tuple(citations), False, retrieval.hits, confidence)
+        return replace(answer, search_query=query.searched)
+
+
+def demands(query: Query) -> list[Demand]:
+    """The specific things a question asks for, each with how to recognise it in a candidate provision."""
+    found: list[Demand] = []
+    for year in query.years:
+        found.append(Demand(f"mention {year}", lambda c, y=year: evidence.has_year(c.text, y)))
+    if query.wants_figure:
+        found.append(Demand("give the figure you ask for", lambda c: evidence.has_figure(c.text)))
+    if query.wants_person:
+        found.append(Demand("name the person who holds or held that post", lambda c: bool(evidence.persons(c.text))))
+    if query.event:
+        names = [n for n in query.names if not evidence.is_generic(n)]
+        if names:
+            found.append(Demand(f"record whether or how that happened for {', '.join(names[:3])}",
+                                lambda c, ns=tuple(names): all(_mentions(c.text, n) for n in ns)))
+    if query.live_state:
+        # legal acts speak as adopted; a web page speaks of the time it was written, so what it says is a
+        # statement of the (then) present, given with that caveat
+        found.append(Demand("live", lambda c: evidence.states_present(c.text) or c.hit.chunk.tier >= WEB_TIER))
+    return found
+
+
+def _mentions(text: str, name: str) -> bool:
+    """Does the text use the name (in any of its spellings)?"""
+    lowered = text.lower()
+    return any(form in lowered for form in variants(name))

@@ -89,6 +89,20 @@ def load_glossary(path: Path) -> list[Term]:
     return [Term(key, v["expansion"], tuple(v.get("also", ()))) for key, v in data.get("terms", {}).items()]
 
 
+def load_words(path: Path) -> dict[str, tuple[str, ...]]:
+    """The glossary's everyday words, each with the words the legal texts use for it; absent file, none."""
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CorpusError(f"glossary {path} is not valid TOML: {exc}") from None
+    words = data.get("words", {})
+    if not all(isinstance(v, list) and all(isinstance(w, str) for w in v) for v in words.values()):
+        raise CorpusError(f"glossary {path}: [words] must map each word to a list of words")
+    return {str(k): tuple(v) for k, v in words.items()}
+
+
 def load_article_titles(path: Path) -> dict[tuple[str, str], str]:
     """Read article_titles.toml: {(source id, article number): descriptive title}; absent file, no titles."""
     if not path.is_file():

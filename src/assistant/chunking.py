@@ -16,6 +16,10 @@ _ABBREVIATIONS = {"art", "arts", "no", "nos", "e.g", "i.e", "p", "pp", "para", "
                   "vol", "co", "ltd", "inc", "op", "oj", "ibid", "approx", "jr", "sr", "reg", "dec", "vs"}
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'’”)]?\s+(?=[A-Z(‘\"“\d—–])")
 ELI = "http://data.europa.eu/eli/treaty/{eli}/art_{article}/oj"
+# Web pages and other documents without legal structure (tier 4) are prose: a chunk is a paragraph or two, so each
+# passage's vector says one thing instead of averaging a page of topics.
+PROSE_TIER = 4
+PROSE_TOKENS = 120
 
 
 def label_template(doc: SourceDoc, block: Block) -> str:
@@ -77,8 +81,9 @@ class Chunker:
         chunks: list[Chunk] = []
         seen: dict[str, int] = {}
         for doc in docs:
+            prose = doc.tier >= PROSE_TIER
             for block in doc.blocks:
-                for lines in self._pieces(block):
+                for lines in (self._pack(list(block.paragraphs), PROSE_TOKENS) if prose else self._pieces(block)):
                     chunk = self._make(doc, block, lines, seen)
                     chunks.append(chunk)
         return chunks
@@ -99,8 +104,9 @@ class Chunker:
             pieces.extend(self._pack(group))
         return pieces
 
-    def _pack(self, lines: list[Paragraph]) -> list[list[Paragraph]]:
+    def _pack(self, lines: list[Paragraph], limit: int | None = None) -> list[list[Paragraph]]:
         """Greedy packing of lines up to the size limit; an over-long line is split by the text splitter."""
+        limit = limit or self.max_tokens
         pieces: list[list[Paragraph]] = []
         current: list[Paragraph] = []
         for line in lines:
@@ -110,7 +116,7 @@ class Chunker:
                     current = []
                 pieces.extend([[Paragraph(line.number, part)] for part in self.splitter.split_text(line.text)])
                 continue
-            if current and self._tokens(current + [line]) > self.max_tokens:
+            if current and self._tokens(current + [line]) > limit:
                 pieces.append(current)
                 current = []
             current.append(line)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .errors import QuestionError
-from .query import proper_names
+from .vocabulary import proper_names
 from .validation import require_unicode
 
 ROLES = ("user", "assistant")

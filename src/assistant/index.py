@@ -26,8 +26,10 @@ from .errors import DataDirError, IndexDamagedError, IndexMismatchError, IndexMi
 from .lexical import LexicalIndex
 from .store import VectorStore, close_client, collection_names, make_client
 from .types import Chunk
+from .vocabulary import Vocabulary
 
-INDEX_FORMAT = 2  # 2: one folder per generation with its own Chroma database (1 shared DATA_DIR/chroma)
+# 3: with the vocabulary of the texts; 2: one folder per generation with its own Chroma database; 1: shared Chroma
+INDEX_FORMAT = 3
 MANIFEST_FILE = "current.json"
 LEASE_DIR = "leases"
 REBUILD = "re-run `cfsp-assistant ingest` to rebuild it"
@@ -155,8 +157,8 @@ def check_compatible(settings: Settings, manifest: IndexManifest, backend: str |
 
 
 def save_generation(folder: Path, chunks: list[Chunk], passage_vectors: np.ndarray, sentence_vectors: list[np.ndarray],
-                    lexical: LexicalIndex) -> None:
-    """Write a generation's chunk records, passage and sentence vectors (for scoring) and BM25 index."""
+                    lexical: LexicalIndex, vocabulary: Vocabulary) -> None:
+    """Write a generation's chunk records, passage and sentence vectors (for scoring), BM25 index and vocabulary."""
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "chunks.jsonl").open("w", encoding="utf-8") as fh:
         for chunk in chunks:
@@ -166,6 +168,7 @@ def save_generation(folder: Path, chunks: list[Chunk], passage_vectors: np.ndarr
     np.save(folder / "sentences.npy", stacked.astype(np.float16))
     np.save(folder / "sentence_offsets.npy", np.cumsum([0] + [len(s) for s in sentence_vectors]))
     lexical.save(folder / "bm25")
+    vocabulary.save(folder)
 
 
 def chroma_dir(settings: Settings, generation: str) -> Path:
@@ -192,6 +195,7 @@ class Index:
     passage_vectors: np.ndarray
     sentence_vectors: np.ndarray
     sentence_offsets: np.ndarray
+    vocabulary: Vocabulary
     folder: Path
 
     def sentences_of(self, position: int) -> np.ndarray:
@@ -240,6 +244,7 @@ def load_index(settings: Settings, manifest: IndexManifest | None = None, backen
         passage_vectors = np.load(folder / "passages.npy")
         sentence_vectors = np.load(folder / "sentences.npy").astype(np.float32)
         offsets = np.load(folder / "sentence_offsets.npy")
+        vocabulary = Vocabulary.load(folder)
     except FileNotFoundError as exc:
         raise IndexDamagedError(f"{damaged}: {Path(exc.filename or '?').name} is missing") from None
     except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
@@ -271,7 +276,7 @@ def load_index(settings: Settings, manifest: IndexManifest | None = None, backen
         vectors.close()
         raise IndexDamagedError(f"{damaged}: the vector store holds {count} vectors for {n} passages")
     return Index(manifest, chunks, {c.id: i for i, c in enumerate(chunks)}, lexical, vectors, passage_vectors,
-                 sentence_vectors, offsets, folder)
+                 sentence_vectors, offsets, vocabulary, folder)
 
 
 # ---------------------------------------------------------------- leases and clean-up

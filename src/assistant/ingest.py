@@ -25,6 +25,7 @@ from .index import (INDEX_FORMAT, IndexedSource, IndexManifest, generation_dir, 
 from .lexical import LexicalIndex
 from .loaders import load_file, read_verified
 from .types import Chunk, DocEntry, SourceDoc
+from .vocabulary import Vocabulary
 
 
 @dataclass
@@ -184,8 +185,9 @@ def ingest(settings: Settings, embedder: Embedder, progress: Callable[[str, int,
             store.add(new_ids, passages, [_metadata(c) for c in chunks])
         finally:
             store.close()
+        texts = [c.embed_text for c in chunks]
         save_generation(generation_dir(settings, generation), chunks, passages, [vectors[c.id][1] for c in chunks],
-                        LexicalIndex.build([c.embed_text for c in chunks]))
+                        LexicalIndex.build(texts), Vocabulary.build(texts))
         if before_switch:
             before_switch()
         write_manifest(settings, manifest)

@@ -39,10 +39,13 @@ class LexicalIndex:
         """Stemmed, stopword-free terms of each text, as the index sees them."""
         return bm25s.tokenize(texts, stopwords="en", stemmer=self.stemmer, return_ids=False, show_progress=False)
 
-    def unknown(self, words: list[str]) -> list[str]:
-        """The words none of whose terms occur anywhere in the indexed texts."""
-        vocab = self.retriever.vocab_dict
-        return [w for w, terms in zip(words, self.terms(words)) if terms and not any(t in vocab for t in terms)]
+    def document_frequency(self, term: str) -> int:
+        """How many indexed texts contain the (stemmed) term."""
+        position = self.retriever.vocab_dict.get(term)
+        indptr = self.retriever.scores["indptr"]
+        if position is None or position + 1 >= len(indptr):
+            return 0
+        return int(indptr[position + 1] - indptr[position])
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every text for the query (zeros when no query term is indexed)."""

@@ -11,16 +11,18 @@ from dataclasses import asdict, dataclass, replace
 
 from threadpoolctl import threadpool_limits
 
-from .answering import Answerer
-from .catalogue import load_glossary
+from .answering import RESERVE_PASSAGES, Answerer
+from .composer import Composer, idf_of
+from .catalogue import load_glossary, load_words
 from .config import Settings
-from .conversation import Turn, resolve, validate_history
+from .conversation import Turn, validate_history
 from .embeddings import Embedder, make_embedder
 from .errors import IndexDamagedError, IndexMismatchError, IndexMissingError, IndexUnusableError, QuestionError
 from .index import Index, IndexManifest, Lease, load_index, manifest_stamp, read_manifest
-from .query import Expander, proper_names
+from .query import Expander, Query, QueryAnalyser, Thesaurus
 from .retrieval import Retriever
 from .types import Answer
+from .vocabulary import english_words
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +40,11 @@ def validate_question(question: str, max_chars: int) -> str:
 
 @dataclass(frozen=True)
 class Engine:
-    """One loaded generation with the retriever and answerer built on it; swapped whole when the index changes."""
+    """One loaded generation with the analyser, retriever and answerer built on it; swapped whole when the index
+    changes."""
 
     index: Index
+    analyser: QueryAnalyser
     retriever: Retriever
     answerer: Answerer
 
@@ -59,6 +63,8 @@ class Assistant:
         self.settings = settings
         self.embedder = embedder
         self.expander = Expander(load_glossary(settings.glossary_path))
+        self.words = load_words(settings.glossary_path)
+        self.english = english_words()
         self._engine = self._build(index)
         self._lease: Lease | None = Lease(settings, index.generation)
         self._stamp = manifest_stamp(settings)
@@ -69,11 +75,19 @@ class Assistant:
         self.problem: str | None = None  # why the served index cannot answer, while it cannot
 
     def _build(self, index: Index) -> Engine:
-        retriever = Retriever(index, self.embedder, self.expander, self.settings.candidates, self.settings.rrf_k)
-        answerer = Answerer(index.sentences_of, index.by_id, index.lexical.terms, self.settings.abstain_threshold,
-                            self.settings.answer_sentences, passages=self.settings.top_k,
-                            unknown_names=lambda text: index.lexical.unknown(proper_names(text)))
-        return Engine(index, retriever, answerer)
+        retriever = Retriever(index, self.embedder, self.settings.candidates, self.settings.rrf_k)
+        thesaurus = Thesaurus(self.words, index.lexical.terms)
+        analyser = QueryAnalyser(self.expander, thesaurus, index.vocabulary, retriever.treaty_articles, self.english)
+        idf = idf_of(index.lexical.document_frequency, len(index.chunks))
+        composer = Composer(index.sentences_of, index.by_id, index.lexical.terms, idf, passages=self.settings.top_k)
+        answerer = Answerer(composer, self.settings.abstain_threshold, passages=self.settings.top_k)
+        return Engine(index, analyser, retriever, answerer)
+
+    def understand(self, question: str, history: Iterable[Turn | Mapping] | None = None) -> Query:
+        """The `Query` record for a question in its conversation (what is searched, what the answer must hold)."""
+        question = validate_question(question, self.settings.max_question_chars)
+        turns = validate_history(history, self.settings.max_history_turns, self.settings.max_question_chars * 4)
+        return self._engine.analyser.analyse(question, turns)
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder: Embedder | None = None) -> "Assistant":
@@ -105,9 +119,10 @@ class Assistant:
         question = validate_question(question, self.settings.max_question_chars)
         turns = validate_history(history, self.settings.max_history_turns, self.settings.max_question_chars * 4)
         engine = self._engine  # one generation for the whole question, even if a newer one arrives meanwhile
-        query = resolve(question, turns)
-        try:
-            retrieval = engine.retriever.search(query, top_k or self.settings.top_k, mode)
+        query = engine.analyser.analyse(question, turns)
+        k = top_k or self.settings.top_k
+        try:  # the answerer may look past the passages shown for a specific thing asked for: retrieve enough
+            retrieval = engine.retriever.search(query, max(k, RESERVE_PASSAGES), mode)
         except (ValueError, QuestionError):
             raise
         except Exception as exc:  # the vector store failed under us: say so (503), and look for a usable index
@@ -117,9 +132,10 @@ class Assistant:
             self.problem = problem
             raise IndexDamagedError(f"the index being served is unusable: {problem}") from exc
         searched = time.perf_counter()
-        answer = engine.answerer.answer(retrieval)
-        return replace(answer, question=question, search_query=query, retrieval_ms=(searched - started) * 1000,
-                       latency_ms=(time.perf_counter() - started) * 1000)
+        answer = engine.answerer.answer(query, retrieval)
+        return replace(answer, question=question, hits=answer.hits[:k], search_query=query.searched,
+                       corrections=query.corrections,
+                       retrieval_ms=(searched - started) * 1000, latency_ms=(time.perf_counter() - started) * 1000)
 
     def sources(self) -> list[dict]:
         """What is indexed: one row per document with its chunk count."""

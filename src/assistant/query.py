@@ -1,79 +1,68 @@
-"""Understanding a question: explicit article references and glossary expansion."""
+"""Understanding a question, once: `QueryAnalyser.analyse(question, history)` turns it into a `Query` record that
+retrieval and answering read (they never re-parse the question).
+
+A `Query` holds the question as asked and as searched (follow-up topic carried over, spelling corrected), its
+glossary expansion, explicit references, what kind of answer it asks for (a body, a date, a frequency, an amount,
+a list, a rule ...) and the specific things an answer must contain (a year, a figure, a person's name, the text
+of a non-EU treaty, an event, the present state).
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .catalogue import Term
+from .conversation import Turn, is_follow_up, resolve
+from .references import Reference, find_references, other_text
+from .vocabulary import FUNCTION_WORDS, Vocabulary, proper_names
 
-# "Article 42(7) TEU", "Art. 215 TFEU", "Article 31", "Articles 42 and 43 of the Treaty on European Union"
-_REFERENCE = re.compile(
-    r"\bart(?:icle)?s?\.?\s*(\d{1,3})(?:\s*\((\d{1,2})\))?"
-    r"(?:\s*(?:of\s+the\s+)?(TEU|TFEU|Treaty on European Union|Treaty on the Functioning of the European Union))?",
-    re.I)
-_PROTOCOL = re.compile(r"\bprotocol\s*(?:\(?\s*no\.?\s*)?(10|11)\b", re.I)
-_DECLARATION = re.compile(r"\bdeclaration\s*(?:no\.?\s*)?(13|14)\b", re.I)
-_TREATY_NAMES = {"teu": "TEU", "tfeu": "TFEU", "treaty on european union": "TEU",
-                 "treaty on the functioning of the european union": "TFEU"}
-
-
-# "of the NATO treaty", "of the UN Charter": an article of some other text, not of the EU Treaties
-_OTHER_TEXT = re.compile(r"\s*of\s+(?:the\s+)?(?!treaty on\b|TEU\b|TFEU\b)[\w'’ -]{0,40}?"
-                         r"\b(treaty|charter|convention|constitution|pact|agreement|act|law)\b", re.I)
+_TOKEN = re.compile(r"[^\W_][\w'’\-/]*")
 # questions about what is happening now or how often something was used: legal texts as adopted do not record that
 _LIVE_STATE = re.compile(
-    r"\b(current(ly)?|right now|at the moment|this year|latest|so far|to date|"
-    r"ever (been )?(used|invoked|activated|applied|triggered)|(has|have|did) (it|they|\w+ \w+) ever|"
+    r"\b(current(ly)?|now|nowadays|today|right now|at the moment|at present|presently|this year|latest|so far|"
+    r"to date|ever (been )?(used|invoked|activated|applied|triggered)|(has|have|did) (it|they|\w+ \w+) ever|"
     r"actually (been )?(used|invoked))\b", re.I)
-_NAME = re.compile(r"[A-Za-z][A-Za-z'’\-]*")
-_FUNCTION_WORDS = frozenset("i what who whom whose which when where why how is are was were do does did can could "
-                            "should would will shall may might must the a an and or but if in on of to for".split())
-
-
-def proper_names(text: str) -> list[str]:
-    """Capitalised words that are not acronyms and not the first word (whose capital sentence case explains),
-    except in very short questions ("Iran too?")."""
-    words = _NAME.findall(text)
-    start = 0 if len(words) <= 3 else 1
-    names = [w.strip("'’-") for w in words[start:] if w[:1].isupper() and not w.isupper()]
-    return list(dict.fromkeys(w for w in names if w and w.lower() not in _FUNCTION_WORDS))
+# a year asked about ("in 2023"), not the year inside an act's number ("Decision (CFSP) 2017/2315", "2014/512/CFSP")
+_YEAR = re.compile(r"(?<![\d/])\b(19[5-9]\d|20[0-4]\d)\b(?!\s*/\s*\d)")
+_PERSON = re.compile(
+    r"^\s*who\s+(is|was|were|are|has been|will be)\s+(?!(responsible|in charge|entitled|allowed|able|competent|"
+    r"bound|obliged|eligible|covered|involved|affected|exempt|concerned|required|consulted|informed)\b)", re.I)
+_EVENT = re.compile(
+    r"^\s*(has|have|had|did|will)\b(?!\s+(to|the right)\b)|\bwhat happened\b|\bwhen (will|did)\b|"
+    r"\bhow did\b.*\b(react|respond)|\b(react(ed)?|respond(ed)?) to\b|\bwhat did\b.*\b(say|decide|do|think)\b",
+    re.I)
+# what kind of answer the question asks for, tried in this order
+ASKS_FOR: tuple[tuple[str, re.Pattern], ...] = (
+    ("how_often", re.compile(r"\bhow (often|frequently)\b|\bhow many times\b|\bevery how\b", re.I)),
+    ("how_much", re.compile(r"\bhow (much|many|large|big)\b|\bwhat (percentage|share|proportion|amount|sum|number)\b|"
+                            r"\bwhat is the (budget|amount|ceiling|number|cost)\b", re.I)),
+    ("when", re.compile(r"^\s*when\b|\bwhat (date|time|year)\b|\buntil when\b|\bby when\b|\bsince when\b|"
+                        r"\bhow long\b|\bdeadline\b|\bexpir|\bend date\b|\bstart date\b", re.I)),
+    ("who", re.compile(r"^\s*(who|whom|whose)\b|\bwhich (body|bodies|institution|institutions|organ|person|official|"
+                       r"authority|authorities)\b|\bby whom\b|\bwho\b", re.I)),
+    ("purpose", re.compile(r"\b(why|aim|aims|purpose|objective|objectives|goal|goals|rationale|background|"
+                           r"reason|reasons)\b", re.I)),
+    ("which", re.compile(r"^\s*(which|what)\s+(\w+\s+)?(kinds?|types?|areas|countries|states|tasks|measures|goods|"
+                         r"items|criteria|conditions|commitments|bodies|missions|principles|projects|sectors|forms|"
+                         r"activities|means|instruments|regions|exceptions|rights|obligations)\b|\blist\b", re.I)),
+    ("rule", re.compile(r"^\s*(can|could|may|must|should|is|are|does|do|am|has to|have to|would)\b|"
+                        r"\b(allowed|permitted|obliged|required|forbidden|prohibited|entitled|have to|has to)\b", re.I)),
+    ("definition", re.compile(r"^\s*what\s+(is|are)\b|\bwhat does\b.*\bmean\b|\bexplain\b|\bdefin", re.I)),
+)
 
 
 def asks_about_live_state(question: str) -> bool:
     """Does the question ask about the present state of affairs or the record of use ("the current head of",
-    "has it ever been invoked")? The corpus holds texts as adopted, which cannot answer that."""
+    "has it ever been invoked")?"""
     return bool(_LIVE_STATE.search(question))
 
 
-@dataclass(frozen=True)
-class Reference:
-    """An explicit pointer in a question to a treaty article (or protocol/declaration)."""
-
-    source_id: str
-    article: str
-    paragraph: str = ""
-
-
-def find_references(question: str, treaty_articles: dict[str, set[str]]) -> list[Reference]:
-    """Explicit references in a question, in the order it names them; a bare "Article 31" means the TEU article
-    if the index has it, else TFEU. A reference without an article (a protocol, a declaration) means the whole text."""
-    found: list[tuple[int, Reference]] = []
-    for m in _REFERENCE.finditer(question):
-        article, paragraph, treaty = m.group(1), m.group(2) or "", m.group(3)
-        if not treaty and _OTHER_TEXT.match(question, m.end()):
-            continue
-        if treaty:
-            source = _TREATY_NAMES[treaty.lower()]
-        else:
-            source = next((s for s in ("TEU", "TFEU") if article in treaty_articles.get(s, set())), "")
-        if source and article in treaty_articles.get(source, set()):
-            found.append((m.start(), Reference(source, article, paragraph)))
-    found += [(m.start(), Reference(f"PROTOCOL-{m.group(1)}", "")) for m in _PROTOCOL.finditer(question)]
-    found += [(m.start(), Reference(f"DECLARATION-{m.group(1)}", "")) for m in _DECLARATION.finditer(question)]
-    # in the order the question names them: "Protocol No 11 on Article 42 TEU" is about the protocol first
-    refs = [ref for _, ref in sorted(found, key=lambda item: item[0])]
-    return list(dict.fromkeys(refs))
+def asks_for(question: str) -> str:
+    """What kind of answer a question wants: how_often, how_much, when, who, purpose, which, rule, definition or
+    general."""
+    return next((kind for kind, pattern in ASKS_FOR if pattern.search(question)), "general")
 
 
 class Expander:
@@ -90,10 +79,126 @@ class Expander:
                 self.rules.append((pattern, term.expansion))
             self.rules.append((re.compile(rf"\b{re.escape(term.expansion)}\b", re.I), term.key))
 
-    def expand(self, question: str) -> str:
-        """The question followed by the expansions of the terms it mentions (each added once)."""
+    def additions(self, question: str) -> list[str]:
+        """The expansions of the terms the question mentions, each once."""
         extra: list[str] = []
         for pattern, addition in self.rules:
             if pattern.search(question) and addition.lower() not in question.lower() and addition not in extra:
                 extra.append(addition)
+        return extra
+
+    def expand(self, question: str) -> str:
+        """The question followed by the expansions of the terms it mentions (each added once)."""
+        extra = self.additions(question)
         return f"{question} ({'; '.join(extra)})" if extra else question
+
+
+class Thesaurus:
+    """Everyday words and the legal words for the same thing ("pay" -> "financed", "contributions"); matched on
+    stems, so any form of the word ("pays", "paid") counts."""
+
+    def __init__(self, words: dict[str, tuple[str, ...]], stem: Callable[[list[str]], list[list[str]]]):
+        keys = list(words)
+        self.stem = stem
+        self.entries = [(frozenset(stems), words[key]) for key, stems in zip(keys, stem(keys)) if stems]
+
+    def related(self, text: str) -> list[str]:
+        """The legal words for the everyday words of a text, each once, not those it already uses."""
+        own = set(self.stem([text])[0])
+        found: list[str] = []
+        for stems, legal in self.entries:
+            if stems <= own:
+                found += [w for w in legal if w not in found and w.lower() not in text.lower()]
+        return found
+
+
+@dataclass(frozen=True)
+class Query:
+    """One question, understood: what was asked, what was searched and what a good answer must contain."""
+
+    asked: str
+    searched: str  # with the conversation's topic carried over and typos corrected: shown as "Searched for"
+    expanded: str  # `searched` plus glossary expansions: what the retrievers read
+    expansions: tuple[str, ...] = ()  # glossary expansions of its terms and acronyms
+    related: tuple[str, ...] = ()  # legal words for its everyday words: searched lexically, with less weight
+    corrections: tuple[tuple[str, str], ...] = ()  # (as typed, as searched)
+    references: tuple[Reference, ...] = ()
+    other_text: str = ""  # "Article 5 of the NATO treaty": asks for the text of something not indexed
+    unknown: tuple[str, ...] = ()  # names (or numbered things) the texts never use
+    names: tuple[str, ...] = ()  # the names the question uses that the texts know
+    asks_for: str = "general"
+    years: tuple[str, ...] = ()  # years asked about
+    wants_person: bool = False  # "who is/was ...": a person's name
+    event: bool = False  # whether or how something happened ("has Switzerland adopted ...", "when will ...")
+    live_state: bool = False  # the present state or the record of use ("current", "ever invoked")
+    follow_up: bool = False
+
+    @property
+    def lexical(self) -> str:
+        """What the lexical search reads: the expanded question plus the legal words for its everyday words."""
+        return f"{self.expanded} {' '.join(self.related)}" if self.related else self.expanded
+
+    @property
+    def wants_figure(self) -> bool:
+        """Asks for an amount, a count or a share."""
+        return self.asks_for == "how_much"
+
+
+class QueryAnalyser:
+    """Builds `Query` records against one index's vocabulary, treaty articles and the glossary."""
+
+    def __init__(self, expander: Expander, thesaurus: Thesaurus, vocabulary: Vocabulary,
+                 treaty_articles: dict[str, set[str]], english: Callable[[str], bool]):
+        self.expander = expander
+        self.thesaurus = thesaurus
+        self.vocabulary = vocabulary
+        self.treaty_articles = treaty_articles
+        self.english = english
+
+    def corrections(self, text: str) -> list[tuple[str, str]]:
+        """(typed word, the word the texts use) for each word one typo away from a word of the texts."""
+        found = []
+        for token in _TOKEN.findall(text):
+            if token.lower() in FUNCTION_WORDS or any(c.isdigit() for c in token):
+                continue
+            fixed = self.vocabulary.correction(token, self.english)
+            if fixed:
+                found.append((token, _same_case(token, fixed)))
+        return found
+
+    def unknown(self, text: str) -> list[str]:
+        """Names and numbered words ("14th") of the question that no indexed text uses, in any spelling."""
+        candidates = proper_names(text) + [t for t in _TOKEN.findall(text)
+                                           if any(c.isdigit() for c in t) and any(c.isalpha() for c in t)]
+        return [w for w in dict.fromkeys(candidates) if not self.vocabulary.knows(w)]
+
+    def analyse(self, question: str, history: Iterable[Turn] = ()) -> Query:
+        """The `Query` for a question in its conversation."""
+        turns = tuple(history)
+        fixes = self.corrections(question)
+        corrected = question
+        for typed, fixed in fixes:
+            corrected = re.sub(rf"(?<![\w'’]){re.escape(typed)}(?![\w])", fixed, corrected)
+        searched = resolve(corrected, turns)
+        extra = self.expander.additions(searched)
+        expanded = f"{searched} ({'; '.join(extra)})" if extra else searched
+        unknown = self.unknown(corrected)
+        known = [n for n in proper_names(corrected) if n not in unknown]
+        return Query(
+            asked=question, searched=searched, expanded=expanded, expansions=tuple(extra),
+            related=tuple(self.thesaurus.related(searched)), corrections=tuple(fixes),
+            references=tuple(find_references(searched, self.treaty_articles)), other_text=other_text(corrected),
+            unknown=tuple(unknown), names=tuple(known), asks_for=asks_for(corrected),
+            years=tuple(dict.fromkeys(_YEAR.findall(corrected))), wants_person=bool(_PERSON.search(corrected)),
+            event=bool(_EVENT.search(corrected)), live_state=asks_about_live_state(corrected),
+            follow_up=bool(turns) and is_follow_up(corrected))
+
+
+def _same_case(typed: str, word: str) -> str:
+    """The corrected word written as the typed one was (capitalised, upper case), keeping a possessive."""
+    suffix = re.search(r"(['’]s|s['’])$", typed)
+    if typed.isupper():
+        word = word.upper()
+    elif typed[:1].isupper():
+        word = word[:1].upper() + word[1:]
+    return word + (suffix.group(0) if suffix else "")

@@ -9,32 +9,30 @@ import numpy as np
 
 from .embeddings import Embedder
 from .index import Index
-from .query import Expander, Reference, find_references
+from .query import Query
+from .references import Reference
 from .types import Hit
 
 MODES = ("bm25", "dense", "hybrid")
 # treaty > legal act > official summary > web page
-TIER_WEIGHT = {1: 1.2, 2: 1.0, 3: 1.0, 4: 0.9}
+TIER_WEIGHT = {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0}
+REPEAT_DECAY = 0.7
 
 
 @dataclass(frozen=True)
 class Retrieval:
-    """The outcome of a search: ranked hits plus what the answerer needs to pick sentences."""
+    """The outcome of a search: ranked hits plus the question's vector, which the answerer scores sentences with."""
 
-    question: str
-    expanded: str
     hits: tuple[Hit, ...]
     query_vector: np.ndarray
-    references: tuple[Reference, ...]
 
 
 class Retriever:
     """Searches one loaded index; stateless per query, safe to share between users."""
 
-    def __init__(self, index: Index, embedder: Embedder, expander: Expander, candidates: int = 30, rrf_k: int = 60):
+    def __init__(self, index: Index, embedder: Embedder, candidates: int = 30, rrf_k: int = 60):
         self.index = index
         self.embedder = embedder
-        self.expander = expander
         self.candidates = candidates
         self.rrf_k = rrf_k
         self.treaty_positions = np.array([i for i, c in enumerate(index.chunks) if c.tier == 1], dtype=np.int64)
@@ -47,17 +45,17 @@ class Retriever:
                 self.by_article.setdefault((chunk.source_id, chunk.article), []).append(pos)
                 self.by_source.setdefault(chunk.source_id, []).append(pos)
 
-    def search(self, question: str, k: int = 5, mode: str = "hybrid") -> Retrieval:
+    def search(self, query: Query, k: int = 5, mode: str = "hybrid") -> Retrieval:
         """The k best chunks for a question by the given mode (bm25, dense or hybrid)."""
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; allowed: {', '.join(MODES)}")
-        expanded = self.expander.expand(question)
+        expanded = query.expanded
         qvec = self.embedder.embed_query(expanded)
         passage = self.index.passage_vectors
         rankings: list[list[int]] = []
         lexical: dict[int, float] = {}
         if mode in ("bm25", "hybrid"):
-            scores = self.index.lexical.scores(expanded)
+            scores = self.index.lexical.scores(query.lexical)
             rankings.append(self._top(scores))
             lexical = {p: float(scores[p]) for p in rankings[-1]}
             if mode == "hybrid":  # the treaties searched on their own, so the acts' volume cannot hide them
@@ -75,16 +73,15 @@ class Retriever:
                 fused[pos] = fused.get(pos, 0.0) + 1.0 / (self.rrf_k + rank + 1)
         for pos in fused:  # prefer the more authoritative text when the evidence is otherwise close
             fused[pos] *= TIER_WEIGHT.get(self.index.chunks[pos].tier, 1.0)
-        references = tuple(find_references(question, self.treaty_articles))
-        pinned = self._pin(references, fused)
+        pinned = self._pin(query.references, fused)
         ranked = [p for p, _ in sorted(fused.items(), key=lambda kv: -kv[1]) if p not in pinned]
-        order = pinned + self._diversify(ranked)
+        order = pinned + self._diversify(ranked, fused)
         hits = []
         for pos in order[:k]:
             sim = float(passage[pos].astype(np.float32) @ qvec)
             hits.append(Hit(self.index.chunks[pos], fused.get(pos, 1.0), sim, lexical.get(pos),
                             "reference" if pos in pinned else mode))
-        return Retrieval(question, expanded, tuple(hits), qvec, references)
+        return Retrieval(tuple(hits), qvec)
 
     def _pin(self, references: tuple[Reference, ...], fused: dict[int, float]) -> list[int]:
         """Chunks of the texts a question names explicitly, taken in turns from each reference (so "Articles 42
@@ -126,13 +123,14 @@ class Retriever:
         top = np.argpartition(-best, min(self.candidates, len(best) - 1))[: self.candidates]
         return [int(p) for p in top[np.argsort(-best[top])]]
 
-    def _diversify(self, ranked: list[int]) -> list[int]:
-        """The best hit of each unit (a treaty article, or one act or summary) before any unit's second, so a long
-        annex or one article's paragraphs do not crowd out the other sources."""
-        first, rest, seen = [], [], set()
-        for pos in ranked:
+    def _diversify(self, ranked: list[int], fused: dict[int, float]) -> list[int]:
+        """Re-rank so that one unit (an article, or an act's or summary's unnamed parts) does not crowd out the other
+        sources: each further passage of a unit already placed counts `REPEAT_DECAY` times less, once per repeat."""
+        placed: dict[tuple[str, str, str], int] = {}
+        adjusted = []
+        for pos in ranked:  # best first, so a unit's repeats are always the later ones
             chunk = self.index.chunks[pos]
-            unit = (chunk.source_id, chunk.kind, chunk.article if chunk.kind == "treaty" else "")
-            (rest if unit in seen else first).append(pos)
-            seen.add(unit)
-        return first + rest
+            unit = (chunk.source_id, chunk.kind, chunk.article)
+            adjusted.append((fused[pos] * REPEAT_DECAY ** placed.get(unit, 0), pos))
+            placed[unit] = placed.get(unit, 0) + 1
+        return [pos for _, pos in sorted(adjusted, key=lambda item: -item[0])]

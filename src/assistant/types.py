@@ -142,6 +142,7 @@ class Citation:
     title: str
     quote: str
     chunk_id: str
+    tier: int = 2  # 1 treaty, 2 legal act, 3 official summary, 4 web page or other document (not official law)
 
 
 @dataclass(frozen=True)
@@ -156,13 +157,15 @@ class Answer:
     confidence: float = 0.0
     latency_ms: float = 0.0
     retrieval_ms: float = 0.0
-    search_query: str = ""  # the question as searched: with the conversation's topic carried over for follow-ups
+    search_query: str = ""  # the question as searched: the conversation's topic carried over, typos corrected
+    corrections: tuple[tuple[str, str], ...] = ()  # (as typed, as searched) for each corrected word
 
     def to_dict(self) -> dict:
         """JSON-ready form shared by the CLI, API and evaluation."""
         return {
             "question": self.question,
             "search_query": self.search_query or self.question,
+            "corrections": [list(c) for c in self.corrections],
             "answer": self.text,
             "abstained": self.abstained,
             "confidence": round(self.confidence, 4),

@@ -13,6 +13,7 @@ GATED = {
     "recall_at_1": "min", "recall_at_3": "min", "recall_at_5": "min", "recall_at_10": "min",
     "mrr": "min", "ndcg": "min",
     "citation_accuracy_first": "min", "citation_accuracy_any": "min", "keyword_hit_rate": "min",
+    "lead_keyword_rate": "min", "answerable_declined": "max", "not_covered_declined": "min", "answer_words_mean": "max",
     "abstention_precision": "min", "abstention_recall": "min", "abstention_accuracy": "min",
     "latency_ms_p95": "max",
 }

@@ -54,6 +54,14 @@ def keyword_score(answer: str, keywords: Sequence[str]) -> float | None:
     return sum(1 for k in keywords if k.lower() in text) / len(keywords)
 
 
+def lead_keyword(first_quote: str, keywords: Sequence[str]) -> bool | None:
+    """Does the first cited quote hold at least one expected keyword (case-insensitive)? None without keywords."""
+    if not keywords:
+        return None
+    text = first_quote.lower()
+    return any(k.lower() in text for k in keywords)
+
+
 def abstention_scores(outcomes: Sequence[tuple[bool, bool]]) -> dict[str, float | None]:
     """Precision, recall and accuracy of abstaining, from (answerable, abstained) pairs.
 

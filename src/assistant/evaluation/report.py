@@ -13,11 +13,13 @@ from .runner import EvalRun, QuestionResult, breakdown, summarize
 HEADLINE = [("recall_at_1", "R@1"), ("recall_at_3", "R@3"), ("recall_at_5", "R@5"), ("recall_at_10", "R@10"),
             ("mrr", "MRR@k"), ("ndcg", "nDCG@k"), ("citation_accuracy_first", "cite first"),
             ("citation_accuracy_any", "cite any"), ("keyword_hit_rate", "keywords"),
-            ("abstention_precision", "abst. prec."), ("abstention_recall", "abst. rec."),
-            ("abstention_accuracy", "abst. acc."), ("answer_words_mean", "words")]
+            ("lead_keyword_rate", "lead keyword"), ("abstention_precision", "abst. prec."),
+            ("abstention_recall", "abst. rec."), ("abstention_accuracy", "abst. acc."),
+            ("not_covered_declined", "not covered declined"), ("answerable_declined", "answerable declined"),
+            ("answer_words_mean", "words")]
 SPEED = [("retrieval_ms_p50", "retrieval p50"), ("retrieval_ms_p95", "retrieval p95"), ("answer_ms_p50", "answer p50"),
          ("answer_ms_p95", "answer p95"), ("latency_ms_p50", "total p50"), ("latency_ms_p95", "total p95")]
-CHART = HEADLINE[:9] + [HEADLINE[11]]
+CHART = HEADLINE[:10] + [HEADLINE[12]]
 
 
 def fmt(value, digits: int = 3) -> str:

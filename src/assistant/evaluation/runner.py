@@ -13,6 +13,7 @@ from . import metrics
 from .questions import EvalQuestion
 
 RECALL_KS = (1, 3, 5, 10)
+OUT_OF_SCOPE = "out-of-scope"  # the topic of unanswerable questions that are not about the CFSP at all
 TREATY_SOURCES = ("TEU", "TFEU")
 
 
@@ -38,6 +39,7 @@ class QuestionResult:
     first_citation_ok: bool
     any_citation_ok: bool
     keyword_score: float | None
+    lead_keyword: bool | None  # the first cited quote holds an expected keyword (None without keywords)
     answer_words: int
     retrieval_ms: float
     answer_ms: float
@@ -93,6 +95,8 @@ def evaluate_one(assistant: Assistant, question: EvalQuestion, mode: str, k: int
         abstained=answer.abstained, confidence=round(answer.confidence, 4),
         first_citation_ok=answered and bool(cited) and cited[0], any_citation_ok=answered and any(cited),
         keyword_score=metrics.keyword_score(answer.text if answered else "", question.answer_keywords),
+        lead_keyword=metrics.lead_keyword(answer.citations[0].quote if answered and answer.citations else "",
+                                          question.answer_keywords),
         answer_words=len(answer.text.split()) if answered else 0,
         retrieval_ms=round(answer.retrieval_ms, 3), answer_ms=round(answer.latency_ms - answer.retrieval_ms, 3),
         latency_ms=round(answer.latency_ms, 3),
@@ -141,6 +145,11 @@ def summarize(results: Sequence[QuestionResult]) -> dict:
         "citation_accuracy_first": metrics.mean([float(r.first_citation_ok) for r in answerable]),
         "citation_accuracy_any": metrics.mean([float(r.any_citation_ok) for r in answerable]),
         "keyword_hit_rate": metrics.mean([r.keyword_score for r in answerable]),
+        "lead_keyword_rate": metrics.mean([None if r.lead_keyword is None else float(r.lead_keyword)
+                                           for r in answerable]),
+        "answerable_declined": metrics.mean([float(r.abstained) for r in answerable]),
+        "not_covered_declined": metrics.mean([float(r.abstained) for r in results
+                                              if not r.answerable and r.topic != OUT_OF_SCOPE]),
         "abstention_precision": abstention["precision"],
         "abstention_recall": abstention["recall"],
         "abstention_accuracy": abstention["accuracy"],

@@ -1,0 +1,265 @@
+"""Composes an extractive answer from provisions: the provision that answers the question first, then at most two
+that complete it, each quoted as a coherent unit (trimmed to its relevant sentences, a list never cut from its
+lead-in, omissions marked with "…").
+
+Every provision of the best retrieved passages is a candidate, scored for the question itself: meaning (sentence
+vectors from the index), words (the question's terms weighted by how rare they are, with the glossary), what the
+question asks for (a body, a date, an amount ...), whether it is operative text or background, the rank of its
+passage and, between candidates that answer alike, the authority of its source.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import evidence
+from .provisions import Provision, split
+from .query import Query
+from .retrieval import Retrieval
+from .types import Hit
+
+# A candidate's score is a weighted sum of these features (weights fitted on the tuning question sets, rounded):
+WEIGHTS = {
+    "dense_best": 0.45,  # meaning: the provision's best sentence against the question
+    "dense_whole": 0.15,  # meaning: the whole provision
+    "lexical": 0.35,  # share of the question's terms it contains, rarer terms and names weighing more
+    "focus": 0.0,  # the same with terms weighted by how rare they are among the candidates (the specific ask)
+    "distinct": 0.0,  # meaning: closer to the question than to the candidates' common subject
+    "rank": 0.06,  # 1 / (1 + rank of its passage in the retrieval)
+    "reference": 0.15,  # the question names this article (or paragraph)
+    "kind": 0.05,  # holds the kind of thing asked for (a body for "who", a date for "when" ...)
+    "demand": 0.08,  # holds a specific thing asked for (the year, a person's name, a statement of the present)
+    "background": -0.2,  # recital, preamble or annex, for a question that is not about purpose or background
+    "orphan": -0.1,  # list items whose lead-in sits in another passage
+    "authority": 0.03,  # 1 treaty ... 0 web page: tips the balance only between candidates that answer alike
+    "short": -0.1,  # a fragment of fewer than SHORT_WORDS words
+}
+EXPANSION_WEIGHT = 0.5  # glossary words count half as much as the question's own
+NAME_WEIGHT = 2.0  # a name in the question (a country, a mission) counts double
+SHORT_WORDS = 8
+
+MAX_PARTS = 3
+EXTRA_MIN_SHARE = 0.85  # a further provision must score this share of the first one
+EXTRA_ALONE_SHARE = 0.95  # ... and add a term the answer lacks, unless it scores this share
+DUPLICATE_SIMILARITY = 0.9  # a provision this close in meaning to one already quoted repeats it
+LEAD_WORDS = 75  # the first provision is trimmed to about this many words
+EXTRA_WORDS = 45  # each further one to about this many
+ANSWER_WORDS = 120
+OMISSION = "…"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A provision of a retrieved passage with its scores for the question."""
+
+    provision: Provision
+    hit: Hit
+    rank: int
+    sentence_scores: tuple[float, ...]  # meaning score of each of its sentences, in the provision's order
+    terms: frozenset[str]
+    vector: np.ndarray | None
+    features: dict[str, float]
+    score: float
+
+    @property
+    def text(self) -> str:
+        """The provision's whole wording."""
+        return self.provision.text
+
+
+@dataclass(frozen=True)
+class Part:
+    """One quoted provision of an answer: the candidate and its (possibly trimmed) wording."""
+
+    candidate: Candidate
+    quote: str
+
+    @property
+    def words(self) -> int:
+        """Length in words."""
+        return len(self.quote.split())
+
+
+class Composer:
+    """Scores the provisions of the best passages for a question and picks what the answer quotes."""
+
+    def __init__(self, sentence_vectors_of: Callable[[int], np.ndarray], position_of: dict[str, int],
+                 terms: Callable[[list[str]], list[list[str]]], idf: Callable[[str], float], passages: int = 5):
+        self.sentence_vectors_of = sentence_vectors_of
+        self.position_of = position_of
+        self.terms = terms
+        self.idf = idf
+        self.passages = passages
+
+    def candidates(self, query: Query, retrieval: Retrieval, passages: int | None = None) -> list[Candidate]:
+        """Every quotable provision of the best passages (`passages`, by default the composer's), best first."""
+        hits = retrieval.hits[: passages or self.passages]
+        provisions = [(rank, hit, p) for rank, hit in enumerate(hits) for p in split(hit.chunk) if p.kind != "heading"]
+        if not provisions:
+            return []
+        texts = [query.searched, " ".join(query.expansions + query.related)] + [p.text for _, _, p in provisions]
+        tokenised = self.terms(texts)  # one tokenizer call per question
+        weights = {t: self.idf(t) for t in set(tokenised[0])}
+        for t in set(tokenised[1]) - set(weights):
+            weights[t] = EXPANSION_WEIGHT * self.idf(t)
+        names = {t for t in self.terms([" ".join(query.names)])[0]} if query.names else set()
+        for t in names & set(weights):
+            weights[t] *= NAME_WEIGHT
+        total = sum(weights.values()) or 1.0
+        # the question's focus: its terms weighted by how rare they are among these candidates, so the words that
+        # every candidate shares (the act's subject) count little and the specific ask ("approve", "budget") a lot
+        pool = [frozenset(words) for words in tokenised[2:]]
+        local = {t: weights[t] * math.log((len(pool) + 1) / (sum(t in terms for terms in pool) + 0.5))
+                 for t in weights}
+        local_total = sum(local.values()) or 1.0
+        centroid = np.mean([hit_vectors for hit_vectors in self._vectors(provisions)], axis=0)
+        centroid = centroid / (np.linalg.norm(centroid) + 1e-12)
+        wanted = {r.paragraph for r in query.references if r.paragraph}
+        out = []
+        for (rank, hit, provision), words in zip(provisions, tokenised[2:]):
+            terms = frozenset(words)
+            vectors = self.sentence_vectors_of(self.position_of[hit.chunk.id])
+            rows = [vectors[i] for i in provision.sentences if i < len(vectors)]
+            sims = [float(v @ retrieval.query_vector) for v in rows] or [hit.dense or 0.0]
+            whole = None
+            if rows:
+                whole = np.sum(rows, axis=0)
+                whole = whole / (np.linalg.norm(whole) + 1e-12)
+            text = provision.text
+            features = {
+                "dense_best": max(sims),
+                "dense_whole": float(whole @ retrieval.query_vector) if whole is not None else max(sims),
+                "lexical": sum(weights[t] for t in terms if t in weights) / total,
+                "focus": sum(local[t] for t in terms if t in local) / local_total,
+                "distinct": (float(whole @ retrieval.query_vector) - float(whole @ centroid)) if whole is not None else 0.0,
+                "rank": 1.0 / (1 + rank),
+                "reference": float(hit.via == "reference" and (not wanted or provision.paragraph in wanted)),
+                "kind": float(evidence.answers_kind(text, query.asks_for)),
+                "demand": float(_holds_demand(query, text)),
+                "background": float(not provision.operative and query.asks_for != "purpose"),
+                "orphan": float(provision.kind == "list" and provision.lead_in is None),
+                "authority": (4 - hit.chunk.tier) / 3,
+                "short": float(len(text.split()) < SHORT_WORDS),
+            }
+            score = sum(WEIGHTS[name] * value for name, value in features.items())
+            out.append(Candidate(provision, hit, rank, tuple(sims), terms, whole, features, score))
+        out.sort(key=lambda c: -c.score)
+        return out
+
+    def _vectors(self, provisions: list[tuple[int, Hit, Provision]]) -> list[np.ndarray]:
+        """Each provision's mean sentence vector (unit length)."""
+        out = []
+        for _, hit, provision in provisions:
+            vectors = self.sentence_vectors_of(self.position_of[hit.chunk.id])
+            rows = [vectors[i] for i in provision.sentences if i < len(vectors)]
+            if rows:
+                v = np.sum(rows, axis=0)
+                out.append(v / (np.linalg.norm(v) + 1e-12))
+        return out or [np.zeros(1, dtype=np.float32)]
+
+    def compose(self, query: Query, candidates: list[Candidate]) -> list[Part]:
+        """The provisions the answer quotes, the best first: at most three, within the length budget."""
+        if not candidates:
+            return []
+        named = self._named_paragraph(query, candidates)
+        if named:
+            return named
+        lead = candidates[0]
+        parts = [Part(lead, self.trim(lead, LEAD_WORDS))]
+        covered = set(lead.terms)
+        for cand in candidates[1:]:
+            if len(parts) >= MAX_PARTS:
+                break
+            if cand.score < EXTRA_MIN_SHARE * lead.score:
+                break
+            new_terms = {t for t in cand.terms - covered if self.idf(t) > 0}
+            relevant_new = new_terms & set(self.terms([query.expanded])[0])
+            if not relevant_new and cand.score < EXTRA_ALONE_SHARE * lead.score:
+                continue
+            if any(self._repeats(cand, p.candidate) for p in parts):
+                continue
+            quote = self.trim(cand, EXTRA_WORDS)
+            if sum(p.words for p in parts) + len(quote.split()) > ANSWER_WORDS:
+                continue
+            parts.append(Part(cand, quote))
+            covered |= cand.terms
+        return parts
+
+    def _named_paragraph(self, query: Query, candidates: list[Candidate]) -> list[Part]:
+        """For "What does Article 42(7) TEU say?": that paragraph's provisions in reading order."""
+        wanted = {(r.source_id, r.article, r.paragraph) for r in query.references if r.paragraph}
+        if not wanted:
+            return []
+        chosen = [c for c in candidates if c.hit.via == "reference"
+                  and (c.hit.chunk.source_id, c.hit.chunk.article, c.provision.paragraph) in wanted]
+        chosen.sort(key=lambda c: (c.rank, c.provision.sentences))
+        parts: list[Part] = []
+        for cand in chosen:
+            quote = self.trim(cand, LEAD_WORDS if not parts else EXTRA_WORDS)
+            if parts and sum(p.words for p in parts) + len(quote.split()) > ANSWER_WORDS:
+                break
+            parts.append(Part(cand, quote))
+        return parts
+
+    @staticmethod
+    def _repeats(a: Candidate, b: Candidate) -> bool:
+        if a.provision == b.provision:
+            return True
+        if a.vector is None or b.vector is None:
+            return False
+        return float(a.vector @ b.vector) > DUPLICATE_SIMILARITY
+
+    @staticmethod
+    def trim(cand: Candidate, budget: int) -> str:
+        """The provision's wording within about `budget` words: whole if it fits, else its best sentences in
+        reading order (a list keeps its lead-in), with "…" where sentences are left out."""
+        p = cand.provision
+        lengths = [len(p.sentence_text(i).split()) for i in p.sentences]
+        if sum(lengths) <= budget:
+            return p.text
+        keep: set[int] = set()
+        if p.lead_in is not None:
+            keep.add(p.lead_in)
+        used = sum(lengths[p.sentences.index(i)] for i in keep)
+        order = sorted(range(len(p.sentences)), key=lambda k: -cand.sentence_scores[k]
+                       if k < len(cand.sentence_scores) else 0.0)
+        for k in order:
+            i = p.sentences[k]
+            if i in keep:
+                continue
+            if keep - {p.lead_in} and used + lengths[k] > budget:
+                continue
+            keep.add(i)
+            used += lengths[k]
+        pieces, skipped = [], False
+        for k, i in enumerate(p.sentences):
+            if i in keep:
+                if skipped and pieces:
+                    pieces.append(OMISSION)
+                pieces.append(p.sentence_text(i))
+                skipped = False
+            else:
+                skipped = True
+        if skipped:
+            pieces.append(OMISSION)
+        return " ".join(pieces)
+
+
+def _holds_demand(query: Query, text: str) -> bool:
+    """Does the wording hold a specific thing the question asks for (a person, the present state, the year)?"""
+    return bool((query.wants_person and evidence.persons(text)) or (query.live_state and evidence.states_present(text))
+                or (query.years and all(evidence.has_year(text, y) for y in query.years)))
+
+
+def idf_of(document_frequency: Callable[[str], int], documents: int) -> Callable[[str], float]:
+    """BM25's inverse document frequency for a term, from how many passages contain it."""
+
+    def idf(term: str) -> float:
+        df = document_frequency(term)
+        return math.log(1 + (documents - df + 0.5) / (df + 0.5))
+
+    return idf

@@ -1,0 +1,95 @@
+"""What a piece of official wording contains, for the kinds of things questions ask for: a body or office, a date
+or period, a frequency, an amount, a rule (shall / may / shall not), a person's name, a statement of the present
+state. Used to prefer the provision that answers and to decline when none contains what was asked."""
+
+from __future__ import annotations
+
+import re
+
+BODY = re.compile(
+    r"\b(Council|Commission|Parliament|High Representative|Member States?|Political and Security Committee|"
+    r"Agency|Court of Justice|Presidency|President|Secretary[- ]General|Steering Board|Head of Mission|Special "
+    r"Representative|Committee|Board|Director|Administrator|Union Minister|Union delegations?|External Action "
+    r"Service|Operation Commander|Mission Commander|Civilian Operation Commander|Chair|Chairman|Coreper)\b")
+DATE = re.compile(
+    r"\b(\d{1,2} (January|February|March|April|May|June|July|August|September|October|November|December) \d{4}|"
+    r"(January|February|March|April|May|June|July|August|September|October|November|December) \d{4}|"
+    r"(19|20)\d\d|until|no later than|expire|expiry|date of|entry into force|enter into force|months?|years?|"
+    r"days?|weeks?|period|from the date|as from|by the end of)\b", re.I)
+FREQUENCY = re.compile(r"\b(annual(ly)?|every (\w+ )?(year|month|week|six months|two years|three years)|once a|"
+                       r"twice a|each year|per year|a year|regular(ly)?|periodic(ally)?|at least once|"
+                       r"(six|three|twelve)-monthly|quarterly|biannual|yearly)\b", re.I)
+FIGURE = re.compile(r"(?<![\w(./])\d[\d,.\s]*(\s?(%|per ?cent|million|billion|thousand))?(?![\w/)])|\bEUR\b|€|"
+                    r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+                    r"hundred|thousand|million|billion|half|third|thirds|quarter|per ?cent|percentage|unanimous(ly)?|"
+                    r"unanimity|qualified majority|majority)\b", re.I)
+RULE = re.compile(r"\b(shall|may|must|shall not|may not|cannot|prohibited|excluded|obliged|required|entitled|"
+                  r"exempt(ed)?|allowed|permitted|right to)\b", re.I)
+PRESENT = re.compile(r"\b(current|currently|at present|presently|now|today|to date|as of|so far|nowadays|"
+                     r"has been (invoked|used|activated|triggered|applied)|was (invoked|activated|triggered))\b", re.I)
+# article and act numbers are references, not amounts: "Article 42(7)", "2019/797", "(CFSP) 2017/2315"
+_REFERENCE_NUMBER = re.compile(r"\b(Articles?|Art\.|Arts\.|paragraphs?|points?|Annex(es)?|Protocol|No|Nos)\s*"
+                               r"\(?\d[\d()a-z, and-]*|\b\d{2,4}/\d+(/\w+)?\b|\(\d{1,2}\)", re.I)
+# two or more capitalised words that are not institutions, places or titles: "Kaja Kallas", "Eamon Gilmore"
+_CAPITALISED = re.compile(r"\b([A-Z][a-zà-ÿ'’\-]+(?:\s+[A-Z][a-zà-ÿ'’\-]+)+)\b")
+_NOT_PERSON = frozenset("""
+union european council commission parliament member members states state high representative foreign affairs
+security policy defence agency court justice treaty article decision regulation committee political military staff
+service external action common annex protocol declaration republic kingdom united nations federation east west
+north south eastern western northern southern europe africa asia america middle southeast central the this that
+these those summary key points what when where who how why which from with for and operation mission centre
+satellite institute studies college facility peace fund board general secretary president presidency chair
+directorate office special agreement convention charter strategy global human rights climate paris joint
+comprehensive plan action framework international criminal organisation organization prohibition chemical
+weapons nuclear arms trade law official journal regulations decisions ministers government governments
+""".split())
+
+
+def is_generic(word: str) -> bool:
+    """An institution, place-type or title word ("Council", "Union", "Eastern") rather than a particular name."""
+    return word.lower().strip("'’-") in _NOT_PERSON or word.isupper()
+
+
+def strip_references(text: str) -> str:
+    """The text without article, paragraph and act numbers (so they do not count as figures or years)."""
+    return _REFERENCE_NUMBER.sub(" ", text)
+
+
+def has_figure(text: str) -> bool:
+    """An amount, count or share ("20 %", "25 of the 27", "one third", "EUR 5 million", "unanimously")."""
+    return bool(FIGURE.search(strip_references(text)))
+
+
+def has_year(text: str, year: str) -> bool:
+    """Does the text mention the year (in a date, or in an act's number such as 2017/2315)?"""
+    return re.search(rf"(?<!\d){year}(?!\d)", text) is not None
+
+
+def persons(text: str) -> list[str]:
+    """Names of people the text mentions."""
+    found = []
+    for m in _CAPITALISED.finditer(text):
+        words = m.group(1).split()
+        if all(w.lower().strip("'’-") not in _NOT_PERSON for w in words):
+            found.append(m.group(1))
+    return found
+
+
+def states_present(text: str) -> bool:
+    """Does the text state how things are now, or record that something was used?"""
+    return bool(PRESENT.search(text))
+
+
+def answers_kind(text: str, kind: str) -> bool:
+    """Does the text contain the kind of thing the question asks for (a body for "who", a date for "when" ...)?"""
+    if kind == "who":
+        return bool(BODY.search(text))
+    if kind == "when":
+        return bool(DATE.search(strip_references(text)))
+    if kind == "how_often":
+        return bool(FREQUENCY.search(text))
+    if kind == "how_much":
+        return has_figure(text)
+    if kind == "rule":
+        return bool(RULE.search(text))
+    return False

@@ -1,0 +1,61 @@
+"""Explicit references in a question: "Article 42(7) TEU", "Art. 215 TFEU", "Protocol No 10" — and references to
+articles of texts that are not indexed ("Article 5 of the NATO treaty")."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# "Article 42(7) TEU", "Art. 215 TFEU", "Article 31", "Articles 42 and 43 of the Treaty on European Union"
+_REFERENCE = re.compile(
+    r"\bart(?:icle)?s?\.?\s*(\d{1,3})(?:\s*\((\d{1,2})\))?"
+    r"(?:\s*(?:of\s+the\s+)?(TEU|TFEU|Treaty on European Union|Treaty on the Functioning of the European Union))?",
+    re.I)
+_PROTOCOL = re.compile(r"\bprotocol\s*(?:\(?\s*no\.?\s*)?(10|11)\b", re.I)
+_DECLARATION = re.compile(r"\bdeclaration\s*(?:no\.?\s*)?(13|14)\b", re.I)
+_TREATY_NAMES = {"teu": "TEU", "tfeu": "TFEU", "treaty on european union": "TEU",
+                 "treaty on the functioning of the european union": "TFEU"}
+# "of the NATO treaty", "of the UN Charter": an article of some other text, not of the EU Treaties
+_OTHER_TEXT = re.compile(r"\s*of\s+(?:the\s+)?(?!treaty on\b|TEU\b|TFEU\b)([\w'’ -]{0,40}?"
+                         r"\b(?:treaty|charter|convention|constitution|pact|agreement|act|law))\b", re.I)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """An explicit pointer in a question to a treaty article (or protocol/declaration)."""
+
+    source_id: str
+    article: str
+    paragraph: str = ""
+
+
+def find_references(question: str, treaty_articles: dict[str, set[str]]) -> list[Reference]:
+    """Explicit references in a question, in the order it names them; a bare "Article 31" means the TEU article
+    if the index has it, else TFEU. A reference without an article (a protocol, a declaration) means the whole text."""
+    found: list[tuple[int, Reference]] = []
+    for m in _REFERENCE.finditer(question):
+        article, paragraph, treaty = m.group(1), m.group(2) or "", m.group(3)
+        if not treaty and _OTHER_TEXT.match(question, m.end()):
+            continue
+        if treaty:
+            source = _TREATY_NAMES[treaty.lower()]
+        else:
+            source = next((s for s in ("TEU", "TFEU") if article in treaty_articles.get(s, set())), "")
+        if source and article in treaty_articles.get(source, set()):
+            found.append((m.start(), Reference(source, article, paragraph)))
+    found += [(m.start(), Reference(f"PROTOCOL-{m.group(1)}", "")) for m in _PROTOCOL.finditer(question)]
+    found += [(m.start(), Reference(f"DECLARATION-{m.group(1)}", "")) for m in _DECLARATION.finditer(question)]
+    # in the order the question names them: "Protocol No 11 on Article 42 TEU" is about the protocol first
+    refs = [ref for _, ref in sorted(found, key=lambda item: item[0])]
+    return list(dict.fromkeys(refs))
+
+
+def other_text(question: str) -> str:
+    """"Article 5 of the NATO treaty" when the question names an article of a text that is not an EU Treaty."""
+    for m in _REFERENCE.finditer(question):
+        if m.group(3):
+            continue
+        other = _OTHER_TEXT.match(question, m.end())
+        if other:
+            return f"Article {m.group(1)} of the {other.group(1).strip()}"
+    return ""

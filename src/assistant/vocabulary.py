@@ -1,0 +1,107 @@
+"""The words the indexed texts use, counted at ingest: tells which words of a question the texts know, and suggests
+the intended word for a typo ("Comission" -> "Commission") so a misspelt question is searched, not declined."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein
+
+WORD = re.compile(r"[^\W_](?:[^\W_]|['’\-](?=[^\W_]))*")
+_NAME = re.compile(r"[^\W\d_][\w'’\-/]*")
+FUNCTION_WORDS = frozenset("i what who whom whose which when where why how is are was were do does did can could "
+                           "should would will shall may might must the a an and or but if in on of to for".split())
+FILE = "vocabulary.json"
+MIN_CORRECTABLE = 4  # shorter words are too often other words one edit away ("tax" -> "tac")
+MIN_SEEN = 2  # a correction must be a word the texts use more than once
+
+
+def english_words() -> Callable[[str], bool]:
+    """Is a (lower-case) word an English word? From pyspellchecker's packaged English word list, loaded on call."""
+    from spellchecker import SpellChecker
+
+    known = SpellChecker(language="en", distance=1).word_frequency.dictionary
+    return lambda word: word in known
+
+
+def words(text: str) -> list[str]:
+    """The words of a text in order (letters and digits, with inner apostrophes and hyphens)."""
+    return WORD.findall(text)
+
+
+def proper_names(text: str) -> list[str]:
+    """Capitalised words that are not acronyms and not the first word (whose capital sentence case explains),
+    except in very short questions ("Iran too?")."""
+    found = _NAME.findall(text)
+    start = 0 if len(found) <= 3 else 1
+    names = [w.strip("'’-") for w in found[start:] if w[:1].isupper() and not w.isupper()]
+    return list(dict.fromkeys(w for w in names if w and w.lower() not in FUNCTION_WORDS))
+
+
+def variants(word: str) -> list[str]:
+    """Spellings of one word that mean the same: without a possessive, without or split at hyphens and slashes."""
+    base = re.sub(r"(['’]s|s['’])$", "", word)
+    forms = [word, base]
+    for sep in ("-", "/"):
+        if sep in base:
+            forms.append(base.replace(sep, ""))
+            forms.extend(part for part in base.split(sep) if part)
+    return list(dict.fromkeys(f.lower() for f in forms if f))
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Lower-cased word -> how often the indexed texts use it."""
+
+    counts: dict[str, int]
+
+    @classmethod
+    def build(cls, texts: Iterable[str]) -> Vocabulary:
+        """Count the words of the texts."""
+        counts: Counter[str] = Counter()
+        for text in texts:
+            counts.update(w.lower() for w in words(text))
+        return cls(dict(counts))
+
+    def save(self, folder: Path) -> None:
+        """Write next to the other files of a generation."""
+        (folder / FILE).write_text(json.dumps(self.counts, ensure_ascii=False, separators=(",", ":")),
+                                   encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> Vocabulary:
+        """Read a saved vocabulary."""
+        data = json.loads((folder / FILE).read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError(f"{FILE} is not a JSON object")
+        return cls({str(k): int(v) for k, v in data.items()})
+
+    def knows(self, word: str) -> bool:
+        """Do the texts use this word, in any of its spellings (possessive, hyphenated, slashed)?"""
+        forms = variants(word)
+        whole = forms[:2]
+        if any(f in self.counts for f in whole):
+            return True
+        parts = forms[2:]
+        return bool(parts) and all(p in self.counts for p in parts if len(p) > 1)
+
+    def correction(self, word: str, english: Callable[[str], bool] = lambda w: False) -> str | None:
+        """The word the texts use that is one edit away (two for long words) from a word that is neither in the
+        texts nor an English word (`english`), or None: "Comission" -> "commission", but "stops" stays."""
+        base = variants(word)[1] if len(variants(word)) > 1 else word.lower()
+        if len(base) < MIN_CORRECTABLE or not base.isalpha() or self.knows(word) or english(base):
+            return None
+        limit = 1 if len(base) < 8 else 2
+        found = process.extract(base, self.counts.keys(), scorer=DamerauLevenshtein.distance, score_cutoff=limit,
+                                limit=12)
+        found = [(w, d) for w, d, _ in found if self.counts[w] >= MIN_SEEN and w.isalpha()]
+        if not found:
+            return None
+        best, _ = min(found, key=lambda wd: (wd[1], -self.counts[wd[0]]))
+        return best
