@@ -6,6 +6,7 @@ import base64
 import http.server
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -651,3 +652,76 @@ def test_questions_keep_their_latency_while_embeddings_run(assistant, full_setti
         served.stop()
     assert max(latencies) < 1.0, latencies  # measured ≈ 0.05 s; behind the embeddings it was 2-3 s
     assert len(finished) == 4 and answered < max(finished)  # the embeddings were still running meanwhile
+
+
+# ---------------------------------------------------------------- the chat's questions share the rate limit
+
+
+@pytest.fixture
+def limited_chat(assistant, full_settings, tmp_path) -> Iterator[str]:
+    """Keys, a protected chat page and a small limit that the API, the page and the widget share."""
+    settings = settings_with(full_settings, api_keys=(KEY, "second-key-0123456789ab"), protect_chat=True,
+                             rate_limit="4/minute")
+    served = Served(create_app(assistant, settings, FeedbackStore(tmp_path / "feedback.sqlite"), stream_delay=0))
+    yield served.url
+    served.stop()
+
+
+@pytest.mark.slow
+def test_chat_questions_count_against_the_same_rate_limit(limited_chat):
+    from gradio_client import Client
+
+    auth = {"Authorization": f"Bearer {KEY}"}
+    assert ask(limited_chat, {"question": "What is PESCO?"}, headers=auth).status_code == 200
+    page = Client(f"{limited_chat}/", verbose=False, headers=auth)
+    widget = Client(f"{limited_chat}/widget/", verbose=False, headers=auth)
+    assert len(page.predict("What is PESCO?", api_name="/ask")) == 2
+    assert len(widget.predict("What is PESCO?", api_name="/ask")) == 2
+    assert httpx.post(f"{limited_chat}/gradio_api/call/ask", json={"data": ["Who can join PESCO?"]},
+                      headers=auth).status_code == 200  # the fourth question of this key, by Gradio's REST form
+
+    # the fifth is refused whichever door it takes, with the wait in words
+    assert_error(ask(limited_chat, {"question": "What is PESCO?"}, headers=auth), 429, "too many requests")
+    for path in ("/gradio_api/call/ask", "/widget/gradio_api/call/ask"):
+        refused = httpx.post(f"{limited_chat}{path}", json={"data": ["What is PESCO?"]}, headers=auth)
+        assert_error(refused, 429, "too many questions: the limit is 4 per 1 minute; try again in")
+        assert int(refused.headers["retry-after"]) >= 1
+    with pytest.raises(httpx.HTTPStatusError, match="429"):
+        page.predict("Who can join it?", api_name="/ask")
+    # another key has its own allowance; the queue cannot be skipped through Gradio's direct REST route
+    other = {"Authorization": "Bearer second-key-0123456789ab"}
+    assert len(Client(f"{limited_chat}/", verbose=False, headers=other).predict("What is PESCO?", api_name="/ask")) == 2
+    direct = httpx.post(f"{limited_chat}/gradio_api/run/ask", json={"data": ["What is PESCO?", []]}, headers=other)
+    assert direct.status_code == 404 and "[1]" not in direct.text
+
+
+@pytest.fixture
+def limited_open_chat(assistant, full_settings, tmp_path) -> Iterator[str]:
+    """An open chat page (no keys) with 3 questions per minute per address."""
+    settings = settings_with(full_settings, rate_limit="3/minute")
+    served = Served(create_app(assistant, settings, FeedbackStore(tmp_path / "feedback.sqlite"), stream_delay=0))
+    yield served.url
+    served.stop()
+
+
+@pytest.mark.slow
+def test_browser_question_over_the_limit_is_told_and_kept(limited_open_chat, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(f"{limited_open_chat}/")
+    page.wait_for_selector("#cfsp-chat")
+    for question in ("What is PESCO?", "Who can join PESCO?", MUTUAL_DEFENCE):  # one question counts once
+        page.fill("#cfsp-question textarea", question)
+        page.press("#cfsp-question textarea", "Enter")
+        page.wait_for_function("""n => document.querySelectorAll('#cfsp-chat .cfsp-sources').length === n
+                                     && document.querySelector('#cfsp-send')?.offsetParent != null""",
+                               arg=page.locator("#cfsp-chat .cfsp-sources").count() + 1, timeout=30_000)
+    page.fill("#cfsp-question textarea", "What is the solidarity clause?")
+    page.press("#cfsp-question textarea", "Enter")
+    notice = page.get_by_text(re.compile(r"too many questions: the limit is 3 per 1 minute; try again in \d+ s", re.I))
+    notice.first.wait_for(timeout=15_000)
+    page.wait_for_timeout(1000)  # nothing else is going to happen
+    assert page.input_value("#cfsp-question textarea") == "What is the solidarity clause?"  # nothing lost
+    assert not page.locator("#cfsp-question textarea").is_disabled() and page.locator("#cfsp-send").is_visible()
+    assert page.locator("#cfsp-chat .cfsp-sources").count() == 3 and page.locator("#cfsp-chat .bot-row").last.is_visible()
+    page.screenshot(path=tmp_path / "rate-limited.png")
+    page.close()

@@ -321,3 +321,38 @@ def test_browser_question_with_a_lone_surrogate_gets_a_clear_message(web_url, br
     assert "invalid character" in error.inner_text() and "position 9" in error.inner_text()
     assert page.locator("#cfsp-chat .user-row").last.inner_text().strip() == "What is \ufffd PESCO?"
     page.close()
+
+
+@pytest.mark.slow
+def test_full_queue_is_told_and_the_question_kept(assistant, full_settings, tmp_path, browser):
+    from gradio_client import Client
+
+    settings = full_settings.model_copy(update={"queue_max_size": 1, "concurrency_limit": 1})
+    app, url = serve(assistant, settings, FeedbackStore(tmp_path / "feedback.sqlite"), stream_delay=0.3)
+    try:
+        busy = Client(url, verbose=False)
+        running = busy.submit(MUTUAL_DEFENCE, api_name="/ask")  # answered slowly, word group by word group
+        time.sleep(1.0)
+        waiting = Client(url, verbose=False).submit(MUTUAL_DEFENCE, api_name="/ask")  # fills the one waiting place
+        time.sleep(1.0)
+        with pytest.raises(Exception, match="Queue is full"):
+            Client(url, verbose=False).predict("What is PESCO?", api_name="/ask")
+
+        page = browser.new_page()
+        page.goto(url)
+        page.wait_for_selector("#cfsp-chat")
+        page.fill("#cfsp-question textarea", "Who can join PESCO?")
+        page.press("#cfsp-question textarea", "Enter")
+        page.get_by_text("busy answering other questions").first.wait_for(timeout=15_000)
+        page.wait_for_timeout(1000)
+        assert page.input_value("#cfsp-question textarea") == "Who can join PESCO?"  # nothing lost
+        assert not page.locator("#cfsp-question textarea").is_disabled() and page.locator("#cfsp-send").is_visible()
+        page.screenshot(path=tmp_path / "queue-full.png")
+
+        running.result(timeout=120)
+        waiting.result(timeout=120)
+        ask(page, "Who can join PESCO?")  # room again: the same question is answered, the notice gone
+        assert page.locator("#cfsp-chat .cfsp-sources").count() == 1 and not page.locator("#cfsp-wait").is_visible()
+        page.close()
+    finally:
+        app.close()

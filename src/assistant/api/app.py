@@ -22,7 +22,7 @@ from ..web import build_app, page_options
 from . import errors
 from .openai_embeddings import embeddings_router
 from .routes import api_router
-from .security import BodyLimit, FramePolicy, Guard, KeyRing, RateLimit, is_api
+from .security import BodyLimit, FramePolicy, Guard, KeyRing, RateLimit, is_api, question_refusal
 from .widget import WIDGET_JS, WIDGET_PATH
 
 DESCRIPTION = """Answers questions about the EU's Common Foreign and Security Policy with sentences quoted from the
@@ -50,6 +50,7 @@ def create_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore
     /widget with /widget.js to embed it, and the chat page at /. While serving, the assistant follows the index
     (see `Assistant.watch`); with `owns_assistant` it is closed at shutdown. Raises ConfigError for unusable keys."""
     keys = KeyRing.from_settings(settings)
+    rate = RateLimit(settings.rate_limit) if settings.rate_limit else None  # one allowance per caller: API and chat
     # Outermost first: CORS answers preflights and labels every response (errors included) for allowed sites;
     # the size limit and the guard refuse requests before anything is parsed.
     middleware = [
@@ -57,8 +58,7 @@ def create_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore
         Middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins), allow_methods=["GET", "POST"],
                    allow_headers=["Authorization", "Content-Type"], expose_headers=["Retry-After"], max_age=600),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
-        Middleware(Guard, keys=keys, rate=RateLimit(settings.rate_limit) if settings.rate_limit else None,
-                   protect_chat=settings.protect_chat),
+        Middleware(Guard, keys=keys, rate=rate, protect_chat=settings.protect_chat, chat_mounts=("", WIDGET_PATH)),
         Middleware(FramePolicy, origins=settings.allowed_origins, widget_path=WIDGET_PATH),
         Middleware(HeadAsGet),
     ]
@@ -112,8 +112,9 @@ def create_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore
 
     # Mounted last, the widget before the catch-all "/" (Starlette tries routes in order).
     mount = {"server_name": settings.host, "server_port": settings.port}
-    widget = build_app(assistant, settings, feedback, stream_delay=stream_delay, compact=True)
+    refusal = question_refusal(keys, rate)  # the pages tell a person over the limit before enqueueing
+    widget = build_app(assistant, settings, feedback, stream_delay=stream_delay, compact=True, refusal=refusal)
     gr.mount_gradio_app(app, widget, path=WIDGET_PATH, **mount, **page_options(compact=True))
-    chat = build_app(assistant, settings, feedback, stream_delay=stream_delay)
+    chat = build_app(assistant, settings, feedback, stream_delay=stream_delay, refusal=refusal)
     gr.mount_gradio_app(app, chat, path="/", **mount, **page_options())
     return app

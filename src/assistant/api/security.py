@@ -11,7 +11,7 @@ import hmac
 import logging
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from limits import parse
@@ -156,8 +156,18 @@ class KeyRing:
 
 def bearer(headers: Headers) -> str | None:
     """The token of an `Authorization: Bearer ...` header, if any."""
-    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return token_of(headers.get("authorization"))
+
+
+def token_of(authorization: str | None) -> str | None:
+    """The token of an `Authorization` header value of the Bearer scheme, if any."""
+    scheme, _, token = (authorization or "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def caller_of(token: str | None, known: bool, client_host: str | None) -> str:
+    """Whose allowance a request draws on: its key when the key is valid, else its client address."""
+    return "key:" + _digest(token).hex()[:24] if known and token else "addr:" + (client_host or "?")
 
 
 class RateLimit:
@@ -168,40 +178,83 @@ class RateLimit:
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
 
     def hit(self, caller: str) -> int:
-        """0 when the request may go on, else the seconds until it may be retried."""
-        if self.limiter.hit(self.item, caller):
-            return 0
+        """Count a request: 0 when it may go on, else the seconds until it may be retried."""
+        return 0 if self.limiter.hit(self.item, caller) else self._wait(caller)
+
+    def peek(self, caller: str) -> int:
+        """What `hit` would say now, without counting anything."""
+        return 0 if self.limiter.test(self.item, caller) else self._wait(caller)
+
+    def _wait(self, caller: str) -> int:
         reset = self.limiter.get_window_stats(self.item, caller).reset_time
         return max(1, math.ceil(reset - time.time()))
 
+    def too_many_questions(self, wait: int) -> str:
+        """What a person asking in the chat is told when over the limit."""
+        return f"too many questions: the limit is {self.item}; try again in {wait} s"
+
+
+def question_refusal(keys: KeyRing, rate: RateLimit | None) -> Callable[[str | None, str | None], str | None]:
+    """For the chat page, before it enqueues a question: the message saying why the question would be refused now
+    (the asker is over the rate limit), or None. Takes the Authorization header and the client address, and judges
+    them as `Guard` does; nothing is counted (`Guard` counts the question when it is enqueued)."""
+
+    def refusal(authorization: str | None, client_host: str | None) -> str | None:
+        if rate is None:
+            return None
+        token = token_of(authorization)
+        known = keys.valid(token) if keys.enabled and token else False
+        wait = rate.peek(caller_of(token, known, client_host))
+        return rate.too_many_questions(wait) if wait else None
+
+    return refusal
+
+
+def enqueues_question(method: str, path: str, mounts: Iterable[str]) -> bool:
+    """A POST that puts a question in a chat page's queue: Gradio's queue/join (the page and gradio_client) and
+    call/<name> (its REST form). The page's instant steps (emptying the box, showing Stop) are separate requests
+    that are not counted, so one question asked in a browser counts once."""
+    if method != "POST":
+        return False
+    for mount in mounts:
+        rest = path[len(mount):] if path.startswith(mount + "/gradio_api/") else None
+        if rest is not None and (rest.rstrip("/") == "/gradio_api/queue/join" or rest.startswith("/gradio_api/call/")):
+            return True
+    return False
+
 
 class Guard:
-    """API keys and rate limits on /api and /v1 (and on the chat page when it is protected).
+    """API keys and rate limits on /api and /v1 (and on the chat page when it is protected); questions put to the
+    chat pages' queues count against the same limit as the API's (one shared `RateLimit`).
 
     The rate limit counts per key for a valid key, else per client address, and is checked before the key is
     judged, so guessing keys is slowed down too."""
 
-    def __init__(self, app: ASGIApp, keys: KeyRing, rate: RateLimit | None, protect_chat: bool):
+    def __init__(self, app: ASGIApp, keys: KeyRing, rate: RateLimit | None, protect_chat: bool,
+                 chat_mounts: Iterable[str] = ("",)):
         self.app, self.keys, self.rate, self.protect_chat = app, keys, rate, protect_chat
+        self.chat_mounts = tuple(m.rstrip("/") for m in chat_mounts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] == "OPTIONS" or is_public(scope["path"]):
             await self.app(scope, receive, send)
             return
         api = is_api(scope["path"])
-        if not api and not self.protect_chat:
+        question = not api and enqueues_question(scope["method"], scope["path"], self.chat_mounts)
+        needs_key = api or self.protect_chat
+        if not needs_key and not (question and self.rate is not None):
             await self.app(scope, receive, send)
             return
         token = bearer(Headers(scope=scope))
         known = self.keys.valid(token) if self.keys.enabled else False
-        if api and self.rate is not None:
-            caller = "key:" + _digest(token).hex()[:24] if known else "addr:" + (scope.get("client") or ("?",))[0]
-            wait = self.rate.hit(caller)
+        if (api or question) and self.rate is not None:
+            wait = self.rate.hit(caller_of(token, known, (scope.get("client") or (None,))[0]))
             if wait:
-                await error(429, f"too many requests: the limit is {self.rate.item}; retry in {wait} s",
-                            {"Retry-After": str(wait)})(scope, receive, send)
+                message = (self.rate.too_many_questions(wait) if question
+                           else f"too many requests: the limit is {self.rate.item}; retry in {wait} s")
+                await error(429, message, {"Retry-After": str(wait)})(scope, receive, send)
                 return
-        if self.keys.enabled and not known:
+        if needs_key and self.keys.enabled and not known:
             challenge = REALM + (', error="invalid_token"' if token else "")
             message = "invalid API key" if token else "an API key is required: send Authorization: Bearer <key>"
             await error(401, message, {"WWW-Authenticate": challenge})(scope, receive, send)

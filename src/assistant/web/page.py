@@ -11,6 +11,7 @@ from ..feedback import FeedbackStore
 from ..pipeline import Assistant
 from .chat import Chat
 from .examples import EXAMPLES, START, ExamplePicker
+from .intake import Intake, Refusal, stop_if_refused
 from .rating import Ratings
 from .theme import COMPACT_CSS, CSS, theme
 
@@ -33,18 +34,6 @@ PLACEHOLDER = ("### Ask about EU foreign, security and defence policy\n"
                "Type a question below or start with one of these:")
 
 
-def _take_typed(text: str) -> tuple:
-    """Take the typed question out of the box, which stays locked while it is answered; Stop replaces Send."""
-    return text, gr.update(value="", interactive=False), gr.update(visible=False), gr.update(visible=True)
-
-
-def _take_picked(data: gr.SelectData) -> tuple:
-    """Take a clicked start-screen example ({"text": ...}) or suggested question (an option's value)."""
-    value = data.value
-    text = str(value.get("text") or value.get("value") or "") if isinstance(value, dict) else str(value or "")
-    return text, gr.update(value="", interactive=False), gr.update(visible=False), gr.update(visible=True)
-
-
 def _answered() -> tuple:
     """Once the answer is complete or stopped: the box opens again and Send is back."""
     return gr.update(interactive=True), gr.update(visible=True), gr.update(visible=False)
@@ -61,9 +50,10 @@ def document_urls(assistant: Assistant) -> dict[tuple[str, str], str]:
 
 
 def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore, *, stream_delay: float = 0.03,
-              compact: bool = False) -> gr.Blocks:
+              compact: bool = False, refusal: Refusal | None = None) -> gr.Blocks:
     """The chat page for one loaded assistant; call `.launch(**launch_options(settings))` on the result to serve it,
-    or mount it with `page_options`. `compact` is the embeddable widget: short header and notice, no autofocus."""
+    or mount it with `page_options`. `compact` is the embeddable widget: short header and notice, no autofocus.
+    `refusal` says why a caller may not ask now (the server's rate limit); a full queue is checked here."""
     chat = Chat(assistant, ExamplePicker(EXAMPLES, assistant.embedder.embed_query), document_urls(assistant),
                 stream_delay=stream_delay)
     ratings = Ratings(feedback)
@@ -73,6 +63,7 @@ def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore,
         rated = gr.State({})  # message index -> feedback row id, so a changed mind updates the same row
         commenting = gr.State(None)  # the feedback row the comment box will annotate
         pending = gr.State("")  # the question being answered, taken out of the box
+        refused = gr.State("")  # why the question just sent was not taken ("" when it was)
 
         gr.Markdown(COMPACT_HEADER if compact else HEADER, elem_id="cfsp-header")
         chatbot = gr.Chatbot(
@@ -88,6 +79,7 @@ def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore,
                                   elem_id="cfsp-question", submit_btn=False)
             send = gr.Button("Send", variant="primary", scale=1, min_width=90, elem_id="cfsp-send")
             stop = gr.Button("Stop", variant="stop", scale=1, min_width=90, elem_id="cfsp-stop", visible=False)
+        waiting = gr.HTML("", visible=False, elem_id="cfsp-wait")  # why a question was not sent (busy, rate limit)
         with gr.Row(visible=False, elem_id="cfsp-comment") as comment_row:
             comment = gr.Textbox(label="Thank you for rating this answer. Add a comment (optional):", lines=2,
                                  max_lines=6, max_length=1000, scale=8, elem_id="cfsp-comment-text")
@@ -96,18 +88,19 @@ def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore,
         api_button = gr.Button(visible=False)
 
         # Listeners of one trigger run one after another, so each path first takes the question out of the box
-        # (the box empties and Stop shows at once), then streams the answer to the question it took.
+        # (the box empties and Stop shows at once) if it may be asked now, then streams the answer to the question
+        # it took. A question that must wait stays in the box, a notice says why, and nothing is enqueued.
+        intake = Intake(demo, refusal)
         answer = dict(fn=chat.respond, inputs=[pending, exchanges], outputs=[chatbot, exchanges],
                       show_progress="hidden", api_visibility="private")
-        taken = [question.submit(_take_typed, question, [pending, question, send, stop], queue=False,
-                                 api_visibility="private"),
-                 send.click(_take_typed, question, [pending, question, send, stop], queue=False,
-                            api_visibility="private"),
-                 chatbot.example_select(_take_picked, None, [pending, question, send, stop], queue=False,
-                                        api_visibility="private"),
-                 chatbot.option_select(_take_picked, None, [pending, question, send, stop], queue=False,
-                                       api_visibility="private")]
-        running = [event.then(**answer) for event in taken]
+        take = dict(outputs=[pending, question, send, stop, refused, waiting], queue=False, api_visibility="private")
+        taken = [question.submit(intake.take_typed, question, **take), send.click(intake.take_typed, question, **take),
+                 chatbot.example_select(intake.take_picked, None, **take),
+                 chatbot.option_select(intake.take_picked, None, **take)]
+        # no outputs, so its stop puts no "Error" over the conversation
+        checked = [event.success(stop_if_refused, refused, None, queue=False, api_visibility="private")
+                   for event in taken]
+        running = [event.success(**answer) for event in checked]
         for event in running:
             event.then(_answered, None, [question, send, stop], queue=False, api_visibility="private")
         stop.click(_answered, None, [question, send, stop], cancels=running, queue=False, api_visibility="private")
@@ -116,11 +109,15 @@ def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore,
                          api_description="Answer a question; follow-ups are read in this session's context.")
         chatbot.clear(_cleared, None, [exchanges, rated, commenting, comment_row, question, send, stop],
                       cancels=running, queue=False, api_visibility="private")
-        chatbot.like(ratings.rate, [exchanges, rated], [rated, commenting, comment_row], api_visibility="private")
+        # Ratings are quick SQLite writes: outside the queue, so they never count as questions against the rate limit
+        chatbot.like(ratings.rate, [exchanges, rated], [rated, commenting, comment_row], queue=False,
+                     api_visibility="private")
         for trigger in (comment.submit, save_comment.click):
-            trigger(ratings.comment, [comment, commenting], [comment, commenting, comment_row], api_visibility="private")
+            trigger(ratings.comment, [comment, commenting], [comment, commenting, comment_row], queue=False,
+                    api_visibility="private")
 
-    demo.queue(default_concurrency_limit=settings.concurrency_limit)
+    # api_open=False: the answer runs only through the queue (its /run/ REST route skipped the queue and its limit)
+    demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.queue_max_size, api_open=False)
     return demo
 
 

@@ -66,7 +66,7 @@ CSS = """
 #cfsp-chat .cfsp-abstain { border-left: 3px solid #d97706; padding-left: 0.75em; }
 #cfsp-chat .cfsp-abstain p { margin: 0.3em 0; }
 #cfsp-chat .cfsp-try { font-weight: 600; }
-#cfsp-chat .cfsp-error { border-left: 3px solid #dc2626; padding-left: 0.75em; }
+#cfsp-chat .cfsp-error, #cfsp-wait .cfsp-error { border-left: 3px solid #dc2626; padding-left: 0.75em; }
 @media (max-width: 640px) { #cfsp-header h1 { font-size: 1.3em; } #cfsp-header p { font-size: 0.85em; } }
 #cfsp-comment { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 0.5em; }
 """
