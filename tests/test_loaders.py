@@ -215,6 +215,11 @@ def test_bad_corpus_files_are_skipped_and_named_while_the_rest_loads(small_setti
     corpus, _ = small_corpus
     nested = b'{"reference": "Article 1", "summary": "x", "extra": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     (corpus / "eurlex-sum/32014D0415.json").write_bytes(nested)
-    docs, skipped = load_corpus(small_settings.model_copy(update={"verify_checksums": False}))
-    assert skipped == [("eurlex-sum/32014D0415.json", "invalid JSON: nested too deeply to be a EUR-Lex-Sum record")]
+    limit = max(f.stat().st_size for f in corpus.rglob("*") if f.is_file())  # every official file fits
+    (corpus / "dump.txt").write_text("The Council shall act unanimously.\n" * (limit // 35 + 1))  # a dropped-in dump
+    size = (corpus / "dump.txt").stat().st_size
+    docs, skipped = load_corpus(small_settings.model_copy(update={"verify_checksums": False, "max_file_bytes": limit}))
+    assert sorted(skipped) == [
+        ("dump.txt", f"the file is {size:,} bytes; the limit is {limit:,} bytes (CFSP_MAX_FILE_BYTES)"),
+        ("eurlex-sum/32014D0415.json", "invalid JSON: nested too deeply to be a EUR-Lex-Sum record")]
     assert {d.source_id for d in docs} == {"32019D0797", "32021D0796", "32017D2315", "cfsp-overview"}
