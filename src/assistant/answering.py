@@ -25,6 +25,8 @@ LIVE_STATE = ("The texts I search set out rules and decisions as they were adopt
               "your question says how things stand today, who holds a post now, or whether and when a provision "
               "has been used, so I will not guess. ") + COVERAGE
 LEAD_CAN_YIELD = 0.6  # a provision that holds what was asked may lead if it scores this share of the best
+FIGURE_CLOSENESS = 0.9  # ... but a figure must come from one of the best-scoring provisions
+EVENT_COVERAGE = 0.35  # an event is found only in wording holding half of the question's (weighted) terms
 RESERVE_PASSAGES = 10
 WEB_TIER = 4  # web pages and other documents that are not official legal texts  # where to look further for a specific thing asked for before saying the texts lack it
 
@@ -42,10 +44,12 @@ def missing_message(what: str) -> str:
 
 @dataclass(frozen=True)
 class Demand:
-    """A specific thing the question asks for, what it means to be missing, and how to find it in a candidate."""
+    """A specific thing the question asks for, what it means to be missing, how to find it in a candidate, and how
+    close to the best candidate's score one holding it must be to lead the answer."""
 
     missing: str
     found: Callable[[Candidate], bool]
+    closeness: float = LEAD_CAN_YIELD
 
 
 class Answerer:
@@ -101,7 +105,7 @@ class Answerer:
         """The candidates with one that holds what the demand asks for first, or None when none of those scoring
         at least LEAD_CAN_YIELD of the best does."""
         for i, cand in enumerate(candidates):
-            if cand.score < LEAD_CAN_YIELD * best:
+            if cand.score < demand.closeness * best:
                 break
             if demand.found(cand):
                 return [cand] + candidates[:i] + candidates[i + 1:]
@@ -140,15 +144,18 @@ def demands(query: Query) -> list[Demand]:
     found: list[Demand] = []
     for year in query.years:
         found.append(Demand(f"mention {year}", lambda c, y=year: evidence.has_year(c.text, y)))
-    if query.wants_figure:
-        found.append(Demand("give the figure you ask for", lambda c: evidence.has_figure(c.text)))
+    if query.wants_figure:  # a figure about the thing asked: in one of the provisions that answer best
+        found.append(Demand("give the figure you ask for", lambda c: evidence.has_figure(c.text), FIGURE_CLOSENESS))
     if query.wants_person:
         found.append(Demand("name the person who holds or held that post", lambda c: bool(evidence.persons(c.text))))
-    if query.event:
-        names = [n for n in query.names if not evidence.is_generic(n)]
+    if query.event:  # the wording must name who or what the event is about, and speak of what was asked
+        names = [variants(n)[1] if len(variants(n)) > 1 else n for n in query.names if not evidence.is_generic(n)]
         if names:
             found.append(Demand(f"record whether or how that happened for {', '.join(names[:3])}",
-                                lambda c, ns=tuple(names): all(_mentions(c.text, n) for n in ns)))
+                                lambda c, ns=tuple(names): all(_mentions(c.text, n) for n in ns)
+                                and c.features["lexical"] >= EVENT_COVERAGE))
+    if query.record:
+        found.append(Demand("live", lambda c: evidence.records_use(c.text)))
     if query.live_state:
         # legal acts speak as adopted; a web page speaks of the time it was written, so what it says is a
         # statement of the (then) present, given with that caveat

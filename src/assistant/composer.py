@@ -41,9 +41,10 @@ WEIGHTS = {
 EXPANSION_WEIGHT = 0.5  # glossary words count half as much as the question's own
 NAME_WEIGHT = 2.0  # a name in the question (a country, a mission) counts double
 SHORT_WORDS = 8
+SENTENCE_FOCUS = 0.5  # in trimming, a sentence's share of the question's focus words counts this much beside meaning
 
 MAX_PARTS = 3
-EXTRA_MIN_SHARE = 0.85  # a further provision must score this share of the first one
+EXTRA_MIN_SHARE = 0.75  # a further provision must score this share of the first one
 EXTRA_ALONE_SHARE = 0.95  # ... and add a term the answer lacks, unless it scores this share
 DUPLICATE_SIMILARITY = 0.9  # a provision this close in meaning to one already quoted repeats it
 LEAD_WORDS = 75  # the first provision is trimmed to about this many words
@@ -59,7 +60,7 @@ class Candidate:
     provision: Provision
     hit: Hit
     rank: int
-    sentence_scores: tuple[float, ...]  # meaning score of each of its sentences, in the provision's order
+    sentence_scores: tuple[float, ...]  # relevance of each of its sentences (meaning and focus words), in order
     terms: frozenset[str]
     vector: np.ndarray | None
     features: dict[str, float]
@@ -101,8 +102,11 @@ class Composer:
         provisions = [(rank, hit, p) for rank, hit in enumerate(hits) for p in split(hit.chunk) if p.kind != "heading"]
         if not provisions:
             return []
+        sentences = [p.sentence_text(i) for _, _, p in provisions for i in p.sentences]
         texts = [query.searched, " ".join(query.expansions + query.related)] + [p.text for _, _, p in provisions]
-        tokenised = self.terms(texts)  # one tokenizer call per question
+        tokenised = self.terms(texts + sentences)  # one tokenizer call per question
+        sentence_terms = iter(tokenised[len(texts):])
+        tokenised = tokenised[: len(texts)]
         weights = {t: self.idf(t) for t in set(tokenised[0])}
         for t in set(tokenised[1]) - set(weights):
             weights[t] = EXPANSION_WEIGHT * self.idf(t)
@@ -125,6 +129,10 @@ class Composer:
             vectors = self.sentence_vectors_of(self.position_of[hit.chunk.id])
             rows = [vectors[i] for i in provision.sentences if i < len(vectors)]
             sims = [float(v @ retrieval.query_vector) for v in rows] or [hit.dense or 0.0]
+            # a sentence's relevance, for trimming: its meaning plus the question's focus words it holds
+            focus = [sum(local[t] for t in set(next(sentence_terms)) if t in local) / local_total
+                     for _ in provision.sentences]
+            relevance = tuple(sim + SENTENCE_FOCUS * f for sim, f in zip(sims, focus))
             whole = None
             if rows:
                 whole = np.sum(rows, axis=0)
@@ -141,12 +149,12 @@ class Composer:
                 "kind": float(evidence.answers_kind(text, query.asks_for)),
                 "demand": float(_holds_demand(query, text)),
                 "background": float(not provision.operative and query.asks_for != "purpose"),
-                "orphan": float(provision.kind == "list" and provision.lead_in is None),
+                "orphan": float(provision.orphan),
                 "authority": (4 - hit.chunk.tier) / 3,
                 "short": float(len(text.split()) < SHORT_WORDS),
             }
             score = sum(WEIGHTS[name] * value for name, value in features.items())
-            out.append(Candidate(provision, hit, rank, tuple(sims), terms, whole, features, score))
+            out.append(Candidate(provision, hit, rank, relevance, terms, whole, features, score))
         out.sort(key=lambda c: -c.score)
         return out
 
@@ -215,28 +223,30 @@ class Composer:
 
     @staticmethod
     def trim(cand: Candidate, budget: int) -> str:
-        """The provision's wording within about `budget` words: whole if it fits, else its best sentences in
-        reading order (a list keeps its lead-in), with "…" where sentences are left out."""
+        """The provision's wording within about `budget` words: whole if it fits, else its most relevant sentences
+        in reading order (a list item keeps its lead-in, a lead-in its best items), "…" where sentences are left
+        out."""
         p = cand.provision
-        lengths = [len(p.sentence_text(i).split()) for i in p.sentences]
-        if sum(lengths) <= budget:
+        length = {i: len(p.sentence_text(i).split()) for i in p.sentences}
+        if sum(length.values()) <= budget:
             return p.text
+        score = dict(zip(p.sentences, cand.sentence_scores))
+        lead_of = dict(p.requires)
         keep: set[int] = set()
-        if p.lead_in is not None:
-            keep.add(p.lead_in)
-        used = sum(lengths[p.sentences.index(i)] for i in keep)
-        order = sorted(range(len(p.sentences)), key=lambda k: -cand.sentence_scores[k]
-                       if k < len(cand.sentence_scores) else 0.0)
-        for k in order:
-            i = p.sentences[k]
-            if i in keep:
+        used = 0
+        for i in sorted(p.sentences, key=lambda i: -score.get(i, 0.0)):
+            wanted = {i} | ({lead_of[i]} if i in lead_of else set())
+            if i in p.lead_ins:  # a lead-in comes with its best item
+                items = [item for item, lead in p.requires if lead == i]
+                if items:
+                    wanted.add(max(items, key=lambda item: score.get(item, 0.0)))
+            extra = sum(length[j] for j in wanted - keep)
+            if keep and used + extra > budget:
                 continue
-            if keep - {p.lead_in} and used + lengths[k] > budget:
-                continue
-            keep.add(i)
-            used += lengths[k]
+            keep |= wanted
+            used += extra
         pieces, skipped = [], False
-        for k, i in enumerate(p.sentences):
+        for i in p.sentences:
             if i in keep:
                 if skipped and pieces:
                     pieces.append(OMISSION)

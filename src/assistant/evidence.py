@@ -19,14 +19,18 @@ DATE = re.compile(
 FREQUENCY = re.compile(r"\b(annual(ly)?|every (\w+ )?(year|month|week|six months|two years|three years)|once a|"
                        r"twice a|each year|per year|a year|regular(ly)?|periodic(ally)?|at least once|"
                        r"(six|three|twelve)-monthly|quarterly|biannual|yearly)\b", re.I)
+# an amount, count or share: digits (not article or act numbers), currency, a fraction, a count of things, or the
+# size of a vote ("unanimously", "a qualified majority"); "one" alone is too often "one or more" to count
 FIGURE = re.compile(r"(?<![\w(./])\d[\d,.\s]*(\s?(%|per ?cent|million|billion|thousand))?(?![\w/)])|\bEUR\b|€|"
-                    r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-                    r"hundred|thousand|million|billion|half|third|thirds|quarter|per ?cent|percentage|unanimous(ly)?|"
-                    r"unanimity|qualified majority|majority)\b", re.I)
+                    r"\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+                    r"hundred|thousand|million|billion|half|one third|two thirds|one quarter|per ?cent|percentage|"
+                    r"unanimous(ly)?|unanimity|qualified majority)\b", re.I)
 RULE = re.compile(r"\b(shall|may|must|shall not|may not|cannot|prohibited|excluded|obliged|required|entitled|"
                   r"exempt(ed)?|allowed|permitted|right to)\b", re.I)
-PRESENT = re.compile(r"\b(current|currently|at present|presently|now|today|to date|as of|so far|nowadays|"
-                     r"has been (invoked|used|activated|triggered|applied)|was (invoked|activated|triggered))\b", re.I)
+PRESENT = re.compile(r"\b(currently|at present|presently|now|today|to date|as of|so far|nowadays)\b", re.I)
+# a record that something was used: "was invoked in 2015", "has been activated"
+RECORD = re.compile(r"\b(was|were|has been|have been|had been) (invoked|used|activated|triggered|applied|called "
+                    r"upon)\b|\b(invoked|activated|triggered) (it |the \w+ )?(in|on) (\d{1,2} )?\w* ?\d{4}\b", re.I)
 # article and act numbers are references, not amounts: "Article 42(7)", "2019/797", "(CFSP) 2017/2315"
 _REFERENCE_NUMBER = re.compile(r"\b(Articles?|Art\.|Arts\.|paragraphs?|points?|Annex(es)?|Protocol|No|Nos)\s*"
                                r"\(?\d[\d()a-z, and-]*|\b\d{2,4}/\d+(/\w+)?\b|\(\d{1,2}\)", re.I)
@@ -42,6 +46,8 @@ satellite institute studies college facility peace fund board general secretary 
 directorate office special agreement convention charter strategy global human rights climate paris joint
 comprehensive plan action framework international criminal organisation organization prohibition chemical
 weapons nuclear arms trade law official journal regulations decisions ministers government governments
+january february march april may june july august september october november december monday tuesday
+wednesday thursday friday saturday sunday strategic eu's union's treaty's
 """.split())
 
 
@@ -76,8 +82,13 @@ def persons(text: str) -> list[str]:
 
 
 def states_present(text: str) -> bool:
-    """Does the text state how things are now, or record that something was used?"""
+    """Does the text state how things are now?"""
     return bool(PRESENT.search(text))
+
+
+def records_use(text: str) -> bool:
+    """Does the text record that something (a clause, a mechanism) was actually used?"""
+    return bool(RECORD.search(text))
 
 
 def answers_kind(text: str, kind: str) -> bool:

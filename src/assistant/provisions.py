@@ -32,10 +32,11 @@ class Provision:
     """A coherent unit of a chunk: its kind, paragraph number and quotable sentences (indexes, in order)."""
 
     chunk: Chunk
-    kind: str  # text | list | heading
+    kind: str  # text | list | paragraph (a numbered paragraph's subparagraphs and lists together) | heading
     paragraph: str
     sentences: tuple[int, ...]
-    lead_in: int | None = None  # for a list: the sentence that introduces the items
+    requires: tuple[tuple[int, int], ...] = ()  # (list item, the lead-in it cannot be quoted without)
+    orphan: bool = False  # list items whose lead-in is in another passage
     operative: bool = True  # False for recitals, preambles, annex titles and headings
 
     def sentence_text(self, i: int) -> str:
@@ -47,6 +48,11 @@ class Provision:
     def text(self) -> str:
         """The whole provision as quoted."""
         return " ".join(self.sentence_text(i) for i in self.sentences)
+
+    @property
+    def lead_ins(self) -> frozenset[int]:
+        """The sentences that introduce lists."""
+        return frozenset(lead for _, lead in self.requires)
 
 
 def _lines(chunk: Chunk) -> list[tuple[str, list[int]]]:
@@ -69,6 +75,7 @@ def _lines(chunk: Chunk) -> list[tuple[str, list[int]]]:
     return lines
 
 
+READING_WORDS = 25  # a link to further reading is a title, not a paragraph
 # sections of an official summary that list documents rather than say anything
 _DOCUMENT_SECTIONS = ("SUMMARY OF", "RELATED ACTS", "REFERENCES", "ACTS", "MAIN DOCUMENT", "RELATED DOCUMENTS")
 # a link to further reading: "EU sanctions map: DRC (Council of the European Union).", "... — Press release (...)."
@@ -78,9 +85,15 @@ _FURTHER_READING = re.compile(r"(press release|for more information|see also|\((
 
 
 def _heading(line: str) -> bool:
-    """A title, heading or link to further reading: not ending like a sentence or a list entry."""
+    """A title, heading or link to further reading: not ending like a sentence or a list entry, or a short titled
+    reference to a publisher's page ("EU sanctions map: DRC (Council of the European Union).")."""
     stripped = line.strip()
-    return bool(stripped) and (not stripped.endswith(_TERMINAL) or bool(_FURTHER_READING.search(stripped)))
+    if not stripped:
+        return False
+    if not stripped.endswith(_TERMINAL):
+        return True
+    titled = ":" in stripped or "—" in stripped or "press release" in stripped.lower()
+    return titled and len(stripped.split()) <= READING_WORDS and bool(_FURTHER_READING.search(stripped))
 
 
 def _continues_list(line: str, previous: str) -> bool:
@@ -94,13 +107,14 @@ def _continues_list(line: str, previous: str) -> bool:
 
 
 def split(chunk: Chunk) -> list[Provision]:
-    """The provisions of a chunk in reading order."""
+    """The provisions of a chunk in reading order: the subparagraphs and lists of one numbered paragraph together,
+    otherwise each subparagraph or list (with its lead-in) on its own."""
     lines = _lines(chunk)
     paragraph = {i: s.paragraph for i, s in enumerate(chunk.sentences)}
     background = chunk.label.startswith(("Recitals", "Preamble", "Annex"))
     if chunk.headings.rsplit(" — ", 1)[-1].strip(" *").upper() in _DOCUMENT_SECTIONS:
         return [Provision(chunk, "heading", "", tuple(ids), operative=False) for _, ids in lines if ids]
-    out: list[Provision] = []
+    units: list[Provision] = []
     i = 0
     while i < len(lines):
         line, ids = lines[i]
@@ -108,20 +122,36 @@ def split(chunk: Chunk) -> list[Provision]:
             i += 1
             continue
         if _heading(line) and not _ITEM.match(line):
-            out.append(Provision(chunk, "heading", paragraph[ids[0]], tuple(ids), operative=False))
+            units.append(Provision(chunk, "heading", paragraph[ids[0]], tuple(ids), operative=False))
             i += 1
             continue
-        group, lead = list(ids), None
+        group, requires = list(ids), []
         j = i + 1
         starts_list = line.rstrip().endswith(":") or (_ITEM.match(line) and i == 0)
         if starts_list:
-            lead = ids[0] if line.rstrip().endswith(":") else None
+            lead = ids[-1] if line.rstrip().endswith(":") else None
             while j < len(lines) and _continues_list(lines[j][0], lines[j - 1][0]):
                 group += lines[j][1]
+                requires += [(item, lead) for item in lines[j][1] if lead is not None]
                 j += 1
-        kind = "list" if j > i + 1 or (starts_list and lead is None) else "text"
+        is_list = bool(j > i + 1 or (starts_list and not line.rstrip().endswith(":")))
         operative = not background and not _RECITAL.match(chunk.text[chunk.sentences[group[0]].start:])
-        out.append(Provision(chunk, kind, paragraph[group[0]], tuple(group), lead if kind == "list" else None,
-                             operative))
+        units.append(Provision(chunk, "list" if is_list else "text", paragraph[group[0]], tuple(group),
+                               tuple(requires), orphan=is_list and not line.rstrip().endswith(":"),
+                               operative=operative))
         i = j
+    return _by_paragraph(units)
+
+
+def _by_paragraph(units: list[Provision]) -> list[Provision]:
+    """Neighbouring units of the same numbered paragraph merged into one provision."""
+    out: list[Provision] = []
+    for unit in units:
+        last = out[-1] if out else None
+        if (last is not None and unit.kind != "heading" and last.kind != "heading" and unit.paragraph
+                and unit.paragraph == last.paragraph and unit.operative == last.operative):
+            out[-1] = Provision(unit.chunk, "paragraph", unit.paragraph, last.sentences + unit.sentences,
+                                last.requires + unit.requires, last.orphan, last.operative)
+        else:
+            out.append(unit)
     return out

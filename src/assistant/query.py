@@ -19,11 +19,13 @@ from .references import Reference, find_references, other_text
 from .vocabulary import FUNCTION_WORDS, Vocabulary, proper_names
 
 _TOKEN = re.compile(r"[^\W_][\w'’\-/]*")
-# questions about what is happening now or how often something was used: legal texts as adopted do not record that
-_LIVE_STATE = re.compile(
-    r"\b(current(ly)?|now|nowadays|today|right now|at the moment|at present|presently|this year|latest|so far|"
-    r"to date|ever (been )?(used|invoked|activated|applied|triggered)|(has|have|did) (it|they|\w+ \w+) ever|"
-    r"actually (been )?(used|invoked))\b", re.I)
+# questions about what is happening now: legal texts as adopted do not record that
+_LIVE_STATE = re.compile(r"\b(current(ly)?|now|nowadays|today|right now|at the moment|at present|presently|"
+                         r"this year|latest|so far|to date)\b", re.I)
+# questions about whether something was ever used
+_RECORD = re.compile(r"\b(ever (been )?(used|invoked|activated|applied|triggered)|(has|have|did) (it|they|\w+ \w+) "
+                     r"ever|actually (been )?(used|invoked|activated|applied|triggered)|how (often|many times) has)\b",
+                     re.I)
 # a year asked about ("in 2023"), not the year inside an act's number ("Decision (CFSP) 2017/2315", "2014/512/CFSP")
 _YEAR = re.compile(r"(?<![\d/])\b(19[5-9]\d|20[0-4]\d)\b(?!\s*/\s*\d)")
 _PERSON = re.compile(
@@ -54,8 +56,7 @@ ASKS_FOR: tuple[tuple[str, re.Pattern], ...] = (
 
 
 def asks_about_live_state(question: str) -> bool:
-    """Does the question ask about the present state of affairs or the record of use ("the current head of",
-    "has it ever been invoked")?"""
+    """Does the question ask about the present state of affairs ("the current head of", "today")?"""
     return bool(_LIVE_STATE.search(question))
 
 
@@ -130,7 +131,8 @@ class Query:
     years: tuple[str, ...] = ()  # years asked about
     wants_person: bool = False  # "who is/was ...": a person's name
     event: bool = False  # whether or how something happened ("has Switzerland adopted ...", "when will ...")
-    live_state: bool = False  # the present state or the record of use ("current", "ever invoked")
+    live_state: bool = False  # the present state ("current", "now", "today")
+    record: bool = False  # whether something was ever used ("has it ever been invoked")
     follow_up: bool = False
 
     @property
@@ -191,6 +193,7 @@ class QueryAnalyser:
             unknown=tuple(unknown), names=tuple(known), asks_for=asks_for(corrected),
             years=tuple(dict.fromkeys(_YEAR.findall(corrected))), wants_person=bool(_PERSON.search(corrected)),
             event=bool(_EVENT.search(corrected)), live_state=asks_about_live_state(corrected),
+            record=bool(_RECORD.search(corrected)),
             follow_up=bool(turns) and is_follow_up(corrected))
 
 

@@ -17,6 +17,7 @@ MODES = ("bm25", "dense", "hybrid")
 # treaty > legal act > official summary > web page
 TIER_WEIGHT = {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0}
 REPEAT_DECAY = 0.7
+STRATUM_SHARE = 0.0  # a treaty article's second vote in a channel (from the treaty-only search) does not count again
 
 
 @dataclass(frozen=True)
@@ -52,25 +53,34 @@ class Retriever:
         expanded = query.expanded
         qvec = self.embedder.embed_query(expanded)
         passage = self.index.passage_vectors
-        rankings: list[list[int]] = []
+        # Each channel is one ranking, or a ranking plus the same search over the treaties alone (so the acts'
+        # volume cannot hide a treaty article). A chunk counts once per channel, by its better rank there: the
+        # treaty stratum lifts a treaty article the whole ranking buried, but never counts twice, so it cannot
+        # bury the one web page or summary that answers.
+        channels: list[list[list[int]]] = []
         lexical: dict[int, float] = {}
         if mode in ("bm25", "hybrid"):
             scores = self.index.lexical.scores(query.lexical)
-            rankings.append(self._top(scores))
-            lexical = {p: float(scores[p]) for p in rankings[-1]}
-            if mode == "hybrid":  # the treaties searched on their own, so the acts' volume cannot hide them
-                rankings.append(self._top(scores[self.treaty_positions], self.treaty_positions))
+            channels.append([self._top(scores)])
+            lexical = {p: float(scores[p]) for p in channels[-1][0]}
+            if mode == "hybrid":
+                channels[-1].append(self._top(scores[self.treaty_positions], self.treaty_positions))
         if mode in ("dense", "hybrid"):
-            rankings.append(self._dense(qvec))
+            channels.append([self._dense(qvec)])
             if mode == "hybrid":  # the treaty stratum is small: scored in memory
                 sims = passage[self.treaty_positions].astype(np.float32) @ qvec
-                rankings.append(self._top(sims, self.treaty_positions, positive_only=False))
+                channels[-1].append(self._top(sims, self.treaty_positions, positive_only=False))
         if mode == "hybrid":
-            rankings.append(self._best_by_sentence(qvec))
+            channels.append([self._best_by_sentence(qvec)])
         fused: dict[int, float] = {}
-        for ranking in rankings:  # reciprocal rank fusion
-            for rank, pos in enumerate(ranking):
-                fused[pos] = fused.get(pos, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+        for channel in channels:  # reciprocal rank fusion: a full vote per channel, a partial one for the stratum
+            votes: dict[int, list[float]] = {}
+            for ranking in channel:
+                for rank, pos in enumerate(ranking):
+                    votes.setdefault(pos, []).append(1.0 / (self.rrf_k + rank + 1))
+            for pos, values in votes.items():
+                values.sort(reverse=True)
+                fused[pos] = fused.get(pos, 0.0) + values[0] + STRATUM_SHARE * sum(values[1:])
         for pos in fused:  # prefer the more authoritative text when the evidence is otherwise close
             fused[pos] *= TIER_WEIGHT.get(self.index.chunks[pos].tier, 1.0)
         pinned = self._pin(query.references, fused)
