@@ -18,6 +18,7 @@ def main() -> None:
     from pydantic import ValidationError
 
     from assistant.api import create_app
+    from assistant.api.serving import uvicorn_options
     from assistant.config import Settings
     from assistant.embeddings import make_embedder
     from assistant.errors import AssistantError, IndexUnusableError
@@ -55,7 +56,7 @@ def main() -> None:
         logging.getLogger("app").warning("CFSP_SHARE is ignored: the page is served with the API by uvicorn, "
                                          "without Gradio share links")
     print(f"Chat page: http://{settings.host}:{settings.port}/  widget: /widget/  API docs: /docs", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=5)
+    uvicorn.run(app, **uvicorn_options(settings))
 
 
 if __name__ == "__main__":
