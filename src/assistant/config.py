@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     embedding_timeout: float = Field(30.0, gt=0, le=600, description="openai-compatible: seconds per request.")
     embedding_retries: int = Field(3, ge=0, le=10, description="openai-compatible: retries with back-off on failures.")
     embedding_batch_size: int = Field(16, ge=1, le=1024)
-    embedding_threads: int = Field(0, ge=0, description="torch threads; 0 keeps the library default.")
+    embedding_threads: int = Field(0, ge=0, description="torch threads per model call; 0: the library default "
+                                   "(all cores) for ingest and 1 when serving, where calls run side by side.")
 
     chroma_host: str | None = None
     chroma_port: int | None = Field(None, ge=1, le=65535)

@@ -119,6 +119,10 @@ class LocalEmbedder:
         """Number of word-piece tokens, without [CLS]/[SEP]."""
         return len(self._counter.encode(text, add_special_tokens=False).ids)
 
+    def use_threads(self, threads: int) -> None:
+        """How many threads torch gives each model call (a process-wide setting)."""
+        self._torch.set_num_threads(threads)
+
     def embed_query(self, text: str) -> np.ndarray:
         """Unit vector of one question."""
         with self._torch.inference_mode():
