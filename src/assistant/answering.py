@@ -27,7 +27,7 @@ LIVE_STATE = ("The texts I search set out rules and decisions as they were adopt
 LEAD_CAN_YIELD = 0.6  # a provision that holds what was asked may lead if it scores this share of the best
 FIGURE_CLOSENESS = 0.9  # ... but a figure must come from one of the best-scoring provisions
 EVENT_COVERAGE = 0.35  # an event is found only in wording holding half of the question's (weighted) terms
-RESERVE_PASSAGES = 10
+RESERVE_PASSAGES = 20
 WEB_TIER = 4  # web pages and other documents that are not official legal texts  # where to look further for a specific thing asked for before saying the texts lack it
 
 
@@ -56,23 +56,31 @@ class Answerer:
     """Builds an `Answer` from a `Query` and its `Retrieval`: provisions quoted verbatim with [n] markers and
     citations as data, or an abstention."""
 
-    def __init__(self, composer: Composer, threshold: float, passages: int = 5):
+    def __init__(self, composer: Composer, threshold: float, passages: int = 5,
+                 rare: Callable[[str], bool] = lambda name: False):
+        self.rare = rare  # is a name particular to very few passages (a person), not a country or a city?
         self.composer = composer
         self.threshold = threshold
         self.passages = passages
 
-    def confidence(self, retrieval: Retrieval) -> float:
+    def confidence(self, query: Query, retrieval: Retrieval) -> float:
         """Evidence strength: the best similarity among the passages answered from (so asking for more hits
-        never changes the answer), or full confidence for an explicit article reference."""
-        if any(h.via == "reference" for h in retrieval.hits[: self.passages]):
+        never changes the answer); full confidence for an explicit article reference, or when a passage names
+        every particular name the question asks about ("Who is Kaja Kallas?")."""
+        hits = retrieval.hits[: self.passages]
+        if any(h.via == "reference" for h in hits):
             return 1.0
-        return max([h.dense or 0.0 for h in retrieval.hits[: self.passages]] + [0.0])
+        names = [n for n in query.names if not evidence.is_generic(n)]
+        if names and all(self.rare(n) for n in names) and any(all(_mentions(h.chunk.text, n) for n in names)
+                                                              for h in hits):
+            return 1.0
+        return max([h.dense or 0.0 for h in hits] + [0.0])
 
     def answer(self, query: Query, retrieval: Retrieval) -> Answer:
         """Answer from the retrieved passages, or abstain: when the question names something the sources never
         mention, asks for the text of a non-EU treaty, the evidence is weak, or the provisions that match do not
         contain the specific thing asked for (a year, a figure, a person, an event, the present state)."""
-        confidence = self.confidence(retrieval)
+        confidence = self.confidence(query, retrieval)
 
         def decline(text: str) -> Answer:
             return Answer(query.asked, text, (), True, retrieval.hits, confidence)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -20,23 +20,24 @@ from . import evidence
 from .provisions import Provision, split
 from .query import Query
 from .retrieval import Retrieval
-from .types import Hit
+from .types import Chunk, Hit
 
 # A candidate's score is a weighted sum of these features (weights fitted on the tuning question sets, rounded):
 WEIGHTS = {
     "dense_best": 0.45,  # meaning: the provision's best sentence against the question
-    "dense_whole": 0.15,  # meaning: the whole provision
-    "lexical": 0.35,  # share of the question's terms it contains, rarer terms and names weighing more
-    "focus": 0.0,  # the same with terms weighted by how rare they are among the candidates (the specific ask)
-    "distinct": 0.0,  # meaning: closer to the question than to the candidates' common subject
-    "rank": 0.06,  # 1 / (1 + rank of its passage in the retrieval)
-    "reference": 0.15,  # the question names this article (or paragraph)
-    "kind": 0.05,  # holds the kind of thing asked for (a body for "who", a date for "when" ...)
-    "demand": 0.08,  # holds a specific thing asked for (the year, a person's name, a statement of the present)
-    "background": -0.2,  # recital, preamble or annex, for a question that is not about purpose or background
-    "orphan": -0.1,  # list items whose lead-in sits in another passage
-    "authority": 0.03,  # 1 treaty ... 0 web page: tips the balance only between candidates that answer alike
-    "short": -0.1,  # a fragment of fewer than SHORT_WORDS words
+    "dense_whole": 0.0,  # meaning: the whole provision (adds nothing beyond its best sentence)
+    "lexical": 0.4,  # share of the question's terms it contains, rarer terms and names weighing more
+    "focus": 0.15,  # the same with terms weighted by how rare they are among the candidates (the specific ask)
+    "title": 0.2,  # share of the question's terms in the headings it sits under (its article's or act's title)
+    "distinct": 0.3,  # meaning: closer to the question than to the candidates' common subject
+    "rank": 0.05,  # 1 / (1 + rank of its passage in the retrieval)
+    "reference": 0.2,  # the question names this article (or paragraph)
+    "kind": 0.1,  # holds the kind of thing asked for (a body for "who", a date for "when" ...)
+    "demand": 0.12,  # holds a specific thing asked for (the year, a person's name, a statement of the present)
+    "background": -0.1,  # recital, preamble or annex, for a question that is not about purpose or background
+    "orphan": -0.05,  # list items whose lead-in sits in another passage
+    "authority": 0.06,  # 1 treaty ... 0 web page: tips the balance only between candidates that answer alike
+    "short": 0.0,  # a fragment of fewer than SHORT_WORDS words
 }
 EXPANSION_WEIGHT = 0.5  # glossary words count half as much as the question's own
 NAME_WEIGHT = 2.0  # a name in the question (a country, a mission) counts double
@@ -89,7 +90,9 @@ class Composer:
     """Scores the provisions of the best passages for a question and picks what the answer quotes."""
 
     def __init__(self, sentence_vectors_of: Callable[[int], np.ndarray], position_of: dict[str, int],
-                 terms: Callable[[list[str]], list[list[str]]], idf: Callable[[str], float], passages: int = 5):
+                 terms: Callable[[list[str]], list[list[str]]], idf: Callable[[str], float], passages: int = 5,
+                 siblings: Callable[[Chunk], list[Chunk]] = lambda chunk: [chunk]):
+        self.siblings = siblings
         self.sentence_vectors_of = sentence_vectors_of
         self.position_of = position_of
         self.terms = terms
@@ -98,14 +101,16 @@ class Composer:
 
     def candidates(self, query: Query, retrieval: Retrieval, passages: int | None = None) -> list[Candidate]:
         """Every quotable provision of the best passages (`passages`, by default the composer's), best first."""
-        hits = retrieval.hits[: passages or self.passages]
-        provisions = [(rank, hit, p) for rank, hit in enumerate(hits) for p in split(hit.chunk) if p.kind != "heading"]
+        provisions = [(rank, hit, p) for rank, hit in self._with_siblings(retrieval, passages)
+                      for p in split(hit.chunk) if p.kind != "heading"]
         if not provisions:
             return []
         sentences = [p.sentence_text(i) for _, _, p in provisions for i in p.sentences]
+        heads = sorted({hit.chunk.headings for _, hit, _ in provisions})
         texts = [query.searched, " ".join(query.expansions + query.related)] + [p.text for _, _, p in provisions]
-        tokenised = self.terms(texts + sentences)  # one tokenizer call per question
-        sentence_terms = iter(tokenised[len(texts):])
+        tokenised = self.terms(texts + sentences + heads)  # one tokenizer call per question
+        sentence_terms = iter(tokenised[len(texts):len(texts) + len(sentences)])
+        head_terms = dict(zip(heads, map(frozenset, tokenised[len(texts) + len(sentences):])))
         tokenised = tokenised[: len(texts)]
         weights = {t: self.idf(t) for t in set(tokenised[0])}
         for t in set(tokenised[1]) - set(weights):
@@ -143,6 +148,7 @@ class Composer:
                 "dense_whole": float(whole @ retrieval.query_vector) if whole is not None else max(sims),
                 "lexical": sum(weights[t] for t in terms if t in weights) / total,
                 "focus": sum(local[t] for t in terms if t in local) / local_total,
+                "title": sum(weights[t] for t in head_terms[hit.chunk.headings] if t in weights) / total,
                 "distinct": (float(whole @ retrieval.query_vector) - float(whole @ centroid)) if whole is not None else 0.0,
                 "rank": 1.0 / (1 + rank),
                 "reference": float(hit.via == "reference" and (not wanted or provision.paragraph in wanted)),
@@ -156,6 +162,21 @@ class Composer:
             score = sum(WEIGHTS[name] * value for name, value in features.items())
             out.append(Candidate(provision, hit, rank, relevance, terms, whole, features, score))
         out.sort(key=lambda c: -c.score)
+        return out
+
+    def _with_siblings(self, retrieval: Retrieval, passages: int | None) -> list[tuple[int, Hit]]:
+        """(rank, hit) for the best passages, each followed by the other paragraphs of its article (with its rank
+        and scores), so the paragraph that answers is a candidate even when a sibling was retrieved instead."""
+        hits = list(retrieval.hits[: passages or self.passages])
+        seen = {h.chunk.id for h in hits}
+        out: list[tuple[int, Hit]] = []
+        for rank, hit in enumerate(hits):
+            out.append((rank, hit))
+            if hit.chunk.article:
+                for chunk in self.siblings(hit.chunk):
+                    if chunk.id not in seen:
+                        seen.add(chunk.id)
+                        out.append((rank, replace(hit, chunk=chunk, via="sibling")))
         return out
 
     def _vectors(self, provisions: list[tuple[int, Hit, Provision]]) -> list[np.ndarray]:

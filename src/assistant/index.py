@@ -197,6 +197,21 @@ class Index:
     sentence_offsets: np.ndarray
     vocabulary: Vocabulary
     folder: Path
+    units: dict[tuple[str, str, str], list[int]] | None = None
+
+    def unit_of(self, chunk: Chunk) -> list[Chunk]:
+        """The chunks of the unit a chunk belongs to, in reading order: all paragraphs of its article, or all
+        chunks of the same summary section or page (the "whole article" a source card can show)."""
+        units = self._units()
+        return [self.chunks[p] for p in units.get(unit_key(chunk), [self.by_id[chunk.id]])]
+
+    def _units(self) -> dict[tuple[str, str, str], list[int]]:
+        if self.units is None:
+            units: dict[tuple[str, str, str], list[int]] = {}
+            for position, chunk in enumerate(self.chunks):
+                units.setdefault(unit_key(chunk), []).append(position)
+            self.units = units
+        return self.units
 
     def sentences_of(self, position: int) -> np.ndarray:
         """Sentence vectors of the chunk at a position."""
@@ -227,6 +242,11 @@ class Index:
     def close(self) -> None:
         """Release the Chroma client (its files may then be deleted)."""
         close_client(self.vectors.client)
+
+
+def unit_key(chunk: Chunk) -> tuple[str, str, str]:
+    """What a chunk is part of: its article (treaties and acts), else its section heading (summaries, pages)."""
+    return (chunk.source_id, chunk.kind, f"art {chunk.article}" if chunk.article else chunk.headings)
 
 
 def load_index(settings: Settings, manifest: IndexManifest | None = None, backend: str | None = None) -> Index:

@@ -79,8 +79,10 @@ class Assistant:
         thesaurus = Thesaurus(self.words, index.lexical.terms)
         analyser = QueryAnalyser(self.expander, thesaurus, index.vocabulary, retriever.treaty_articles, self.english)
         idf = idf_of(index.lexical.document_frequency, len(index.chunks))
-        composer = Composer(index.sentences_of, index.by_id, index.lexical.terms, idf, passages=self.settings.top_k)
-        answerer = Answerer(composer, self.settings.abstain_threshold, passages=self.settings.top_k)
+        composer = Composer(index.sentences_of, index.by_id, index.lexical.terms, idf, passages=self.settings.top_k,
+                            siblings=index.unit_of)
+        answerer = Answerer(composer, self.settings.abstain_threshold, passages=self.settings.top_k,
+                            rare=index.vocabulary.rare)
         return Engine(index, analyser, retriever, answerer)
 
     def understand(self, question: str, history: Iterable[Turn | Mapping] | None = None) -> Query:

@@ -17,7 +17,7 @@ MODES = ("bm25", "dense", "hybrid")
 # treaty > legal act > official summary > web page
 TIER_WEIGHT = {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0}
 REPEAT_DECAY = 0.7
-STRATUM_SHARE = 0.0  # a treaty article's second vote in a channel (from the treaty-only search) does not count again
+STRATUM_SHARE = 0.5  # a treaty article's second vote in a channel (from the treaty-only search) does not count again
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ FUNCTION_WORDS = frozenset("i what who whom whose which when where why how is ar
 FILE = "vocabulary.json"
 MIN_CORRECTABLE = 4  # shorter words are too often other words one edit away ("tax" -> "tac")
 MIN_SEEN = 2  # a correction must be a word the texts use more than once
+RARE_COUNT = 3  # a word used this often or less is particular to a passage or two
 
 
 def english_words() -> Callable[[str], bool]:
@@ -81,6 +82,10 @@ class Vocabulary:
         if not isinstance(data, dict):
             raise ValueError(f"{FILE} is not a JSON object")
         return cls({str(k): int(v) for k, v in data.items()})
+
+    def rare(self, word: str) -> bool:
+        """Do the texts use this word only a few times (a person's name, not a country)?"""
+        return 0 < max(self.counts.get(form, 0) for form in variants(word)) <= RARE_COUNT
 
     def knows(self, word: str) -> bool:
         """Do the texts use this word, in any of its spellings (possessive, hyphenated, slashed)?"""

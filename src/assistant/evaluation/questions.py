@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import AssistantError
 
 REQUIRED = ("id", "question", "answerable")
+HELD_OUT = "heldout"  # a folder of sets written before tuning and never tuned on: reported beside the tuning sets
 
 
 class QuestionSetError(AssistantError):
@@ -42,6 +43,11 @@ class EvalQuestion:
     topic: str = "general"
     history: tuple[dict, ...] = field(default=(), repr=False)
     set_name: str = ""
+
+    @property
+    def split(self) -> str:
+        """"held-out" for a set in a `heldout` folder, else "tuning"."""
+        return "held-out" if self.set_name.startswith(HELD_OUT + "/") else "tuning"
 
     def is_relevant(self, source_id: str, article: str) -> bool:
         """Does a chunk or citation match any expected entry (`expected` is any-of)?"""
@@ -125,7 +131,8 @@ def load_set(path: Path) -> list[EvalQuestion]:
             errors.append(f"{path.name} line {number}: duplicate id {question.id!r} (first on line {seen[question.id]})")
             continue
         seen[question.id] = number
-        questions.append(EvalQuestion(**{**question.__dict__, "set_name": path.stem}))
+        name = f"{HELD_OUT}/{path.stem}" if path.parent.name == HELD_OUT else path.stem
+        questions.append(EvalQuestion(**{**question.__dict__, "set_name": name}))
     if errors:
         raise QuestionSetError(f"{len(errors)} problem(s) in {path}:\n  " + "\n  ".join(errors))
     if not questions:

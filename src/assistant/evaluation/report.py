@@ -83,6 +83,7 @@ def build(run: EvalRun, gate_retriever: str, gates: Sequence[GateResult]) -> dic
         "by_topic": breakdown(run.results, "topic"),
         "by_source_kind": breakdown(run.results, "source_kind"),
         "by_set": breakdown(run.results, "set"),
+        "by_split": breakdown(run.results, "split"),
         "primary_retriever": primary,
         "worst": {metric: [{"id": r.id, "question": r.question, "rank": r.rank, "keyword_score": r.keyword_score,
                             "keywords_missing": r.keywords_missing,
@@ -118,6 +119,14 @@ def markdown(report: dict) -> str:
                 [[mode] + [None if s.get(key) is None else f"{s[key]:.1f}" for key, _ in SPEED]
                  for mode, s in report["summary"].items()]), "",
     ]
+    splits = report.get("by_split", {}).get(report["primary_retriever"], {})
+    if len(splits) > 1:
+        names = [name for name in ("tuning", "held-out") if name in splits]
+        lines += [f"## Tuning and held-out sets side by side ({report['primary_retriever']})", "",
+                  "The held-out sets (eval/questions/heldout/) were written before any tuning and never tuned on.", "",
+                  *_table(["metric"] + [f"{name} ({splits[name]['questions']} questions)" for name in names],
+                          [[label] + [splits[name].get(key) for name in names] for key, label in HEADLINE + SPEED[-2:]]),
+                  ""]
     if report["gates"]:
         lines += [f"## Gates ({report['primary_retriever']})", "",
                   *_table(["metric", "bound", "value", "result"],

@@ -23,6 +23,7 @@ class QuestionResult:
 
     id: str
     set: str
+    split: str  # tuning | held-out
     topic: str
     source_kind: str
     retriever: str
@@ -87,7 +88,7 @@ def evaluate_one(assistant: Assistant, question: EvalQuestion, mode: str, k: int
     cited = [question.is_relevant(c.source_id, c.article) for c in answer.citations]
     answered = not answer.abstained
     return QuestionResult(
-        id=question.id, set=question.set_name, topic=question.topic, source_kind=kind, retriever=mode,
+        id=question.id, set=question.set_name, split=question.split, topic=question.topic, source_kind=kind, retriever=mode,
         question=question.question, search_query=answer.search_query, answerable=question.answerable,
         follow_up=bool(question.history), rank=rank,
         recall={str(n): metrics.recall_at(rank, n) for n in RECALL_KS if n <= k},
@@ -163,7 +164,7 @@ def summarize(results: Sequence[QuestionResult]) -> dict:
 
 
 def breakdown(results: Sequence[QuestionResult], by: str) -> dict[str, dict[str, dict]]:
-    """summary[retriever][group] for `by` in ("topic", "source_kind", "set")."""
+    """summary[retriever][group] for `by` in ("topic", "source_kind", "set", "split")."""
     groups: dict[str, dict[str, list[QuestionResult]]] = defaultdict(lambda: defaultdict(list))
     for r in results:
         groups[r.retriever][getattr(r, by)].append(r)
