@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from assistant.catalogue import Term
-from assistant.query import Expander, find_references
+from assistant.query import Expander
+from assistant.references import find_references, other_text
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +41,7 @@ def recall_at_5(assistant, mode):
         expected.setdefault(question, []).append((source, article))
     found = 0
     for question, accept in expected.items():
-        hits = assistant.retriever.search(question, 5, mode).hits
+        hits = assistant.search(question, 5, mode).hits
         found += any(h.chunk.source_id == s and (a is None or h.chunk.article == a) for h in hits for s, a in accept)
     return found / len(expected)
 
@@ -60,7 +61,7 @@ def test_hybrid_beats_either_retriever_alone(assistant):
     ("What is in Protocol No 10?", "PROTOCOL-10", "", ""),
 ])
 def test_explicit_reference_goes_straight_to_article(assistant, question, source, article, paragraph):
-    first = assistant.retriever.search(question, 5).hits[0]
+    first = assistant.search(question, 5).hits[0]
     assert first.chunk.source_id == source
     if article:  # a protocol named without an article stands for the whole protocol
         assert first.chunk.article == article
@@ -74,6 +75,10 @@ def test_reference_parsing_defaults_to_teu_then_tfeu():
     refs = find_references("Compare Article 31 with Art. 222 and Article 42(7) of the Treaty on European Union", articles)
     assert [(r.source_id, r.article, r.paragraph) for r in refs] == [("TEU", "31", ""), ("TFEU", "222", ""), ("TEU", "42", "7")]
     assert find_references("Article 999 TEU", articles) == []
+    # an article of a text that is not indexed is not an EU Treaty article, and is recognised as such
+    assert find_references("What does Article 5 of the NATO treaty say?", articles) == []
+    assert other_text("What does Article 5 of the NATO treaty say?") == "Article 5 of the NATO treaty"
+    assert other_text("What does Article 31 TEU say?") == ""
 
 
 def test_glossary_expansion_both_ways():

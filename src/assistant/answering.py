@@ -143,7 +143,8 @@ class Answerer:
         if lead.tier >= WEB_TIER:  # say plainly where a statement that is not official law comes from
             caveat = "; it may be out of date" if query.live_state else ""
             text = f"According to the {citations[0].label} (a web page, not an official legal text{caveat}): {text}"
-        answer = Answer(query.asked, text, tuple(citations), False, retrieval.hits, confidence)
+        cited = tuple(next(p.candidate.hit for p in parts if p.candidate.hit.chunk.id == c.chunk_id) for c in citations)
+        answer = Answer(query.asked, text, tuple(citations), False, retrieval.hits, confidence, cited_hits=cited)
         return replace(answer, search_query=query.searched)
 
 

@@ -29,12 +29,13 @@ WEIGHTS = {
     "lexical": 0.4,  # share of the question's terms it contains, rarer terms and names weighing more
     "focus": 0.15,  # the same with terms weighted by how rare they are among the candidates (the specific ask)
     "title": 0.2,  # share of the question's terms in the headings it sits under (its article's or act's title)
+    "subject": 0.1,  # its article or section is titled after what the question names ("Political and Security ...")
     "distinct": 0.3,  # meaning: closer to the question than to the candidates' common subject
     "rank": 0.05,  # 1 / (1 + rank of its passage in the retrieval)
     "reference": 0.2,  # the question names this article (or paragraph)
     "kind": 0.1,  # holds the kind of thing asked for (a body for "who", a date for "when" ...)
     "demand": 0.12,  # holds a specific thing asked for (the year, a person's name, a statement of the present)
-    "background": -0.1,  # recital, preamble or annex, for a question that is not about purpose or background
+    "background": -0.25,  # recital, preamble or annex, for a question that is not about purpose or background
     "orphan": -0.05,  # list items whose lead-in sits in another passage
     "authority": 0.06,  # 1 treaty ... 0 web page: tips the balance only between candidates that answer alike
     "short": 0.0,  # a fragment of fewer than SHORT_WORDS words
@@ -127,6 +128,8 @@ class Composer:
         local_total = sum(local.values()) or 1.0
         centroid = np.mean([hit_vectors for hit_vectors in self._vectors(provisions)], axis=0)
         centroid = centroid / (np.linalg.norm(centroid) + 1e-12)
+        # what the question is about, by name: a glossary term's full name ("Political and Security Committee")
+        entities = [e.lower() for e in query.entities if len(e.split()) > 1]
         wanted = {r.paragraph for r in query.references if r.paragraph}
         out = []
         for (rank, hit, provision), words in zip(provisions, tokenised[2:]):
@@ -149,10 +152,12 @@ class Composer:
                 "lexical": sum(weights[t] for t in terms if t in weights) / total,
                 "focus": sum(local[t] for t in terms if t in local) / local_total,
                 "title": sum(weights[t] for t in head_terms[hit.chunk.headings] if t in weights) / total,
+                "subject": float(any(e in hit.chunk.headings.rsplit(" — ", 1)[-1].lower() for e in entities)),
                 "distinct": (float(whole @ retrieval.query_vector) - float(whole @ centroid)) if whole is not None else 0.0,
                 "rank": 1.0 / (1 + rank),
                 "reference": float(hit.via == "reference" and (not wanted or provision.paragraph in wanted)),
-                "kind": float(evidence.answers_kind(text, query.asks_for)),
+                "kind": float(evidence.answers_kind(text, query.asks_for)
+                              or (query.asks_for == "which" and bool(provision.requires))),
                 "demand": float(_holds_demand(query, text)),
                 "background": float(not provision.operative and query.asks_for != "purpose"),
                 "orphan": float(provision.orphan),
@@ -227,8 +232,8 @@ class Composer:
                   and (c.hit.chunk.source_id, c.hit.chunk.article, c.provision.paragraph) in wanted]
         chosen.sort(key=lambda c: (c.rank, c.provision.sentences))
         parts: list[Part] = []
-        for cand in chosen:
-            quote = self.trim(cand, LEAD_WORDS if not parts else EXTRA_WORDS)
+        for cand in chosen:  # quoted from its beginning, in order: the reader asked for this paragraph
+            quote = self.trim(cand, LEAD_WORDS if not parts else EXTRA_WORDS, from_start=True)
             if parts and sum(p.words for p in parts) + len(quote.split()) > ANSWER_WORDS:
                 break
             parts.append(Part(cand, quote))
@@ -243,7 +248,7 @@ class Composer:
         return float(a.vector @ b.vector) > DUPLICATE_SIMILARITY
 
     @staticmethod
-    def trim(cand: Candidate, budget: int) -> str:
+    def trim(cand: Candidate, budget: int, from_start: bool = False) -> str:
         """The provision's wording within about `budget` words: whole if it fits, else its most relevant sentences
         in reading order (a list item keeps its lead-in, a lead-in its best items), "…" where sentences are left
         out."""
@@ -252,6 +257,8 @@ class Composer:
         if sum(length.values()) <= budget:
             return p.text
         score = dict(zip(p.sentences, cand.sentence_scores))
+        if from_start:  # earlier sentences first
+            score = {i: -k for k, i in enumerate(p.sentences)}
         lead_of = dict(p.requires)
         keep: set[int] = set()
         used = 0

@@ -20,7 +20,7 @@ from .embeddings import Embedder, make_embedder
 from .errors import IndexDamagedError, IndexMismatchError, IndexMissingError, IndexUnusableError, QuestionError
 from .index import Index, IndexManifest, Lease, load_index, manifest_stamp, read_manifest
 from .query import Expander, Query, QueryAnalyser, Thesaurus
-from .retrieval import Retriever
+from .retrieval import Retrieval, Retriever
 from .types import Answer
 from .vocabulary import english_words
 
@@ -112,6 +112,12 @@ class Assistant:
         """The generation answering questions now."""
         return self._engine.index
 
+    def search(self, question: str, k: int = 5, mode: str = "hybrid",
+               history: Iterable[Turn | Mapping] | None = None) -> Retrieval:
+        """The k best passages for a question (what the answer is composed from), without composing it."""
+        engine = self._engine
+        return engine.retriever.search(self.understand(question, history), k, mode)
+
     def ask(self, question: str, top_k: int | None = None, mode: str = "hybrid",
             history: Iterable[Turn | Mapping] | None = None) -> Answer:
         """A cited answer (or an abstention) for one question, read in the context of the earlier turns.
@@ -135,7 +141,7 @@ class Assistant:
             raise IndexDamagedError(f"the index being served is unusable: {problem}") from exc
         searched = time.perf_counter()
         answer = engine.answerer.answer(query, retrieval)
-        return replace(answer, question=question, hits=answer.hits[:k], search_query=query.searched,
+        return replace(answer, question=question, hits=answer.evidence(k), search_query=query.searched,
                        corrections=query.corrections,
                        retrieval_ms=(searched - started) * 1000, latency_ms=(time.perf_counter() - started) * 1000)
 

@@ -48,7 +48,8 @@ ASKS_FOR: tuple[tuple[str, re.Pattern], ...] = (
                            r"reason|reasons)\b", re.I)),
     ("which", re.compile(r"^\s*(which|what)\s+(\w+\s+)?(kinds?|types?|areas|countries|states|tasks|measures|goods|"
                          r"items|criteria|conditions|commitments|bodies|missions|principles|projects|sectors|forms|"
-                         r"activities|means|instruments|regions|exceptions|rights|obligations)\b|\blist\b", re.I)),
+                         r"activities|means|instruments|regions|exceptions|rights|obligations)\b|\blist\b|"
+                         r"^\s*which\s+[\w-]+s\b", re.I)),
     ("rule", re.compile(r"^\s*(can|could|may|must|should|is|are|does|do|am|has to|have to|would)\b|"
                         r"\b(allowed|permitted|obliged|required|forbidden|prohibited|entitled|have to|has to)\b", re.I)),
     ("definition", re.compile(r"^\s*what\s+(is|are)\b|\bwhat does\b.*\bmean\b|\bexplain\b|\bdefin", re.I)),
@@ -71,6 +72,7 @@ class Expander:
 
     def __init__(self, terms: list[Term]):
         self.rules: list[tuple[re.Pattern, str]] = []
+        self.names: list[tuple[re.Pattern, str]] = []  # any name of a term -> its full name
         for term in terms:
             names = [term.key, *term.also]
             for name in names:
@@ -78,7 +80,14 @@ class Expander:
                 flags = 0 if name.isupper() or "/" in name else re.I
                 pattern = re.compile(rf"(?<![\w/]){re.escape(name)}(?![\w/])", flags)
                 self.rules.append((pattern, term.expansion))
-            self.rules.append((re.compile(rf"\b{re.escape(term.expansion)}\b", re.I), term.key))
+                self.names.append((pattern, term.expansion))
+            full = re.compile(rf"\b{re.escape(term.expansion)}\b", re.I)
+            self.rules.append((full, term.key))
+            self.names.append((full, term.expansion))
+
+    def entities(self, question: str) -> list[str]:
+        """The full names of the glossary terms a question mentions, by any of their names."""
+        return list(dict.fromkeys(name for pattern, name in self.names if pattern.search(question)))
 
     def additions(self, question: str) -> list[str]:
         """The expansions of the terms the question mentions, each once."""
@@ -121,6 +130,7 @@ class Query:
     searched: str  # with the conversation's topic carried over and typos corrected: shown as "Searched for"
     expanded: str  # `searched` plus glossary expansions: what the retrievers read
     expansions: tuple[str, ...] = ()  # glossary expansions of its terms and acronyms
+    entities: tuple[str, ...] = ()  # full names of the glossary terms it mentions ("Political and Security Committee")
     related: tuple[str, ...] = ()  # legal words for its everyday words: searched lexically, with less weight
     corrections: tuple[tuple[str, str], ...] = ()  # (as typed, as searched)
     references: tuple[Reference, ...] = ()
@@ -188,6 +198,7 @@ class QueryAnalyser:
         known = [n for n in proper_names(corrected) if n not in unknown]
         return Query(
             asked=question, searched=searched, expanded=expanded, expansions=tuple(extra),
+            entities=tuple(self.expander.entities(searched)),
             related=tuple(self.thesaurus.related(searched)), corrections=tuple(fixes),
             references=tuple(find_references(searched, self.treaty_articles)), other_text=other_text(corrected),
             unknown=tuple(unknown), names=tuple(known), asks_for=asks_for(corrected),

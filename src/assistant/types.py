@@ -159,6 +159,19 @@ class Answer:
     retrieval_ms: float = 0.0
     search_query: str = ""  # the question as searched: the conversation's topic carried over, typos corrected
     corrections: tuple[tuple[str, str], ...] = ()  # (as typed, as searched) for each corrected word
+    cited_hits: tuple[Hit, ...] = field(default=(), repr=False)  # the hits the citations quote, in citation order
+
+    def evidence(self, k: int) -> tuple[Hit, ...]:
+        """The first k hits, plus the hit behind each citation that lies further down (a sibling paragraph of a
+        retrieved article, or a passage looked up for a specific thing asked for), so every citation points at a
+        hit."""
+        shown = list(self.hits[:k])
+        ids = {h.chunk.id for h in shown}
+        for citation in self.citations:
+            if citation.chunk_id not in ids:
+                shown += [h for h in self.cited_hits if h.chunk.id == citation.chunk_id][:1]
+                ids.add(citation.chunk_id)
+        return tuple(shown)
 
     def to_dict(self) -> dict:
         """JSON-ready form shared by the CLI, API and evaluation."""

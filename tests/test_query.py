@@ -1,0 +1,73 @@
+"""Understanding a question once: what kind of answer it asks for, the specific things the answer must hold,
+names the texts never use, and typos corrected (never taken for unknown names)."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.query import Expander, QueryAnalyser, Thesaurus, asks_for
+from assistant.vocabulary import Vocabulary, variants
+
+TEXTS = ["The High Representative shall chair the Foreign Affairs Council. The Commission shall be fully associated.",
+         "Cyber-attacks with a significant effect may lead to restrictive measures. The Commission reports to the "
+         "Council. Denmark does not take part. Kaja Kallas is the High Representative."]
+
+
+def analyser(words: dict[str, tuple[str, ...]] | None = None) -> QueryAnalyser:
+    vocabulary = Vocabulary.build(TEXTS)
+    english = {"stops", "older", "pays", "defense", "the", "role"}.__contains__
+
+    def stem(texts: list[str]) -> list[list[str]]:  # a crude stand-in for the index's stemmer, enough here
+        return [[w.lower().rstrip("s") for w in t.replace("?", " ").split()] for t in texts]
+
+    return QueryAnalyser(Expander([]), Thesaurus(words or {}, stem), vocabulary, {"TEU": {"18", "31"}}, english)
+
+
+@pytest.mark.parametrize("question,kind", [
+    ("Who decides on sanctions?", "who"), ("When does the mandate end?", "when"),
+    ("How often must the Council review the list?", "how_often"), ("How much money does the Facility have?", "how_much"),
+    ("Which tasks can CSDP missions carry out?", "which"), ("Which cyber-attacks count as a threat?", "which"),
+    ("Can one country block a decision?", "rule"), ("Why was the Agency created?", "purpose"),
+    ("What is PESCO?", "definition"),
+])
+def test_what_a_question_asks_for(question, kind):
+    assert asks_for(question) == kind
+
+
+def test_specific_things_asked_for():
+    a = analyser()
+    assert a.analyse("How much did the Facility spend in 2023?").years == ("2023",)
+    assert a.analyse("What did Decision (CFSP) 2017/2315 establish?").years == ()  # an act's number is no year
+    assert a.analyse("Who was the first High Representative?").wants_person
+    assert not a.analyse("Who is responsible for the mission?").wants_person  # a body, not a person
+    assert a.analyse("Who is the High Representative now?").live_state
+    assert a.analyse("Has the solidarity clause ever been used?").record
+    assert a.analyse("Has Switzerland adopted the sanctions?").event
+    assert a.analyse("What does Article 5 of the NATO treaty say?").other_text == "Article 5 of the NATO treaty"
+
+
+def test_typos_are_corrected_and_never_taken_for_unknown_names():
+    a = analyser()
+    query = a.analyse("What is the Comission's role?")
+    assert query.searched == "What is the Commission's role?" and query.corrections == (("Comission's", "Commission's"),)
+    assert not query.unknown
+    assert a.analyse("Does Denmark take part?").unknown == ()
+    assert a.analyse("What about the HR/VP and cyberattacks?").unknown == ()  # slashed, hyphenation
+    assert a.analyse("Is Ruritania sanctioned?").unknown == ("Ruritania",)
+    # English words the texts happen not to use are left alone, not "corrected" into other words
+    assert a.analyse("What if a country stops paying?").corrections == ()
+    assert a.analyse("Is the defense policy older?").corrections == ()
+
+
+def test_everyday_words_bring_the_legal_words():
+    a = analyser({"pay": ("financed", "contributions")})
+    assert a.analyse("Who pays for the Agency?").related == ("financed", "contributions")
+    assert "financed" in a.analyse("Who pays for the Agency?").lexical
+
+
+def test_word_variants():
+    assert variants("Commission's") == ["commission's", "commission"]
+    assert set(variants("cyber-attacks")) >= {"cyberattacks", "cyber", "attacks"}
+    vocabulary = Vocabulary.build(TEXTS)
+    assert vocabulary.knows("HR/VP") is False and vocabulary.knows("Kallas") and vocabulary.rare("Kallas")
+    assert not vocabulary.rare("the") and not vocabulary.rare("Ruritania")  # common, or not used at all
