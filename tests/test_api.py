@@ -30,8 +30,9 @@ KEY = "test-key-0123456789abcdef"
 FILE_KEY = "file-key-fedcba9876543210"
 NEWSROOM = "https://news.example.org"
 EXAMPLE_PAGE = PROJECT_ROOT / "docs" / "widget-example.html"
-ANSWER_FIELDS = {"answer", "citations", "abstained", "latency_ms", "search_query"}
-CITATION_FIELDS = {"n", "label", "url", "source_id", "article", "paragraph", "kind", "date", "quote"}
+ANSWER_FIELDS = {"answer", "citations", "abstained", "latency_ms", "search_query", "corrections"}
+CITATION_FIELDS = {"n", "label", "url", "source_id", "article", "paragraph", "kind", "kind_label", "tier", "date",
+                   "date_label", "quote", "context", "highlights"}
 
 
 # ---------------------------------------------------------------- no server

@@ -63,7 +63,8 @@ def test_trimming_keeps_the_lead_in_of_a_quoted_item_and_marks_omissions():
     scores[provision.sentences[2]] = 1.0  # "(b) use infrastructure outside the Union;" answers
     candidate = Candidate(provision, None, 0, tuple(scores[i] for i in provision.sentences), frozenset(),  # type: ignore[arg-type]
                           np.zeros(3), {}, 1.0)
-    quote = Composer.trim(candidate, budget=20)
+    quote, kept = Composer.trim(candidate, budget=20)
+    assert kept == (provision.sentences[0], provision.sentences[2])
     assert quote.startswith("Cyber-attacks constituting an external threat include those which:")
     assert "(b) use infrastructure outside the Union;" in quote and "…" in quote
     assert "(a) originate" not in quote

@@ -61,6 +61,8 @@ def test_source_card_shows_label_badge_date_quote_and_safe_links():
     assert render.kind_label("official summary") == "Official EUR-Lex summary"
     assert render.kind_label("decision", "Council Decision (CFSP) 2019/797") == "Council decision"
     assert render.kind_label("decision", "European Peace Facility") == "Decision"
+    assert render.kind_label("web page", tier=4) == "Web page — not an official legal text"
+    assert render.human_date("2016-06-07") == "7 June 2016" and render.human_date("") == "date unknown"
 
 
 def test_history_gives_the_pipeline_plain_text_only():
@@ -241,6 +243,22 @@ def test_browser_conversation(web_url, browser, feedback_file, artefacts):
     # a marker jumps to its source, which is highlighted
     first.locator("a.cfsp-cite").first.click()
     assert page.evaluate("document.querySelector(':target')?.id") == first.locator("li.cfsp-source").first.get_attribute("id")
+
+    # the first card is Art. 42(7) TEU; it opens onto the whole article with the quoted words marked
+    card = first.locator("li.cfsp-source").first
+    assert card.locator(".cfsp-label").inner_text() == "Art. 42(7) TEU"
+    context = card.locator(".cfsp-context-text")
+    assert not context.is_visible()
+    card.get_by_text("Read the whole article").click()
+    assert context.is_visible()
+    whole = context.inner_text()
+    assert "The common security and defence policy shall be an integral part" in whole  # what comes before, 42(1)
+    assert context.locator("mark.cfsp-mark").first.is_visible()  # scrolled to the quote
+    box, mark = context.bounding_box(), context.locator("mark.cfsp-mark").first.bounding_box()
+    assert box and mark and box["y"] <= mark["y"] < box["y"] + box["height"]
+    marked = " ".join(context.locator("mark.cfsp-mark").all_inner_texts())
+    assert marked.startswith("If a Member State is the victim of armed aggression") and marked in " ".join(whole.split())
+    card.screenshot(path=artefacts / "whole-article.png")
 
     follow_up = ask(page, "Does it apply to neutral countries?")
     labels = follow_up.locator(".cfsp-label").all_inner_texts()

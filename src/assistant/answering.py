@@ -11,7 +11,7 @@ from .chunking import render_label
 from .composer import Candidate, Composer, Part
 from .query import Query
 from .retrieval import Retrieval
-from .types import Answer, Citation
+from .types import Answer, Chunk, Citation
 from .vocabulary import variants
 
 COVERAGE = (
@@ -28,6 +28,7 @@ LEAD_CAN_YIELD = 0.6  # a provision that holds what was asked may lead if it sco
 FIGURE_CLOSENESS = 0.9  # ... but a figure must come from one of the best-scoring provisions
 EVENT_COVERAGE = 0.35  # an event is found only in wording holding half of the question's (weighted) terms
 RESERVE_PASSAGES = 20
+OVERLAP_CHARS, MIN_OVERLAP = 400, 20  # how a split paragraph's repeated words are recognised when joining
 WEB_TIER = 4  # web pages and other documents that are not official legal texts  # where to look further for a specific thing asked for before saying the texts lack it
 
 
@@ -119,25 +120,37 @@ class Answerer:
                 return [cand] + candidates[:i] + candidates[i + 1:]
         return None
 
-    @staticmethod
-    def _cited(query: Query, parts: list[Part], retrieval: Retrieval, confidence: float) -> Answer:
+    def _context(self, chunk: Chunk, quoted: list[int]) -> tuple[str, tuple[tuple[int, int], ...]]:
+        """The whole article (or summary section, or page) a quote comes from, and where its sentences are in it."""
+        text, starts = join_unit(self.composer.siblings(chunk))
+        start = starts.get(chunk.id)
+        if start is None:
+            return text, ()
+        offset, skipped = start
+        spans = [chunk.sentences[i] for i in quoted]
+        return text, tuple((offset + s.start - skipped, offset + s.end - skipped) for s in spans if s.start >= skipped)
+
+    def _cited(self, query: Query, parts: list[Part], retrieval: Retrieval, confidence: float) -> Answer:
         """The answer text with [n] markers and one citation per quoted paragraph, numbered in reading order."""
         numbers: dict[tuple[str, str], int] = {}
         quotes: dict[int, list[str]] = {}
+        quoted: dict[int, list[int]] = {}
         texts = []
         for part in parts:
             chunk, paragraph = part.candidate.hit.chunk, part.candidate.provision.paragraph
             n = numbers.setdefault((chunk.id, paragraph), len(numbers) + 1)
             quotes.setdefault(n, []).append(part.quote)
+            quoted.setdefault(n, []).extend(part.sentences)
             texts.append(f"{part.quote} [{n}]")
         citations = []
         for (chunk_id, paragraph), n in numbers.items():
             chunk = next(p.candidate.hit.chunk for p in parts if p.candidate.hit.chunk.id == chunk_id)
             label = render_label(chunk.label_base, paragraph) if chunk.label_base else chunk.label
+            context, highlights = self._context(chunk, sorted(set(quoted[n])))
             citations.append(Citation(n=n, label=label, url=chunk.url, source_id=chunk.source_id,
                                       article=chunk.article, paragraph=paragraph, kind=chunk.kind, date=chunk.date,
                                       title=chunk.title, quote=" ".join(quotes[n]), chunk_id=chunk.id,
-                                      tier=chunk.tier))
+                                      tier=chunk.tier, context=context, highlights=highlights))
         lead = parts[0].candidate.hit.chunk
         text = " ".join(texts)
         if lead.tier >= WEB_TIER:  # say plainly where a statement that is not official law comes from
@@ -170,6 +183,22 @@ def demands(query: Query) -> list[Demand]:
         # statement of the (then) present, given with that caveat
         found.append(Demand("live", lambda c: evidence.states_present(c.text) or c.hit.chunk.tier >= WEB_TIER))
     return found
+
+
+def join_unit(chunks: list[Chunk]) -> tuple[str, dict[str, tuple[int, int]]]:
+    """The texts of a unit's chunks as one text, a line apart; where a chunk repeats the end of the one before it
+    (an over-long paragraph split with overlap), the repeated part is left out. Returns the text and, per chunk id,
+    (where its text starts, how many of its leading characters were left out)."""
+    text, starts = "", {}
+    for chunk in chunks:
+        skipped = 0
+        if text:
+            limit = min(len(chunk.text), len(text), OVERLAP_CHARS)
+            skipped = next((k for k in range(limit, MIN_OVERLAP - 1, -1) if text.endswith(chunk.text[:k])), 0)
+            text += "" if skipped else "\n"
+        starts[chunk.id] = (len(text), skipped)
+        text += chunk.text[skipped:]
+    return text, starts
 
 
 def _mentions(text: str, name: str) -> bool:

@@ -80,6 +80,7 @@ class Part:
 
     candidate: Candidate
     quote: str
+    sentences: tuple[int, ...] = ()  # the chunk sentences quoted (indexes into `Chunk.sentences`)
 
     @property
     def words(self) -> int:
@@ -203,7 +204,7 @@ class Composer:
         if named:
             return named
         lead = candidates[0]
-        parts = [Part(lead, self.trim(lead, LEAD_WORDS))]
+        parts = [Part(lead, *self.trim(lead, LEAD_WORDS))]
         covered = set(lead.terms)
         for cand in candidates[1:]:
             if len(parts) >= MAX_PARTS:
@@ -216,10 +217,10 @@ class Composer:
                 continue
             if any(self._repeats(cand, p.candidate) for p in parts):
                 continue
-            quote = self.trim(cand, EXTRA_WORDS)
+            quote, kept = self.trim(cand, EXTRA_WORDS)
             if sum(p.words for p in parts) + len(quote.split()) > ANSWER_WORDS:
                 continue
-            parts.append(Part(cand, quote))
+            parts.append(Part(cand, quote, kept))
             covered |= cand.terms
         return parts
 
@@ -233,10 +234,10 @@ class Composer:
         chosen.sort(key=lambda c: (c.rank, c.provision.sentences))
         parts: list[Part] = []
         for cand in chosen:  # quoted from its beginning, in order: the reader asked for this paragraph
-            quote = self.trim(cand, LEAD_WORDS if not parts else EXTRA_WORDS, from_start=True)
+            quote, kept = self.trim(cand, LEAD_WORDS if not parts else EXTRA_WORDS, from_start=True)
             if parts and sum(p.words for p in parts) + len(quote.split()) > ANSWER_WORDS:
                 break
-            parts.append(Part(cand, quote))
+            parts.append(Part(cand, quote, kept))
         return parts
 
     @staticmethod
@@ -248,14 +249,14 @@ class Composer:
         return float(a.vector @ b.vector) > DUPLICATE_SIMILARITY
 
     @staticmethod
-    def trim(cand: Candidate, budget: int, from_start: bool = False) -> str:
+    def trim(cand: Candidate, budget: int, from_start: bool = False) -> tuple[str, tuple[int, ...]]:
         """The provision's wording within about `budget` words: whole if it fits, else its most relevant sentences
         in reading order (a list item keeps its lead-in, a lead-in its best items), "…" where sentences are left
         out."""
         p = cand.provision
         length = {i: len(p.sentence_text(i).split()) for i in p.sentences}
         if sum(length.values()) <= budget:
-            return p.text
+            return p.text, p.sentences
         score = dict(zip(p.sentences, cand.sentence_scores))
         if from_start:  # earlier sentences first
             score = {i: -k for k, i in enumerate(p.sentences)}
@@ -284,7 +285,7 @@ class Composer:
                 skipped = True
         if skipped:
             pieces.append(OMISSION)
-        return " ".join(pieces)
+        return " ".join(pieces), tuple(i for i in p.sentences if i in keep)
 
 
 def _holds_demand(query: Query, text: str) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from .labels import date_label, kind_label
+
 
 @dataclass(frozen=True)
 class DocEntry:
@@ -143,6 +145,18 @@ class Citation:
     quote: str
     chunk_id: str
     tier: int = 2  # 1 treaty, 2 legal act, 3 official summary, 4 web page or other document (not official law)
+    context: str = ""  # the whole article, summary section or page the quote comes from
+    highlights: tuple[tuple[int, int], ...] = ()  # where the quoted sentences are in `context` (start, end)
+
+    @property
+    def kind_label(self) -> str:
+        """The kind of source as people read it ("Treaty", "Web page — not an official legal text")."""
+        return kind_label(self.kind, self.tier, self.title, self.label)
+
+    @property
+    def date_label(self) -> str:
+        """The date as people read it ("7 June 2016", "date unknown")."""
+        return date_label(self.date)
 
 
 @dataclass(frozen=True)

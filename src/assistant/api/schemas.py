@@ -47,8 +47,16 @@ class CitationOut(BaseModel):
     article: str
     paragraph: str
     kind: str = Field(description="treaty, decision, regulation, official summary, agreement, web page …")
-    date: str
+    kind_label: str = Field(description='The kind as people read it: "Treaty", "Council decision", "Web page — not '
+                                        'an official legal text" …')
+    tier: int = Field(description="1 treaty, 2 legal act, 3 official summary, 4 web page or other document (not "
+                                   "official law).")
+    date: str = Field(description="ISO date of the text; empty when unknown.")
+    date_label: str = Field(description='The date as people read it: "7 June 2016", or "date unknown".')
     quote: str = Field(description="The sentence(s) of the official text the answer quotes.")
+    context: str = Field("", description="The whole article, summary section or page the quote comes from.")
+    highlights: list[tuple[int, int]] = Field(default_factory=list, description="Where the quoted sentences are in "
+                                              "`context`: [start, end) character offsets.")
 
 
 class AskResponse(BaseModel):
@@ -58,15 +66,19 @@ class AskResponse(BaseModel):
     citations: list[CitationOut]
     abstained: bool
     latency_ms: float
-    search_query: str = Field(description="The question as searched (with the conversation's topic for follow-ups).")
+    search_query: str = Field(description="The question as searched (with the conversation's topic for follow-ups "
+                                          "and typos corrected).")
+    corrections: list[tuple[str, str]] = Field(default_factory=list, description="[as typed, as searched] for each "
+                                               "word corrected before searching.")
 
     @classmethod
     def of(cls, answer: Answer) -> "AskResponse":
         """The API form of the pipeline's Answer record."""
         fields = CitationOut.model_fields
         return cls(answer=answer.text, abstained=answer.abstained, latency_ms=round(answer.latency_ms, 2),
-                   search_query=answer.search_query or answer.question,
-                   citations=[CitationOut(**{k: v for k, v in asdict(c).items() if k in fields})
+                   search_query=answer.search_query or answer.question, corrections=list(answer.corrections),
+                   citations=[CitationOut(**{k: v for k, v in asdict(c).items() if k in fields},
+                                          kind_label=c.kind_label, date_label=c.date_label)
                               for c in answer.citations])
 
 

@@ -34,6 +34,17 @@ PLACEHOLDER = ("### Ask about EU foreign, security and defence policy\n"
                "Type a question below or start with one of these:")
 
 
+# Opening "Read the whole article" scrolls the article to the quoted words (the answer HTML itself carries no script).
+ON_LOAD = """() => {
+  document.addEventListener("toggle", (event) => {
+    const box = event.target;
+    if (!(box instanceof HTMLDetailsElement) || !box.open || !box.classList.contains("cfsp-context")) return;
+    const text = box.querySelector(".cfsp-context-text"), mark = box.querySelector("mark.cfsp-mark");
+    if (text && mark) text.scrollTop = mark.offsetTop - text.offsetTop - 8;
+  }, true);
+}"""
+
+
 def _answered() -> tuple:
     """Once the answer is complete or stopped: the box opens again and Send is back."""
     return gr.update(interactive=True), gr.update(visible=True), gr.update(visible=False)
@@ -125,7 +136,7 @@ def page_options(compact: bool = False) -> dict[str, Any]:
     """The page's look and behaviour, for `Blocks.launch` and `gr.mount_gradio_app` alike (Gradio 6 takes them there):
     CSS and theme, no server-side rendering, errors kept on the server; the widget has no footer."""
     return {"css": CSS + COMPACT_CSS if compact else CSS, "theme": theme(), "ssr_mode": False, "show_error": False,
-            "footer_links": [] if compact else ["api"]}
+            "footer_links": [] if compact else ["api"], "js": ON_LOAD}
 
 
 def launch_options(settings: Settings) -> dict[str, Any]:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import date
 from html import escape
 
+from .. import labels
 from ..types import Answer, Citation
 
 SEARCHING = "Searching the official sources…"
@@ -18,28 +18,11 @@ GENERIC_ERROR = "Something went wrong on our side while answering. Please try ag
 
 _MARKER = re.compile(r"\[(\d+)\]")
 _SENTENCE_END = re.compile(r"(?<=\[\d\]) (?=\S)|(?<=\[\d\d\]) (?=\S)")  # after a sentence's closing marker
-# CFSP decisions ("Decision (CFSP) 2017/2315", "Decision 2014/75/CFSP") are adopted by the Council (Art. 28-29 TEU)
-_CFSP_DECISION = re.compile(r"\bDecision (\(CFSP\) \d{4}/\d+|\d{4}/\d+/CFSP)")
-_KINDS = {
-    "treaty": "Treaty",
-    "decision": "Decision",
-    "regulation": "Regulation",
-    "official summary": "Official EUR-Lex summary",
-    "agreement": "Agreement",
-    "common position": "Common position",
-    "directive": "Directive",
-    "recommendation": "Recommendation",
-    "web page": "Web page",
-    "document": "Document",
-}
 
 
-def kind_label(kind: str, title: str = "", label: str = "") -> str:
-    """The badge text for a source kind; names the Council when the act's title or CFSP numbering says it adopted it."""
-    text = _KINDS.get(kind, kind.capitalize() or "Document")
-    if kind in ("decision", "regulation") and (title.startswith("Council ") or _CFSP_DECISION.search(label)):
-        return f"Council {text.lower()}"
-    return text
+def kind_label(kind: str, title: str = "", label: str = "", tier: int = 2) -> str:
+    """The badge text for a source kind (see `labels.kind_label`)."""
+    return labels.kind_label(kind, tier, title, label)
 
 
 def _slug(kind: str) -> str:
@@ -47,12 +30,8 @@ def _slug(kind: str) -> str:
 
 
 def human_date(value: str) -> str:
-    """ISO date as "7 June 2016"; anything else unchanged."""
-    try:
-        d = date.fromisoformat(value)
-    except (TypeError, ValueError):
-        return value
-    return f"{d.day} {d.strftime('%B')} {d.year}"
+    """ISO date as "7 June 2016"; "date unknown" when there is none."""
+    return labels.date_label(value)
 
 
 def _text(value: str) -> str:
@@ -113,24 +92,52 @@ def _link(url: str, text: str) -> str:
     return f'<a class="cfsp-link" href="{escape(url)}" target="_blank" rel="noopener noreferrer">{escape(text)} ↗</a>'
 
 
+def context_html(c: Citation) -> str:
+    """The whole article (or section, or page) a quote comes from, the quoted sentences marked."""
+    pieces, at = [], 0
+    for start, end in sorted(c.highlights):
+        if start < at or end > len(c.context):
+            continue
+        pieces += [_text(c.context[at:start]), f'<mark class="cfsp-mark">{_text(c.context[start:end])}</mark>']
+        at = end
+    pieces.append(_text(c.context[at:]))
+    return "".join(pieces)
+
+
+def _context_title(c: Citation) -> str:
+    if c.tier >= labels.WEB_TIER:
+        return "Read the whole page"
+    return "Read the whole article" if c.article else "Read the whole section"
+
+
 def source_card(c: Citation, exchange: int, document_url: str = "") -> str:
-    """One cited passage: number, label, kind badge, date, the quote and links to the official text."""
+    """One cited passage: number, label, kind badge, date, the quote, the whole article around it (opened on
+    request, the quote marked) and links to the official text."""
     links = [_link(c.url, "Official text")]
     if document_url and document_url != c.url:
         links.append(_link(document_url, "Whole document on EUR-Lex" if "eur-lex.europa.eu" in document_url
                            else "Whole document"))
-    date_html = f'<span class="cfsp-date">{escape(human_date(c.date))}</span>' if c.date else ""
+    context = (f'<details class="cfsp-context"><summary>{_context_title(c)}</summary>'
+               f'<div class="cfsp-context-text">{context_html(c)}</div></details>') if c.context else ""
     return (
         f'<li class="cfsp-source" id="{source_id(exchange, c.n)}">'
         f'<div class="cfsp-source-head"><span class="cfsp-num">[{c.n}]</span>'
         f'<span class="cfsp-label">{escape(c.label)}</span>'
-        f'<span class="cfsp-badge cfsp-kind-{_slug(c.kind)}">{escape(kind_label(c.kind, c.title, c.label))}</span>'
-        f'{date_html}</div>'
+        f'<span class="cfsp-badge cfsp-kind-{_slug(c.kind)}">{escape(c.kind_label)}</span>'
+        f'<span class="cfsp-date">{escape(c.date_label)}</span></div>'
         f'<blockquote class="cfsp-quote">{_text(c.quote)}</blockquote>'
+        f'{context}'
         f'<div class="cfsp-source-foot"><span class="cfsp-title">{escape(c.title)}</span>'
         f'<span class="cfsp-links">{"".join(links)}</span></div>'
         f'</li>'
     )
+
+
+def searched_for(answer: Answer) -> str:
+    """"Searched for: …" when the search differs from what was typed (a follow-up's topic, a corrected word)."""
+    if not answer.search_query or answer.search_query == answer.question:
+        return ""
+    return f'<p class="cfsp-searched">Searched for: <q>{_text(answer.search_query)}</q></p>'
 
 
 def full_answer(answer: Answer, exchange: int, document_urls: Mapping[tuple[str, str], str] | None = None) -> str:
@@ -139,11 +146,12 @@ def full_answer(answer: Answer, exchange: int, document_urls: Mapping[tuple[str,
     cards = "".join(source_card(c, exchange, urls.get((c.source_id, c.kind), "")) for c in answer.citations)
     sources = (f'<div class="cfsp-sources"><div class="cfsp-sources-title">Sources</div>'
                f'<ol class="cfsp-source-list">{cards}</ol></div>') if cards else ""
-    return f'<div class="cfsp-answer">{_paragraphs(answer.text, answer.citations, exchange)}{sources}</div>'
+    return (f'<div class="cfsp-answer">{searched_for(answer)}{_paragraphs(answer.text, answer.citations, exchange)}'
+            f'{sources}</div>')
 
 
 def abstention(answer: Answer, suggestions: Sequence[str]) -> str:
     """The honest "not in the texts" message, what is covered, and a pointer to nearby questions."""
     hint = ('<p class="cfsp-try">Questions I can answer that are close to yours — click one to ask it:</p>'
             if suggestions else "")
-    return f'<div class="cfsp-abstain"><p>{_text(answer.text)}</p>{hint}</div>'
+    return f'<div class="cfsp-abstain">{searched_for(answer)}<p>{_text(answer.text)}</p>{hint}</div>'

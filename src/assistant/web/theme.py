@@ -59,6 +59,13 @@ CSS = """
     line-clamp: 3; overflow: hidden; }
 #cfsp-chat li.cfsp-source:target blockquote.cfsp-quote, #cfsp-chat li.cfsp-source:hover blockquote.cfsp-quote,
 #cfsp-chat li.cfsp-source:focus-within blockquote.cfsp-quote { -webkit-line-clamp: unset; line-clamp: none; }
+#cfsp-chat details.cfsp-context { margin: 0.2em 0 0.4em; font-size: 0.9em; }
+#cfsp-chat details.cfsp-context > summary { cursor: pointer; color: var(--color-accent); font-weight: 600; }
+#cfsp-chat .cfsp-context-text { max-height: 22em; overflow-y: auto; margin-top: 0.4em; padding: 0.5em 0.75em;
+    line-height: 1.5; border-radius: 6px; background: var(--background-fill-primary);
+    border: 1px solid var(--border-color-primary); }
+#cfsp-chat mark.cfsp-mark { background: rgba(250, 204, 21, 0.45); color: inherit; padding: 0 0.1em; border-radius: 2px; }
+#cfsp-chat .cfsp-searched { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 0 0 0.4em; }
 #cfsp-chat .cfsp-source-foot { display: flex; flex-wrap: wrap; justify-content: space-between; gap: 0.2em 1em;
     font-size: 0.82em; color: var(--body-text-color-subdued); }
 #cfsp-chat .cfsp-links { display: flex; gap: 1em; }
