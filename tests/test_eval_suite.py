@@ -17,6 +17,7 @@ from assistant.evaluation.suite import evaluate, load_questions
 
 CLI = [sys.executable, "-c", "from assistant.cli import main; main()"]
 SETS = PROJECT_ROOT / "eval" / "questions"
+ALL_SETS = [SETS, SETS / "heldout"]  # the tuning sets and the held-out sets, reported side by side
 GATES = PROJECT_ROOT / "eval" / "gates.toml"
 
 
@@ -25,7 +26,7 @@ def full_run(assistant, tmp_path_factory):
     """The committed question sets, every retriever, the CI gates: run once for this module."""
     out = tmp_path_factory.mktemp("eval-report")
     retriever, gates = load_gates(GATES)
-    outcome = evaluate(assistant, load_questions([SETS]), out, ["bm25", "dense", "hybrid"], 10, gates, retriever)
+    outcome = evaluate(assistant, load_questions(ALL_SETS), out, ["bm25", "dense", "hybrid"], 10, gates, retriever)
     return outcome, out
 
 
@@ -49,7 +50,7 @@ def test_report_files_exist_and_agree(full_run):
     outcome, out = full_run
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     rows = [json.loads(line) for line in (out / "per_question.jsonl").read_text(encoding="utf-8").splitlines()]
-    questions = len(load_questions([SETS]))
+    questions = len(load_questions(ALL_SETS))
     assert len(rows) == 3 * questions == 3 * report["questions"]
     # the summary in report.json is exactly what the per-question rows add up to
     hybrid = [QuestionResult(**r) for r in rows if r["retriever"] == "hybrid"]
@@ -59,6 +60,8 @@ def test_report_files_exist_and_agree(full_run):
     markdown = (out / "report.md").read_text(encoding="utf-8")
     assert f"| hybrid | {report['summary']['hybrid']['recall_at_1']:.3f} |" in markdown
     assert "## By topic" in markdown and "## By source kind" in markdown and "retrieved instead" in markdown
+    assert "## Tuning and held-out sets side by side (hybrid)" in markdown
+    assert set(report["by_split"]["hybrid"]) == {"tuning", "held-out"}
     assert (out / "retrievers.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert all(g["passed"] for g in report["gates"]) == (not outcome.failed)
 
