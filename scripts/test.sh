@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up (if needed) and run the whole test suite, slow tests included, against ../shared/corpus.
+# Set up (if needed), check lint, formatting and types, then run the whole test suite, slow tests included,
+# against ../shared/corpus. Extra arguments go to pytest (`bash scripts/test.sh -m "not slow"` for the fast part).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
@@ -13,6 +14,10 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "chromium is missing: install it (sudo apt-get install chromium) or the browser tests will fail" >&2
   fi
 fi
+# The habits first, so a slip fails in seconds rather than after the tests.
+.venv/bin/ruff check . || exit 1
+.venv/bin/ruff format --check . || exit 1
+.venv/bin/mypy || exit 1
 export CFSP_CORPUS_DIR="${CFSP_CORPUS_DIR:-../shared/corpus}"
 export GRADIO_ANALYTICS_ENABLED=False
 .venv/bin/python -m pytest -q "$@"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tomllib
 from pathlib import Path
@@ -12,8 +13,13 @@ from assistant.config import PROJECT_ROOT, Settings
 
 CORPUS = Path(PROJECT_ROOT.parent / "shared" / "corpus")
 # A small but varied corpus: a treaty-format act with oj- classes, an older act, EUR-Lex-Sum records and the web page.
-SMALL = ["acts-xhtml/32019D0797.xhtml", "acts-xhtml/32021D0796.xhtml", "eurlex-sum/32017D2315.json",
-         "eurlex-sum/32014D0415.json", "web/cfsp-overview-page.txt"]
+SMALL = [
+    "acts-xhtml/32019D0797.xhtml",
+    "acts-xhtml/32021D0796.xhtml",
+    "eurlex-sum/32017D2315.json",
+    "eurlex-sum/32014D0415.json",
+    "web/cfsp-overview-page.txt",
+]
 
 
 def pytest_collection_modifyitems(items):
@@ -21,13 +27,28 @@ def pytest_collection_modifyitems(items):
         raise pytest.UsageError(f"the corpus is missing: expected it at {CORPUS}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_settings():
+    """Nothing of the developer's own configuration reaches a test: CFSP_* variables and .env files are ignored."""
+    patch = pytest.MonkeyPatch()
+    for name in [n for n in os.environ if n.startswith("CFSP_")]:
+        patch.delenv(name)
+    patch.setitem(Settings.model_config, "env_file", None)
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> Path:
-    """Model extraction and the embedding cache, shared by every index built in this session."""
-    # A developer's repeated runs reuse the git-ignored .data cache; a clean clone builds it once per run.
-    path = PROJECT_ROOT / ".data"
-    path.mkdir(exist_ok=True)
-    return path
+    """Model extraction and the embedding cache, shared by every index built in this session (never the repository's
+    own .data folder: a run starts from nothing, as on a clean clone)."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def home(tmp_path_factory) -> Path:
+    """A home and working folder for commands the tests run (no .env there)."""
+    return tmp_path_factory.mktemp("home")
 
 
 @pytest.fixture(scope="session")
@@ -61,21 +82,28 @@ def small_corpus(tmp_path) -> tuple[Path, Path]:
         (corpus / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(CORPUS / rel, corpus / rel)
     manifest = (CORPUS / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()
-    (corpus / "MANIFEST.tsv").write_text("\n".join([manifest[0]] + [ln for ln in manifest[1:] if ln.split("\t")[0] in SMALL]) + "\n",
-                                         encoding="utf-8")
+    (corpus / "MANIFEST.tsv").write_text(
+        "\n".join([manifest[0]] + [ln for ln in manifest[1:] if ln.split("\t")[0] in SMALL]) + "\n", encoding="utf-8"
+    )
     return corpus, write_catalogue(tmp_path, SMALL)
 
 
 @pytest.fixture
 def small_settings(small_corpus, tmp_path, cache_dir) -> Settings:
     corpus, catalogue = small_corpus
-    return Settings(corpus_dir=corpus, catalogue_path=catalogue, data_dir=tmp_path / "data",
-                    embedding_cache=cache_dir / "embeddings.sqlite")
+    return Settings(
+        corpus_dir=corpus,
+        catalogue_path=catalogue,
+        data_dir=tmp_path / "data",
+        embedding_cache=cache_dir / "embeddings.sqlite",
+    )
 
 
 @pytest.fixture(scope="session")
 def full_settings(tmp_path_factory, cache_dir) -> Settings:
-    return Settings(corpus_dir=CORPUS, data_dir=tmp_path_factory.mktemp("full"), embedding_cache=cache_dir / "embeddings.sqlite")
+    return Settings(
+        corpus_dir=CORPUS, data_dir=tmp_path_factory.mktemp("full"), embedding_cache=cache_dir / "embeddings.sqlite"
+    )
 
 
 @pytest.fixture(scope="session")

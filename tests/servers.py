@@ -23,8 +23,13 @@ class Served:
     def __init__(self, app, **options):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = {"log_level": "warning", "timeout_graceful_shutdown": 2, **options, "host": "127.0.0.1",
-                  "port": self.port}
+        config = {
+            "log_level": "warning",
+            "timeout_graceful_shutdown": 2,
+            **options,
+            "host": "127.0.0.1",
+            "port": self.port,
+        }
         self.server = uvicorn.Server(uvicorn.Config(app, **config))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()

@@ -16,7 +16,10 @@ CITED_FIRST = [
     ("What does the Political and Security Committee do?", {("TEU", "38")}),
     ("What is PESCO?", {("32017D2315", None), ("PROTOCOL-10", None), ("TEU", "46"), ("TEU", "42")}),
     ("What is the European Peace Facility?", {("32021D0509", None)}),
-    ("Can the EU impose sanctions for cyber-attacks?", {("32019R0796", None), ("32019D0797", None)}),  # regulation or decision
+    (
+        "Can the EU impose sanctions for cyber-attacks?",
+        {("32019R0796", None), ("32019D0797", None)},
+    ),  # regulation or decision
 ]
 OUT_OF_SCOPE = ["What is the weather in Brussels?", "Who won the football world cup?", "How do I bake sourdough bread?"]
 
@@ -31,7 +34,7 @@ def test_right_source_cited_first(assistant, question, acceptable):
 
 
 def test_a_named_paragraph_is_quoted_in_order(assistant):
-    """"What does Article 42(7) TEU say?" quotes 42(7) itself, from its first sentence, not look-alikes."""
+    """ "What does Article 42(7) TEU say?" quotes 42(7) itself, from its first sentence, not look-alikes."""
     answer = assistant.ask("What does Article 42(7) TEU say?")
     assert {c.label for c in answer.citations} == {"Art. 42(7) TEU"}
     assert answer.text.startswith("If a Member State is the victim of armed aggression")
@@ -50,8 +53,14 @@ START_CITED = {
     "What is the role of the High Representative?": {("TEU", "18"), ("TEU", "27")},
     "What does EULEX Kosovo do?": {("32008E0124", None)},
     "What is PESCO?": {("32017D2315", None), ("PROTOCOL-10", None), ("TEU", "46"), ("TEU", "42")},
-    "How does the EU adopt sanctions?": {("TFEU", "215"), ("TEU", "29"), ("TEU", "31"), ("32018R1542", None),
-                                         ("32019R0796", None), ("32020R1998", None)},
+    "How does the EU adopt sanctions?": {
+        ("TFEU", "215"),
+        ("TEU", "29"),
+        ("TEU", "31"),
+        ("32018R1542", None),
+        ("32019R0796", None),
+        ("32020R1998", None),
+    },
     "Does the EU have a mutual defence clause like NATO?": {("TEU", "42")},
 }
 
@@ -92,13 +101,16 @@ def test_a_recital_is_not_quoted_for_a_question_about_the_rules(assistant):
         assert not answer.text.startswith(word)
 
 
-@pytest.mark.parametrize("question,searched", [
-    ("What is the Comission's role in CFSP?", "What is the Commission's role in CFSP?"),  # possessive + typo
-    ("What does the HR/VP do?", None),  # slashed acronym
-    ("What is the role of the Hihg Representative?", "What is the role of the High Representative?"),
-    ("How are cyber attacks sanctioned?", None),  # hyphenation
-    ("What does the EU defense policy cover?", None),  # American spelling
-])
+@pytest.mark.parametrize(
+    "question,searched",
+    [
+        ("What is the Comission's role in CFSP?", "What is the Commission's role in CFSP?"),  # possessive + typo
+        ("What does the HR/VP do?", None),  # slashed acronym
+        ("What is the role of the Hihg Representative?", "What is the role of the High Representative?"),
+        ("How are cyber attacks sanctioned?", None),  # hyphenation
+        ("What does the EU defense policy cover?", None),  # American spelling
+    ],
+)
 def test_spelling_and_punctuation_never_make_it_decline(assistant, question, searched):
     answer = assistant.ask(question)
     assert not answer.abstained, answer.text
@@ -106,12 +118,15 @@ def test_spelling_and_punctuation_never_make_it_decline(assistant, question, sea
         assert answer.search_query == searched and answer.corrections
 
 
-@pytest.mark.parametrize("question,missing", [
-    ("How much did the European Peace Facility spend in 2023?", "do not mention 2023"),
-    ("What does Article 5 of the North Atlantic Treaty say?", "do not contain the text of Article 5 of the North"),
-    ("Who was the first High Representative?", "do not name the person"),
-    ("What is in the 14th package of sanctions against Russia?", "never mention “14th”"),
-])
+@pytest.mark.parametrize(
+    "question,missing",
+    [
+        ("How much did the European Peace Facility spend in 2023?", "do not mention 2023"),
+        ("What does Article 5 of the North Atlantic Treaty say?", "do not contain the text of Article 5 of the North"),
+        ("Who was the first High Representative?", "do not name the person"),
+        ("What is in the 14th package of sanctions against Russia?", "never mention “14th”"),
+    ],
+)
 def test_what_the_texts_do_not_contain_is_declined_naming_what_is_missing(assistant, question, missing):
     answer = assistant.ask(question)
     assert answer.abstained and not answer.citations

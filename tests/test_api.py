@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from assistant.api import create_app
-from assistant.api.routes import answer_pieces
 from assistant.api.security import Guard, KeyRing, RateLimit, frame_ancestors
 from assistant.config import PROJECT_ROOT, Settings
 from assistant.errors import ConfigError
 from assistant.feedback import FeedbackStore
+from assistant.streaming import answer_pieces
 
 from .servers import Served, free_port
 
@@ -31,8 +31,22 @@ FILE_KEY = "file-key-fedcba9876543210"
 NEWSROOM = "https://news.example.org"
 EXAMPLE_PAGE = PROJECT_ROOT / "docs" / "widget-example.html"
 ANSWER_FIELDS = {"answer", "citations", "abstained", "latency_ms", "search_query", "corrections"}
-CITATION_FIELDS = {"n", "label", "url", "source_id", "article", "paragraph", "kind", "kind_label", "tier", "date",
-                   "date_label", "quote", "context", "highlights"}
+CITATION_FIELDS = {
+    "n",
+    "label",
+    "url",
+    "source_id",
+    "article",
+    "paragraph",
+    "kind",
+    "kind_label",
+    "tier",
+    "date",
+    "date_label",
+    "quote",
+    "context",
+    "highlights",
+}
 
 
 # ---------------------------------------------------------------- no server
@@ -63,14 +77,18 @@ def test_key_settings_are_checked(tmp_path):
         KeyRing(path=tmp_path / "missing.txt")
     with pytest.raises(ConfigError, match="protect_chat needs API keys"):
         KeyRing.from_settings(Settings(protect_chat=True))
-    for bad, message in ((dict(api_keys="short"), "fewer than 16 characters"),
-                         (dict(rate_limit="lots"), "is not a rate such as '60/minute'"),
-                         (dict(allowed_origins="https://news.example.org/page"), "no path")):
+    for bad, message in (
+        (dict(api_keys="short"), "fewer than 16 characters"),
+        (dict(rate_limit="lots"), "is not a rate such as '60/minute'"),
+        (dict(allowed_origins="https://news.example.org/page"), "no path"),
+    ):
         with pytest.raises(ValueError, match=message):
             Settings(**bad)
     assert Settings(rate_limit="off").rate_limit is None
     assert Settings(allowed_origins=f"{NEWSROOM}/, http://127.0.0.1:8000").allowed_origins == (
-        NEWSROOM, "http://127.0.0.1:8000")
+        NEWSROOM,
+        "http://127.0.0.1:8000",
+    )
 
 
 def test_keys_file_revocation_fails_closed(tmp_path, caplog):
@@ -125,15 +143,24 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies():
         return PlainTextResponse(request.client.host)
 
     def served(settings: Settings) -> Served:
-        app = Guard(Starlette(routes=[Route("/api/v1/whoami", whoami)]), keys=KeyRing(), rate=RateLimit("2/minute"),
-                    protect_chat=False)
+        app = Guard(
+            Starlette(routes=[Route("/api/v1/whoami", whoami)]),
+            keys=KeyRing(),
+            rate=RateLimit("2/minute"),
+            protect_chat=False,
+        )
         options = uvicorn_options(settings)
         assert (options["host"], options["port"], options["timeout_graceful_shutdown"]) == (settings.host, 7860, 5)
         return Served(app, **{k: v for k, v in options.items() if k not in ("host", "port")})
 
     def calls(url: str) -> list[tuple[int, str]]:
-        return [(r.status_code, r.text) for r in (httpx.get(f"{url}/api/v1/whoami", headers={"X-Forwarded-For": ip})
-                                                  for ip in ("203.0.113.1", "203.0.113.2", "203.0.113.3"))]
+        return [
+            (r.status_code, r.text)
+            for r in (
+                httpx.get(f"{url}/api/v1/whoami", headers={"X-Forwarded-For": ip})
+                for ip in ("203.0.113.1", "203.0.113.2", "203.0.113.3")
+            )
+        ]
 
     default = served(Settings())
     try:
@@ -217,8 +244,9 @@ def keys_file(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def keyed_api(assistant, full_settings, keys_file, tmp_path_factory) -> Iterator[str]:
     """Keys from the settings and a file, a protected chat page, 3 requests per 2 seconds per caller."""
-    settings = settings_with(full_settings, api_keys=(KEY,), api_keys_file=keys_file, protect_chat=True,
-                             rate_limit="3/2 seconds")
+    settings = settings_with(
+        full_settings, api_keys=(KEY,), api_keys_file=keys_file, protect_chat=True, rate_limit="3/2 seconds"
+    )
     store = FeedbackStore(tmp_path_factory.mktemp("keyed") / "feedback.sqlite")
     served = Served(create_app(assistant, settings, store, stream_delay=0))
     yield served.url
@@ -282,11 +310,19 @@ def test_sources_and_health(open_api, assistant):
     assert sum(s["chunks"] for s in sources["sources"]) == sources["chunks"]
 
     health = httpx.get(f"{open_api}/api/v1/health").json()
-    assert health == {"status": "ok", "ready": True, "problem": None, "generation": assistant.index.generation,
-                      "documents": assistant.index.manifest.documents,
-                      "chunks": len(assistant.index.chunks), "embedding_model": "all-MiniLM-L6-v2",
-                      "embedding_provider": "local", "dimension": 384, "vector_store": "embedded",
-                      "built_at": assistant.index.manifest.built_at}
+    assert health == {
+        "status": "ok",
+        "ready": True,
+        "problem": None,
+        "generation": assistant.index.generation,
+        "documents": assistant.index.manifest.documents,
+        "chunks": len(assistant.index.chunks),
+        "embedding_model": "all-MiniLM-L6-v2",
+        "embedding_provider": "local",
+        "dimension": 384,
+        "vector_store": "embedded",
+        "built_at": assistant.index.manifest.built_at,
+    }
 
 
 def read_events(response: httpx.Response) -> list[tuple[str, dict]]:
@@ -314,7 +350,9 @@ def test_stream_sends_pieces_then_the_same_answer_as_json(open_api):
     final = events[-1][1]
     assert "".join(data["text"] for _, data in events[:-1]) == final["answer"]
     plain = ask(open_api, question).json()
-    assert {k: v for k, v in final.items() if k != "latency_ms"} == {k: v for k, v in plain.items() if k != "latency_ms"}
+    assert {k: v for k, v in final.items() if k != "latency_ms"} == {
+        k: v for k, v in plain.items() if k != "latency_ms"
+    }
     # bad input is a plain JSON error before any stream opens
     assert_error(httpx.post(f"{open_api}/api/v1/ask/stream", json={"question": " "}), 422, "the question is empty")
 
@@ -347,7 +385,9 @@ def test_embeddings_limits(open_api, full_settings):
     post = lambda body: httpx.post(f"{open_api}/v1/embeddings", json=body, timeout=60)  # noqa: E731
     limit = full_settings.max_embedding_inputs
     assert_error(post({"input": ["x"] * (limit + 1)}), 422, f"the limit is {limit} per request")
-    assert_error(post({"input": ["ok", "y" * (full_settings.max_embedding_chars + 1)]}), 422, "input 1 is", "the limit is")
+    assert_error(
+        post({"input": ["ok", "y" * (full_settings.max_embedding_chars + 1)]}), 422, "input 1 is", "the limit is"
+    )
     assert_error(post({"input": []}), 422, "input is empty")
     assert_error(post({"input": ["fine", "  "]}), 422, "input 1 is empty")
     assert_error(post({"input": "x", "model": "text-embedding-3-small"}), 404, "all-MiniLM-L6-v2")
@@ -370,7 +410,9 @@ def test_request_limits_are_422_with_clear_messages(open_api, full_settings):
     for top_k in (0, -1, top + 1):
         assert_error(ask(open_api, {"question": "What is PESCO?", "top_k": top_k}), 422, f"between 1 and {top}")
     assert_error(ask(open_api, {"question": "What is PESCO?", "top_k": "many"}), 422, "top_k")
-    assert_error(ask(open_api, {"question": "Why?", "history": [{"role": "system", "content": "x"}]}), 422, "history.0.role")
+    assert_error(
+        ask(open_api, {"question": "Why?", "history": [{"role": "system", "content": "x"}]}), 422, "history.0.role"
+    )
     assert_error(ask(open_api, {"question": "Why?", "extra": 1}), 422, "extra")
     assert ask(open_api, {"question": "What is PESCO?", "top_k": top}).status_code == 200
 
@@ -394,15 +436,21 @@ def test_malformed_requests_are_json_errors_never_500(open_api):
 def test_oversized_body_is_413_before_it_is_read(open_api, full_settings):
     limit = full_settings.max_body_bytes
     big = json.dumps({"question": "x" * (limit + 10)}).encode()
-    assert_error(httpx.post(f"{open_api}/api/v1/ask", content=big, headers={"Content-Type": "application/json"}),
-                 413, f"larger than {limit} bytes")
+    assert_error(
+        httpx.post(f"{open_api}/api/v1/ask", content=big, headers={"Content-Type": "application/json"}),
+        413,
+        f"larger than {limit} bytes",
+    )
 
     def chunked():  # no Content-Length: counted as it arrives
         for i in range(0, len(big), 65536):
-            yield big[i:i + 65536]
+            yield big[i : i + 65536]
 
-    assert_error(httpx.post(f"{open_api}/v1/embeddings", content=chunked(), headers={"Content-Type": "application/json"}),
-                 413, "larger than")
+    assert_error(
+        httpx.post(f"{open_api}/v1/embeddings", content=chunked(), headers={"Content-Type": "application/json"}),
+        413,
+        "larger than",
+    )
 
 
 @pytest.mark.slow
@@ -490,7 +538,10 @@ def test_cors_only_for_allowed_origins(open_api):
     assert allowed.headers["access-control-allow-origin"] == NEWSROOM
     other = httpx.get(health, headers={"Origin": "https://elsewhere.example"})
     assert other.status_code == 200 and "access-control-allow-origin" not in other.headers
-    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, content-type"}
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type",
+    }
     ok = httpx.options(f"{open_api}/api/v1/ask", headers={"Origin": NEWSROOM, **preflight})
     assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == NEWSROOM
     assert "POST" in ok.headers["access-control-allow-methods"]
@@ -587,18 +638,29 @@ def test_lone_surrogates_are_422_not_500(open_api):
         for path in ("/api/v1/ask", "/api/v1/ask/stream"):
             assert_error(post(path, {"question": bad}), 422, "the question", "invalid character", "position 9")
         history = [{"role": "user", "content": "What is PESCO?"}, {"role": "assistant", "content": "It is \udfff."}]
-        assert_error(post("/api/v1/ask", {"question": "Who can join it?", "history": history}), 422,
-                     "history turn 2", "invalid character")
+        assert_error(
+            post("/api/v1/ask", {"question": "Who can join it?", "history": history}),
+            422,
+            "history turn 2",
+            "invalid character",
+        )
         assert_error(post("/v1/embeddings", {"input": bad}), 422, "input 0", "invalid character")
         assert_error(post("/v1/embeddings", {"input": ["fine", "\udc80"]}), 422, "input 1", "invalid character")
         assert_error(post("/api/v1/ask", {"question": "Why?", "\ud800": 1}), 422)  # echoed in the message: still JSON
-        assert post("/api/v1/ask", {"question": "What is PESCO? 🇪🇺"}).status_code == 200  # real astral characters are fine
+        assert (
+            post("/api/v1/ask", {"question": "What is PESCO? 🇪🇺"}).status_code == 200
+        )  # real astral characters are fine
 
 
 @pytest.mark.slow
 def test_other_methods_are_405_with_allow(open_api):
-    for path, allowed in (("/api/v1/ask", "POST"), ("/api/v1/ask/stream", "POST"), ("/v1/embeddings", "POST"),
-                          ("/api/v1/health", "GET"), ("/api/v1/sources", "GET")):
+    for path, allowed in (
+        ("/api/v1/ask", "POST"),
+        ("/api/v1/ask/stream", "POST"),
+        ("/v1/embeddings", "POST"),
+        ("/api/v1/health", "GET"),
+        ("/api/v1/sources", "GET"),
+    ):
         for method in ("PUT", "DELETE", "PATCH", "OPTIONS") + (("HEAD",) if allowed == "POST" else ()):
             response = httpx.request(method, f"{open_api}{path}")
             assert response.status_code == 405, (method, path, response.text)
@@ -628,7 +690,7 @@ def test_questions_keep_their_latency_while_embeddings_run(assistant, full_setti
     settings = settings_with(full_settings, rate_limit="off", concurrency_limit=1, embedding_concurrency=1)
     served = Served(create_app(assistant, settings, FeedbackStore(tmp_path / "feedback.sqlite"), stream_delay=0))
     texts = ["the council shall adopt decisions on the union's approach " * 140] * 12  # ≈ 96,000 characters
-    texts = [t[:settings.max_embedding_chars] for t in texts]
+    texts = [t[: settings.max_embedding_chars] for t in texts]
     finished: list[float] = []
 
     def embed() -> None:
@@ -664,8 +726,9 @@ def test_questions_keep_their_latency_while_embeddings_run(assistant, full_setti
 @pytest.fixture
 def limited_chat(assistant, full_settings, tmp_path) -> Iterator[str]:
     """Keys, a protected chat page and a small limit that the API, the page and the widget share."""
-    settings = settings_with(full_settings, api_keys=(KEY, "second-key-0123456789ab"), protect_chat=True,
-                             rate_limit="4/minute")
+    settings = settings_with(
+        full_settings, api_keys=(KEY, "second-key-0123456789ab"), protect_chat=True, rate_limit="4/minute"
+    )
     served = Served(create_app(assistant, settings, FeedbackStore(tmp_path / "feedback.sqlite"), stream_delay=0))
     yield served.url
     served.stop()
@@ -681,8 +744,12 @@ def test_chat_questions_count_against_the_same_rate_limit(limited_chat):
     widget = Client(f"{limited_chat}/widget/", verbose=False, headers=auth)
     assert len(page.predict("What is PESCO?", api_name="/ask")) == 2
     assert len(widget.predict("What is PESCO?", api_name="/ask")) == 2
-    assert httpx.post(f"{limited_chat}/gradio_api/call/ask", json={"data": ["Who can join PESCO?"]},
-                      headers=auth).status_code == 200  # the fourth question of this key, by Gradio's REST form
+    assert (
+        httpx.post(
+            f"{limited_chat}/gradio_api/call/ask", json={"data": ["Who can join PESCO?"]}, headers=auth
+        ).status_code
+        == 200
+    )  # the fourth question of this key, by Gradio's REST form
 
     # the fifth is refused whichever door it takes, with the wait in words
     assert_error(ask(limited_chat, {"question": "What is PESCO?"}, headers=auth), 429, "too many requests")
@@ -716,9 +783,12 @@ def test_browser_question_over_the_limit_is_told_and_kept(limited_open_chat, bro
     for question in ("What is PESCO?", "Who can join PESCO?", MUTUAL_DEFENCE):  # one question counts once
         page.fill("#cfsp-question textarea", question)
         page.press("#cfsp-question textarea", "Enter")
-        page.wait_for_function("""n => document.querySelectorAll('#cfsp-chat .cfsp-sources').length === n
+        page.wait_for_function(
+            """n => document.querySelectorAll('#cfsp-chat .cfsp-sources').length === n
                                      && document.querySelector('#cfsp-send')?.offsetParent != null""",
-                               arg=page.locator("#cfsp-chat .cfsp-sources").count() + 1, timeout=30_000)
+            arg=page.locator("#cfsp-chat .cfsp-sources").count() + 1,
+            timeout=30_000,
+        )
     page.fill("#cfsp-question textarea", "What is the solidarity clause?")
     page.press("#cfsp-question textarea", "Enter")
     notice = page.get_by_text(re.compile(r"too many questions: the limit is 3 per 1 minute; try again in \d+ s", re.I))
@@ -726,6 +796,8 @@ def test_browser_question_over_the_limit_is_told_and_kept(limited_open_chat, bro
     page.wait_for_timeout(1000)  # nothing else is going to happen
     assert page.input_value("#cfsp-question textarea") == "What is the solidarity clause?"  # nothing lost
     assert not page.locator("#cfsp-question textarea").is_disabled() and page.locator("#cfsp-send").is_visible()
-    assert page.locator("#cfsp-chat .cfsp-sources").count() == 3 and page.locator("#cfsp-chat .bot-row").last.is_visible()
+    assert (
+        page.locator("#cfsp-chat .cfsp-sources").count() == 3 and page.locator("#cfsp-chat .bot-row").last.is_visible()
+    )
     page.screenshot(path=tmp_path / "rate-limited.png")
     page.close()

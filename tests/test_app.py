@@ -3,7 +3,6 @@ moves to the new index by itself, and lets the old one go."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -17,19 +16,18 @@ from assistant.config import PROJECT_ROOT
 from assistant.index import LEASE_DIR, generation_dir, index_root
 from assistant.ingest import ingest
 
+from .commands import CLI, settings_env
 from .servers import free_port
 
-CLI = [sys.executable, "-c", "from assistant.cli import main; main()"]
-NEW_TEXT = ("Hybrid threats\n\nThe Union's member states agreed to set up rapid response teams against hybrid "
-            "campaigns, coordinated through a single contact point in each capital.\n")
+NEW_TEXT = (
+    "Hybrid threats\n\nThe Union's member states agreed to set up rapid response teams against hybrid "
+    "campaigns, coordinated through a single contact point in each capital.\n"
+)
 
 
 def environment(settings, **extra: str) -> dict[str, str]:
     """Only what the server and the CLI need: nothing of the developer's own CFSP_* settings or .env."""
-    return {"PATH": os.environ.get("PATH", ""), "HOME": str(settings.data_dir.parent),
-            "GRADIO_ANALYTICS_ENABLED": "False", "CFSP_DATA_DIR": str(settings.data_dir),
-            "CFSP_CORPUS_DIR": str(settings.corpus_dir), "CFSP_CATALOGUE_PATH": str(settings.catalogue_path),
-            "CFSP_EMBEDDING_CACHE": str(settings.embedding_cache), **extra}
+    return settings_env(settings, settings.data_dir.parent, **extra)
 
 
 class AppProcess:
@@ -40,9 +38,13 @@ class AppProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         with log.open("wb") as out:
-            self.proc = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "app.py")], stdout=out,
-                                         stderr=subprocess.STDOUT, env={**env, "CFSP_PORT": str(self.port)},
-                                         cwd=log.parent)
+            self.proc = subprocess.Popen(
+                [sys.executable, str(PROJECT_ROOT / "app.py")],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**env, "CFSP_PORT": str(self.port)},
+                cwd=log.parent,
+            )
         deadline = time.monotonic() + 180
         while True:
             try:

@@ -9,18 +9,43 @@ from assistant.conversation import Turn, resolve
 # (earlier question, follow-up, words the search must carry over, words it must not carry over)
 PAIRS = [
     ("What is PESCO?", "Who can join it?", ["PESCO"], []),
-    ("Does the EU have a mutual defence clause like NATO?", "Who decides on that?", ["mutual", "defence", "clause"], []),
-    ("Does the EU have a mutual defence clause like NATO?", "Does it apply to neutral countries?", ["defence", "clause"], []),
+    (
+        "Does the EU have a mutual defence clause like NATO?",
+        "Who decides on that?",
+        ["mutual", "defence", "clause"],
+        [],
+    ),
+    (
+        "Does the EU have a mutual defence clause like NATO?",
+        "Does it apply to neutral countries?",
+        ["defence", "clause"],
+        [],
+    ),
     ("Does the EU have a mutual defence clause like NATO?", "And has it ever been used?", ["mutual", "defence"], []),
-    ("What does the Political and Security Committee do?", "and who chairs it?", ["Political", "Security", "Committee"], []),
+    (
+        "What does the Political and Security Committee do?",
+        "and who chairs it?",
+        ["Political", "Security", "Committee"],
+        [],
+    ),
     ("What is the European Peace Facility?", "How is it financed?", ["Peace", "Facility"], []),
     ("What is the role of the High Representative?", "Who appoints him?", ["High", "Representative"], []),
     ("Can the EU decide foreign policy by majority vote?", "What are the exceptions?", ["majority", "vote"], []),
     # a follow-up naming its own country keeps the topic but drops the old country
-    ("What restrictive measures has the EU adopted against Iran?", "What about Syria?", ["restrictive", "measures"], ["Iran"]),
+    (
+        "What restrictive measures has the EU adopted against Iran?",
+        "What about Syria?",
+        ["restrictive", "measures"],
+        ["Iran"],
+    ),
     ("Which CSDP missions does the EU run in Africa?", "Which ones are military?", ["CSDP", "missions"], []),
     # a name that points back still follows up
-    ("What restrictive measures has the EU adopted against Iran?", "Belarus too?", ["restrictive", "measures"], ["Iran"]),
+    (
+        "What restrictive measures has the EU adopted against Iran?",
+        "Belarus too?",
+        ["restrictive", "measures"],
+        ["Iran"],
+    ),
 ]
 
 # A question that stands on its own starts a new topic: nothing is carried over.
@@ -45,7 +70,7 @@ def conversation(*user_turns: str) -> list[Turn]:
 def test_follow_up_carries_the_topic(earlier, follow_up, carried, dropped):
     query = resolve(follow_up, conversation(earlier))
     assert query.startswith(follow_up)
-    words = query[len(follow_up):].split()
+    words = query[len(follow_up) :].split()
     assert all(any(w.strip("()") == c for w in words) for c in carried), query
     assert not any(w.strip("()") in dropped for w in words), query
 
@@ -58,7 +83,10 @@ def test_self_contained_question_starts_a_new_topic(earlier, question):
 def test_first_question_and_assistant_turns_are_not_topics():
     assert resolve("Who can join it?", []) == "Who can join it?"
     # only what the person asked sets the topic, not the quoted answer
-    assert resolve("Who can join it?", [Turn("assistant", "PESCO is established by Article 42(6) TEU.")]) == "Who can join it?"
+    assert (
+        resolve("Who can join it?", [Turn("assistant", "PESCO is established by Article 42(6) TEU.")])
+        == "Who can join it?"
+    )
 
 
 def test_a_chain_of_follow_ups_keeps_the_topic():

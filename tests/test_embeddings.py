@@ -40,6 +40,7 @@ def test_unknown_provider_names_allowed_values():
         Settings(embedding_provider="magic")
 
 
+@pytest.mark.slow  # many threads embedding at once: seconds of model work
 def test_counting_tokens_while_other_threads_embed(embedder):
     """The API counts tokens of one request while others embed and questions are asked: counting (no truncation)
     must not change the shared tokenizer's truncation under them (it did: a 500 'size of tensor a (1170) must match

@@ -15,19 +15,22 @@ def test_first_relevant_rank_is_one_based():
     assert metrics.first_relevant_rank([False, False]) is None
 
 
-@pytest.mark.parametrize("rank, k, expected", [
-    (1, 1, 1.0),     # found first: inside every cut-off
-    (3, 1, 0.0),     # found third: outside the top 1
-    (3, 3, 1.0),     # ... inside the top 3
-    (None, 10, 0.0),  # never found
-])
+@pytest.mark.parametrize(
+    "rank, k, expected",
+    [
+        (1, 1, 1.0),  # found first: inside every cut-off
+        (3, 1, 0.0),  # found third: outside the top 1
+        (3, 3, 1.0),  # ... inside the top 3
+        (None, 10, 0.0),  # never found
+    ],
+)
 def test_recall_at(rank, k, expected):
     assert metrics.recall_at(rank, k) == expected
 
 
 def test_reciprocal_rank():
-    assert metrics.reciprocal_rank(4, 10) == 0.25   # 1/4
-    assert metrics.reciprocal_rank(11, 10) == 0.0   # beyond the cut-off counts as not found
+    assert metrics.reciprocal_rank(4, 10) == 0.25  # 1/4
+    assert metrics.reciprocal_rank(11, 10) == 0.0  # beyond the cut-off counts as not found
     assert metrics.reciprocal_rank(None, 10) == 0.0
 
 
@@ -64,9 +67,9 @@ def test_abstention_scores_by_hand():
     # (answerable, abstained): one correct refusal, one wrong refusal, one missed refusal, one correct answer
     outcomes = [(False, True), (True, True), (False, False), (True, False)]
     scores = metrics.abstention_scores(outcomes)
-    assert scores["precision"] == 0.5   # 1 of the 2 refusals was on an unanswerable question
-    assert scores["recall"] == 0.5      # 1 of the 2 unanswerable questions was refused
-    assert scores["accuracy"] == 0.5    # the first and the last are right
+    assert scores["precision"] == 0.5  # 1 of the 2 refusals was on an unanswerable question
+    assert scores["recall"] == 0.5  # 1 of the 2 unanswerable questions was refused
+    assert scores["accuracy"] == 0.5  # the first and the last are right
     assert metrics.abstention_scores([(True, False)])["precision"] is None  # no refusals: undefined
 
 

@@ -12,20 +12,33 @@ from assistant.evaluation.questions import QuestionSetError, load_set, load_sets
 from assistant.evaluation.suite import load_questions
 
 SETS = PROJECT_ROOT / "eval" / "questions"
-GOOD = {"id": "q1", "question": "Can one EU country block a CFSP decision?", "answerable": True,
-        "expected": [{"source": "TEU", "article": "31"}], "answer_keywords": ["unanimously"], "topic": "decision-making",
-        "history": []}
+GOOD = {
+    "id": "q1",
+    "question": "Can one EU country block a CFSP decision?",
+    "answerable": True,
+    "expected": [{"source": "TEU", "article": "31"}],
+    "answer_keywords": ["unanimously"],
+    "topic": "decision-making",
+    "history": [],
+}
 
 
 def write(tmp_path, lines, name="set.jsonl"):
     path = tmp_path / name
-    path.write_text("\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    path.write_text(
+        "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n", encoding="utf-8"
+    )
     return path
 
 
 def test_a_valid_set_loads_and_ignores_unknown_fields(tmp_path):
-    path = write(tmp_path, [{**GOOD, "note": "extra fields are fine"},
-                            {"id": "q2", "question": "Weather?", "answerable": False, "expected": []}])
+    path = write(
+        tmp_path,
+        [
+            {**GOOD, "note": "extra fields are fine"},
+            {"id": "q2", "question": "Weather?", "answerable": False, "expected": []},
+        ],
+    )
     questions = load_set(path)
     assert [q.id for q in questions] == ["q1", "q2"]
     assert questions[0].is_relevant("TEU", "31") and not questions[0].is_relevant("TEU", "42")
@@ -33,23 +46,31 @@ def test_a_valid_set_loads_and_ignores_unknown_fields(tmp_path):
 
 
 def test_every_malformed_line_is_named(tmp_path):
-    path = write(tmp_path, [
-        GOOD,
-        "{not json",
-        {**GOOD, "id": "q3", "answerable": "yes"},
-        {**GOOD, "id": "q4", "expected": []},
-        {**GOOD, "id": "q5", "answerable": False},
-        {**GOOD, "id": "q1"},
-        {"question": "no id"},
-        {**GOOD, "id": "q8", "history": [{"role": "system", "content": "x"}]},
-    ])
+    path = write(
+        tmp_path,
+        [
+            GOOD,
+            "{not json",
+            {**GOOD, "id": "q3", "answerable": "yes"},
+            {**GOOD, "id": "q4", "expected": []},
+            {**GOOD, "id": "q5", "answerable": False},
+            {**GOOD, "id": "q1"},
+            {"question": "no id"},
+            {**GOOD, "id": "q8", "history": [{"role": "system", "content": "x"}]},
+        ],
+    )
     with pytest.raises(QuestionSetError) as err:
         load_set(path)
     message = str(err.value)
-    for line, words in [(2, "not valid JSON"), (3, "'answerable' must be true or false"),
-                        (4, "an answerable question needs at least one 'expected'"),
-                        (5, "an unanswerable question must have \"expected\": []"),
-                        (6, "duplicate id 'q1'"), (7, "missing field 'id'"), (8, "'history' must be")]:
+    for line, words in [
+        (2, "not valid JSON"),
+        (3, "'answerable' must be true or false"),
+        (4, "an answerable question needs at least one 'expected'"),
+        (5, 'an unanswerable question must have "expected": []'),
+        (6, "duplicate id 'q1'"),
+        (7, "missing field 'id'"),
+        (8, "'history' must be"),
+    ]:
         assert f"line {line}: {words}" in message, (line, message)
     assert "line 1:" not in message
 

@@ -4,18 +4,17 @@ with each other, and the command's exit codes."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+from pathlib import Path
 
 import pytest
 
 from assistant.config import PROJECT_ROOT
 from assistant.evaluation.gates import load_gates
-from assistant.evaluation.runner import summarize, QuestionResult
+from assistant.evaluation.runner import QuestionResult, summarize
 from assistant.evaluation.suite import evaluate, load_questions
 
-CLI = [sys.executable, "-c", "from assistant.cli import main; main()"]
+from .commands import clean_env, run_cli, settings_env
+
 SETS = PROJECT_ROOT / "eval" / "questions"
 ALL_SETS = [SETS, SETS / "heldout"]  # the tuning sets and the held-out sets, reported side by side
 GATES = PROJECT_ROOT / "eval" / "gates.toml"
@@ -32,7 +31,7 @@ def full_run(assistant, tmp_path_factory):
 
 @pytest.mark.slow
 def test_quality_gates_hold_on_the_committed_sets(full_run):
-    """CI's regression gate: a change that lowers recall, citations, keywords or abstention below eval/gates.toml fails."""
+    """CI's regression gate: a change lowering recall, citations, keywords or abstention below eval/gates.toml fails."""
     outcome, _ = full_run
     assert outcome.gates, "eval/gates.toml sets no gates"
     assert not outcome.failed, "quality gate failed: " + "; ".join(g.describe() for g in outcome.failed)
@@ -56,7 +55,7 @@ def test_report_files_exist_and_agree(full_run):
     hybrid = [QuestionResult(**r) for r in rows if r["retriever"] == "hybrid"]
     recomputed = summarize(hybrid)
     for metric in ("recall_at_5", "mrr", "citation_accuracy_first", "keyword_hit_rate", "abstention_accuracy"):
-        assert report["summary"]["hybrid"][metric] == pytest.approx(recomputed[metric]), metric
+        assert report["summary"]["hybrid"][metric] == pytest.approx(recomputed.value(metric)), metric
     markdown = (out / "report.md").read_text(encoding="utf-8")
     assert f"| hybrid | {report['summary']['hybrid']['recall_at_1']:.3f} |" in markdown
     assert "## By topic" in markdown and "## By source kind" in markdown and "retrieved instead" in markdown
@@ -67,22 +66,32 @@ def test_report_files_exist_and_agree(full_run):
 
 
 @pytest.fixture(scope="module")
-def cli_env(full_settings, full_index):
-    return {**os.environ, "CFSP_DATA_DIR": str(full_settings.data_dir), "CFSP_CORPUS_DIR": str(full_settings.corpus_dir),
-            "CFSP_EMBEDDING_CACHE": str(full_settings.embedding_cache)}
+def cli_env(full_settings, full_index, home):
+    return settings_env(full_settings, home)
 
 
 def eval_cli(args, env):
-    return subprocess.run(CLI + ["eval", *args], capture_output=True, text=True, env=env, timeout=600)
+    return run_cli(["eval", *args], env, Path(env["HOME"]))
 
 
 def tiny_set(tmp_path):
     path = tmp_path / "tiny.jsonl"
     rows = [
-        {"id": "t1", "question": "Does the EU have a mutual defence clause?", "answerable": True,
-         "expected": [{"source": "TEU", "article": "42"}], "answer_keywords": ["aid and assistance"], "topic": "defence"},
-        {"id": "t2", "question": "What is the best recipe for waffles?", "answerable": False, "expected": [],
-         "topic": "out-of-scope"},
+        {
+            "id": "t1",
+            "question": "Does the EU have a mutual defence clause?",
+            "answerable": True,
+            "expected": [{"source": "TEU", "article": "42"}],
+            "answer_keywords": ["aid and assistance"],
+            "topic": "defence",
+        },
+        {
+            "id": "t2",
+            "question": "What is the best recipe for waffles?",
+            "answerable": False,
+            "expected": [],
+            "topic": "out-of-scope",
+        },
     ]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     return path
@@ -91,23 +100,37 @@ def tiny_set(tmp_path):
 @pytest.mark.slow
 def test_gate_exit_codes(tmp_path, cli_env):
     path = tiny_set(tmp_path)
-    passed = eval_cli([str(path), "--retrievers", "hybrid", "--out", str(tmp_path / "ok"), "--min-recall-at-5", "1.0",
-                       "--min-abstention-accuracy", "1.0"], cli_env)
+    passed = eval_cli(
+        [
+            str(path),
+            "--retrievers",
+            "hybrid",
+            "--out",
+            str(tmp_path / "ok"),
+            "--min-recall-at-5",
+            "1.0",
+            "--min-abstention-accuracy",
+            "1.0",
+        ],
+        cli_env,
+    )
     assert passed.returncode == 0, passed.stderr
     assert "gate recall_at_5 = 1.000" in passed.stdout and (tmp_path / "ok" / "report.md").exists()
     # an impossible bound (recall@1 of a perfect run is 1.0 < 1.5) fails and names the metric
     gates = tmp_path / "gates.toml"
     gates.write_text('retriever = "hybrid"\n[gates]\nrecall_at_1 = 1.5\n', encoding="utf-8")
-    failed = eval_cli([str(path), "--retrievers", "hybrid", "--out", str(tmp_path / "bad"), "--gates", str(gates)], cli_env)
+    failed = eval_cli(
+        [str(path), "--retrievers", "hybrid", "--out", str(tmp_path / "bad"), "--gates", str(gates)], cli_env
+    )
     assert failed.returncode == 1
     assert "quality gate failed: recall_at_1" in failed.stderr and "Traceback" not in failed.stderr
     assert (tmp_path / "bad" / "report.md").exists(), "a failing gate still writes the report"
 
 
-def test_bad_input_is_refused_before_anything_runs(tmp_path):
+def test_bad_input_is_refused_before_anything_runs(tmp_path, home):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "x", "question": "?", "answerable": true}\n', encoding="utf-8")
-    env = {**os.environ, "CFSP_DATA_DIR": str(tmp_path / "no-index")}
+    env = clean_env(home, CFSP_DATA_DIR=str(tmp_path / "no-index"))
     result = eval_cli([str(bad), "--out", str(tmp_path / "out")], env)
     assert result.returncode == 1 and "bad.jsonl line 1" in result.stderr and "Traceback" not in result.stderr
     gates = tmp_path / "gates.toml"

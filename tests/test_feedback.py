@@ -5,19 +5,26 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from assistant.feedback import FeedbackStore
 
-CLI = [sys.executable, "-c", "from assistant.cli import main; main()"]
-CITATION = {"n": 1, "label": "Art. 42(7) TEU", "url": "http://data.europa.eu/eli/treaty/teu_2016/art_42/oj",
-            "source_id": "TEU", "article": "42", "paragraph": "7", "kind": "treaty", "date": "2016-06-07",
-            "title": "Treaty on European Union", "quote": "If a Member State is the victim of armed aggression…",
-            "chunk_id": "c1"}
+from .commands import clean_env, run_cli
+
+CITATION = {
+    "n": 1,
+    "label": "Art. 42(7) TEU",
+    "url": "http://data.europa.eu/eli/treaty/teu_2016/art_42/oj",
+    "source_id": "TEU",
+    "article": "42",
+    "paragraph": "7",
+    "kind": "treaty",
+    "date": "2016-06-07",
+    "title": "Treaty on European Union",
+    "quote": "If a Member State is the victim of armed aggression…",
+    "chunk_id": "c1",
+}
 
 
 @pytest.fixture
@@ -31,7 +38,10 @@ def test_ratings_round_trip_with_comment_and_change_of_mind(store):
     store.comment(up, "Clear, thanks — «quoted» text")
     store.rate(down, +1)
     rows = store.rows()
-    assert [(r["id"], r["rating"], r["comment"]) for r in rows] == [(up, 1, "Clear, thanks — «quoted» text"), (down, 1, "")]
+    assert [(r["id"], r["rating"], r["comment"]) for r in rows] == [
+        (up, 1, "Clear, thanks — «quoted» text"),
+        (down, 1, ""),
+    ]
     assert rows[0]["citations"] == [CITATION] and rows[0]["time"].endswith("+00:00")
     store.delete(down)
     assert [r["id"] for r in store.rows()] == [up]
@@ -51,7 +61,9 @@ def test_export_jsonl_and_csv(store, tmp_path):
     assert store.export(tmp_path / "out.jsonl", "jsonl") == 2
     lines = (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()
     first = json.loads(lines[0])
-    assert len(lines) == 2 and first["question"] == 'He said "hi", then <b>left</b>' and first["citations"] == [CITATION]
+    assert (
+        len(lines) == 2 and first["question"] == 'He said "hi", then <b>left</b>' and first["citations"] == [CITATION]
+    )
 
     buffer = io.StringIO()
     assert store.export(buffer, "csv") == 2
@@ -63,33 +75,43 @@ def test_export_jsonl_and_csv(store, tmp_path):
         store.export(buffer, "xml")
 
 
-def run(args, **env):
-    return subprocess.run(CLI + args, capture_output=True, text=True, env={**os.environ, **env}, timeout=120)
+def run(home, args, **env):
+    return run_cli(args, clean_env(home, **env), home, timeout=120)
 
 
-def test_cli_export(tmp_path):
+def test_cli_export(tmp_path, home):
     data = tmp_path / "data"
-    missing = run(["feedback-export", "--out", str(tmp_path / "x.jsonl")], CFSP_DATA_DIR=str(data))
-    assert missing.returncode == 1 and "no feedback recorded yet" in missing.stderr and "Traceback" not in missing.stderr
+    missing = run(home, ["feedback-export", "--out", str(tmp_path / "x.jsonl")], CFSP_DATA_DIR=str(data))
+    assert (
+        missing.returncode == 1 and "no feedback recorded yet" in missing.stderr and "Traceback" not in missing.stderr
+    )
 
-    FeedbackStore(data / "feedback.sqlite").add("What is PESCO?", "Permanent structured cooperation … [1]", [CITATION], 1)
+    FeedbackStore(data / "feedback.sqlite").add(
+        "What is PESCO?", "Permanent structured cooperation … [1]", [CITATION], 1
+    )
     out = tmp_path / "feedback.csv"
-    result = run(["feedback-export", "--format", "csv", "--out", str(out)], CFSP_DATA_DIR=str(data))
+    result = run(home, ["feedback-export", "--format", "csv", "--out", str(out)], CFSP_DATA_DIR=str(data))
     assert result.returncode == 0, result.stderr
     assert "exported 1 ratings" in result.stderr
     assert next(csv.DictReader(out.open(encoding="utf-8")))["question"] == "What is PESCO?"
 
-    to_stdout = run(["feedback-export", "--out", "-"], CFSP_DATA_DIR=str(data))
+    to_stdout = run(home, ["feedback-export", "--out", "-"], CFSP_DATA_DIR=str(data))
     assert json.loads(to_stdout.stdout.splitlines()[0])["rating"] == 1
 
-    wrong = run(["feedback-export", "--format", "xml", "--out", str(out)], CFSP_DATA_DIR=str(data))
+    wrong = run(home, ["feedback-export", "--format", "xml", "--out", str(out)], CFSP_DATA_DIR=str(data))
     assert wrong.returncode == 1 and "allowed: jsonl, csv" in wrong.stderr
 
 
 def test_csv_export_neutralises_formulas_and_control_characters(store, tmp_path):
     # OWASP CSV injection: a cell starting with = + - @ tab or carriage return is run as a formula by spreadsheets
-    hostile = {"=HYPERLINK(\"http://evil.example\",\"click\")": "'=HYPERLINK(\"http://evil.example\",\"click\")",
-               "+1+2": "'+1+2", "-2+3": "'-2+3", "@SUM(A1)": "'@SUM(A1)", "\t=1": "'\t=1", "\r=1": "'=1"}
+    hostile = {
+        '=HYPERLINK("http://evil.example","click")': '\'=HYPERLINK("http://evil.example","click")',
+        "+1+2": "'+1+2",
+        "-2+3": "'-2+3",
+        "@SUM(A1)": "'@SUM(A1)",
+        "\t=1": "'\t=1",
+        "\r=1": "'=1",
+    }
     for question in hostile:
         store.add(question, "answer\x00 with NUL\x07 and\r\nline break\tand tab", [], -1, "=cmd|' /C calc'!A0")
     store.add("Is a - b fine?", "-", [], 1)

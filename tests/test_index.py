@@ -12,14 +12,22 @@ import numpy as np
 import pytest
 
 from assistant.errors import IndexDamagedError
-from assistant.index import (LEASE_DIR, chroma_dir, generation_dir, index_root, leased_generations, load_index,
-                             read_manifest)
+from assistant.index import (
+    LEASE_DIR,
+    chroma_dir,
+    generation_dir,
+    index_root,
+    leased_generations,
+    load_index,
+    read_manifest,
+)
 from assistant.ingest import ingest
 from assistant.pipeline import Assistant
 from assistant.store import make_client
 
+from .commands import run_cli, settings_env
+
 QUESTION = "What are the restrictive measures against cyber-attacks?"
-CLI = [sys.executable, "-c", "from assistant.cli import main; main()"]
 
 
 def generations(settings) -> set[str]:
@@ -30,11 +38,8 @@ def generations(settings) -> set[str]:
 
 def cli(settings, *args: str) -> subprocess.CompletedProcess:
     """The real command line on these settings (a clean environment: nothing of the developer's)."""
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(settings.data_dir.parent),
-           "CFSP_DATA_DIR": str(settings.data_dir), "CFSP_CORPUS_DIR": str(settings.corpus_dir),
-           "CFSP_CATALOGUE_PATH": str(settings.catalogue_path), "CFSP_EMBEDDING_CACHE": str(settings.embedding_cache)}
-    return subprocess.run(CLI + list(args), capture_output=True, text=True, env=env, timeout=600,
-                          cwd=settings.data_dir.parent)
+    home = settings.data_dir.parent
+    return run_cli(list(args), settings_env(settings, home), home)
 
 
 def damage_passages(folder):
@@ -72,6 +77,7 @@ def test_a_damaged_index_is_reported_and_repaired_by_ingest(small_settings, embe
     assert ingest(small_settings, embedder).unchanged
 
 
+@pytest.mark.slow  # runs the command line, loading the model in a new process
 def test_a_truncated_manifest_is_one_line_and_repaired(small_settings, embedder):
     ingest(small_settings, embedder)
     manifest = index_root(small_settings) / "current.json"
@@ -87,6 +93,7 @@ def test_a_truncated_manifest_is_one_line_and_repaired(small_settings, embedder)
     assert read_manifest(small_settings) is not None and cli(small_settings, "ask", QUESTION).returncode == 0
 
 
+@pytest.mark.slow  # runs the command line, loading the model in a new process
 def test_rebuild_makes_a_fresh_generation(small_settings, embedder):
     first = ingest(small_settings, embedder)
     result = cli(small_settings, "ingest", "--rebuild")

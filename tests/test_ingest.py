@@ -39,8 +39,11 @@ def test_changed_file_is_rechunked(small_settings, small_corpus, embedder):
     corpus, _ = small_corpus
     page = corpus / "web/cfsp-overview-page.txt"
     # a fresh marker each run: the shared embedding cache must not already hold the changed chunk
-    page.write_text(page.read_text(encoding="utf-8") +
-                    f"\nThe Union also supports election observation missions (note {uuid.uuid4().hex}).\n", encoding="utf-8")
+    page.write_text(
+        page.read_text(encoding="utf-8")
+        + f"\nThe Union also supports election observation missions (note {uuid.uuid4().hex}).\n",
+        encoding="utf-8",
+    )
     report = ingest(small_settings.model_copy(update={"verify_checksums": False}), embedder)
     assert 0 < report.embedded <= 2
     with Assistant.from_settings(small_settings, embedder) as served:

@@ -111,7 +111,9 @@ def test_checksum_mismatch_is_refused(tmp_path):
 def test_file_over_the_size_limit_is_refused_with_both_sizes(tmp_path):
     f = tmp_path / "dump.txt"
     f.write_text("The Council shall act unanimously.\n" * 100)  # 3,600 bytes
-    with pytest.raises(DocumentError, match=r"the file is 3,500 bytes; the limit is 1,024 bytes \(CFSP_MAX_FILE_BYTES\)"):
+    with pytest.raises(
+        DocumentError, match=r"the file is 3,500 bytes; the limit is 1,024 bytes \(CFSP_MAX_FILE_BYTES\)"
+    ):
         read_verified(f, None, max_bytes=1024)
     assert read_verified(f, None, max_bytes=3500) == f.read_bytes()  # the limit itself is allowed
     assert read_verified(f, None) == f.read_bytes()  # no limit given: any size
@@ -132,10 +134,14 @@ def test_deeply_nested_json_is_refused_not_a_crash():
 def _pdf(text: str) -> bytes:
     """A minimal one-page PDF with a line of text (hand-built, so the test needs no PDF writer)."""
     stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
     out, offsets = bytearray(b"%PDF-1.4\n"), []
     for i, obj in enumerate(objects, 1):
         offsets.append(len(out))
@@ -149,8 +155,10 @@ def _pdf(text: str) -> bytes:
 
 def test_dropped_in_pdf_and_html(tmp_path):
     (tmp_path / "briefing.pdf").write_bytes(_pdf("The Council adopted conclusions on maritime security."))
-    (tmp_path / "note.html").write_text("<html><title>Note</title><body><nav>Menu</nav><h1>Aims</h1>"
-                                        "<p>The Union promotes peace.</p><script>x()</script></body></html>")
+    (tmp_path / "note.html").write_text(
+        "<html><title>Note</title><body><nav>Menu</nav><h1>Aims</h1>"
+        "<p>The Union promotes peace.</p><script>x()</script></body></html>"
+    )
     entries = drop_in_entries(tmp_path, set())
     docs = {e.format: load_file((tmp_path / e.path).read_bytes(), [e])[0] for e in entries}
     assert "maritime security" in docs["pdf"].blocks[0].paragraphs[0].text
@@ -159,8 +167,9 @@ def test_dropped_in_pdf_and_html(tmp_path):
 
 
 def test_empty_and_encrypted_pdf_are_refused(tmp_path):
-    from pypdf import PdfReader, PdfWriter
     import io
+
+    from pypdf import PdfReader, PdfWriter
 
     entry = DocEntry("x", "x", "x", "document", 4, "", "", "x.pdf", "pdf")
     with pytest.raises(DocumentError, match="empty PDF"):
@@ -221,5 +230,6 @@ def test_bad_corpus_files_are_skipped_and_named_while_the_rest_loads(small_setti
     docs, skipped = load_corpus(small_settings.model_copy(update={"verify_checksums": False, "max_file_bytes": limit}))
     assert sorted(skipped) == [
         ("dump.txt", f"the file is {size:,} bytes; the limit is {limit:,} bytes (CFSP_MAX_FILE_BYTES)"),
-        ("eurlex-sum/32014D0415.json", "invalid JSON: nested too deeply to be a EUR-Lex-Sum record")]
+        ("eurlex-sum/32014D0415.json", "invalid JSON: nested too deeply to be a EUR-Lex-Sum record"),
+    ]
     assert {d.source_id for d in docs} == {"32019D0797", "32021D0796", "32017D2315", "cfsp-overview"}

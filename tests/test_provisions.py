@@ -10,18 +10,36 @@ from assistant.composer import Candidate, Composer
 from assistant.provisions import split
 from assistant.types import Chunk
 
-LIST = ("2. Cyber-attacks constituting an external threat include those which:\n"
-        "(a) originate, or are carried out, from outside the Union;\n"
-        "(b) use infrastructure outside the Union;\n"
-        "(c) are carried out by any person established or operating outside the Union.")
+LIST = (
+    "2. Cyber-attacks constituting an external threat include those which:\n"
+    "(a) originate, or are carried out, from outside the Union;\n"
+    "(b) use infrastructure outside the Union;\n"
+    "(c) are carried out by any person established or operating outside the Union."
+)
 
 
-def chunk(text: str, paragraphs: list[str], label: str = "Art. 1(2) of Decision (CFSP) 2019/797",
-          headings: str = "Council Decision — Article 1") -> Chunk:
+def chunk(
+    text: str,
+    paragraphs: list[str],
+    label: str = "Art. 1(2) of Decision (CFSP) 2019/797",
+    headings: str = "Council Decision — Article 1",
+) -> Chunk:
     """A chunk as the chunker makes them: text, one paragraph number per line, sentence spans."""
-    return Chunk(id="c1", source_id="32019D0797", kind="decision", tier=2, title="Decision", label=label, url="",
-                 date="2019-05-17", article="1", paragraph="2", headings=headings, text=text,
-                 sentences=split_sentences(text, paragraphs))
+    return Chunk(
+        id="c1",
+        source_id="32019D0797",
+        kind="decision",
+        tier=2,
+        title="Decision",
+        label=label,
+        url="",
+        date="2019-05-17",
+        article="1",
+        paragraph="2",
+        headings=headings,
+        text=text,
+        sentences=split_sentences(text, paragraphs),
+    )
 
 
 def test_a_list_and_its_lead_in_are_one_provision():
@@ -34,35 +52,65 @@ def test_a_list_and_its_lead_in_are_one_provision():
 
 
 def test_a_numbered_paragraphs_subparagraphs_stay_together_and_numbers_are_not_quoted():
-    text = ("1. Decisions shall be taken unanimously. The adoption of legislative acts shall be excluded.\n"
-            "When abstaining in a vote, any member may qualify its abstention by a formal declaration.")
+    text = (
+        "1. Decisions shall be taken unanimously. The adoption of legislative acts shall be excluded.\n"
+        "When abstaining in a vote, any member may qualify its abstention by a formal declaration."
+    )
     provisions = split(chunk(text, ["1", "1"]))
     assert len(provisions) == 1 and provisions[0].kind == "paragraph"
     assert provisions[0].text.startswith("Decisions shall be taken unanimously.")  # "1." is numbering
 
 
 def test_recitals_headings_and_further_reading_are_not_operative_text():
-    recitals = split(chunk("Whereas:\n(1) On 18 October 2018 the European Council adopted conclusions.", ["", ""],
-                           label="Recitals of Decision (CFSP) 2019/797"))
+    recitals = split(
+        chunk(
+            "Whereas:\n(1) On 18 October 2018 the European Council adopted conclusions.",
+            ["", ""],
+            label="Recitals of Decision (CFSP) 2019/797",
+        )
+    )
     assert all(not p.operative for p in recitals)
-    page = split(chunk("Key points of the decision\nThe Council adopts the decision by unanimity.\n"
-                       "EU sanctions map: Syria (Council of the European Union).", ["", "", ""],
-                       label="EUR-Lex summary", headings="Summary — KEY POINTS"))
+    page = split(
+        chunk(
+            "Key points of the decision\nThe Council adopts the decision by unanimity.\n"
+            "EU sanctions map: Syria (Council of the European Union).",
+            ["", "", ""],
+            label="EUR-Lex summary",
+            headings="Summary — KEY POINTS",
+        )
+    )
     assert [p.kind for p in page] == ["heading", "text", "heading"]
     # a paragraph that merely ends with an institution's name in brackets is text, not a link
-    prose = split(chunk("The High Representative coordinates the diplomatic network through the European External "
-                        "Action Service (EEAS).", [""], label="CFSP overview page"))
+    prose = split(
+        chunk(
+            "The High Representative coordinates the diplomatic network through the European External "
+            "Action Service (EEAS).",
+            [""],
+            label="CFSP overview page",
+        )
+    )
     assert prose[0].kind == "text"
 
 
 def test_trimming_keeps_the_lead_in_of_a_quoted_item_and_marks_omissions():
-    c = chunk(LIST + "\nThe restrictive measures shall be reviewed every year in the light of developments on the "
-              "ground, and the Council may amend them at any time when the situation so requires.", ["2"] * 5)
+    c = chunk(
+        LIST + "\nThe restrictive measures shall be reviewed every year in the light of developments on the "
+        "ground, and the Council may amend them at any time when the situation so requires.",
+        ["2"] * 5,
+    )
     provision = split(c)[0]
     scores = {i: 0.0 for i in provision.sentences}
     scores[provision.sentences[2]] = 1.0  # "(b) use infrastructure outside the Union;" answers
-    candidate = Candidate(provision, None, 0, tuple(scores[i] for i in provision.sentences), frozenset(),  # type: ignore[arg-type]
-                          np.zeros(3), {}, 1.0)
+    candidate = Candidate(
+        provision,
+        None,
+        0,
+        tuple(scores[i] for i in provision.sentences),
+        frozenset(),  # type: ignore[arg-type]
+        np.zeros(3),
+        {},
+        1.0,
+    )
     quote, kept = Composer.trim(candidate, budget=20)
     assert kept == (provision.sentences[0], provision.sentences[2])
     assert quote.startswith("Cyber-attacks constituting an external threat include those which:")

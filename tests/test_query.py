@@ -8,9 +8,11 @@ import pytest
 from assistant.query import Expander, QueryAnalyser, Thesaurus, asks_for
 from assistant.vocabulary import Vocabulary, variants
 
-TEXTS = ["The High Representative shall chair the Foreign Affairs Council. The Commission shall be fully associated.",
-         "Cyber-attacks with a significant effect may lead to restrictive measures. The Commission reports to the "
-         "Council. Denmark does not take part. Kaja Kallas is the High Representative."]
+TEXTS = [
+    "The High Representative shall chair the Foreign Affairs Council. The Commission shall be fully associated.",
+    "Cyber-attacks with a significant effect may lead to restrictive measures. The Commission reports to the "
+    "Council. Denmark does not take part. Kaja Kallas is the High Representative.",
+]
 
 
 def analyser(words: dict[str, tuple[str, ...]] | None = None) -> QueryAnalyser:
@@ -23,13 +25,20 @@ def analyser(words: dict[str, tuple[str, ...]] | None = None) -> QueryAnalyser:
     return QueryAnalyser(Expander([]), Thesaurus(words or {}, stem), vocabulary, {"TEU": {"18", "31"}}, english)
 
 
-@pytest.mark.parametrize("question,kind", [
-    ("Who decides on sanctions?", "who"), ("When does the mandate end?", "when"),
-    ("How often must the Council review the list?", "how_often"), ("How much money does the Facility have?", "how_much"),
-    ("Which tasks can CSDP missions carry out?", "which"), ("Which cyber-attacks count as a threat?", "which"),
-    ("Can one country block a decision?", "rule"), ("Why was the Agency created?", "purpose"),
-    ("What is PESCO?", "definition"),
-])
+@pytest.mark.parametrize(
+    "question,kind",
+    [
+        ("Who decides on sanctions?", "who"),
+        ("When does the mandate end?", "when"),
+        ("How often must the Council review the list?", "how_often"),
+        ("How much money does the Facility have?", "how_much"),
+        ("Which tasks can CSDP missions carry out?", "which"),
+        ("Which cyber-attacks count as a threat?", "which"),
+        ("Can one country block a decision?", "rule"),
+        ("Why was the Agency created?", "purpose"),
+        ("What is PESCO?", "definition"),
+    ],
+)
 def test_what_a_question_asks_for(question, kind):
     assert asks_for(question) == kind
 
@@ -49,7 +58,9 @@ def test_specific_things_asked_for():
 def test_typos_are_corrected_and_never_taken_for_unknown_names():
     a = analyser()
     query = a.analyse("What is the Comission's role?")
-    assert query.searched == "What is the Commission's role?" and query.corrections == (("Comission's", "Commission's"),)
+    assert query.searched == "What is the Commission's role?" and query.corrections == (
+        ("Comission's", "Commission's"),
+    )
     assert not query.unknown
     assert a.analyse("Does Denmark take part?").unknown == ()
     assert a.analyse("What about the HR/VP and cyberattacks?").unknown == ()  # slashed, hyphenation

@@ -54,12 +54,15 @@ def test_hybrid_beats_either_retriever_alone(assistant):
     assert scores["hybrid"] >= 0.75
 
 
-@pytest.mark.parametrize("question,source,article,paragraph", [
-    ("What does Article 42(7) TEU say?", "TEU", "42", "7"),
-    ("Art. 215 TFEU", "TFEU", "215", ""),
-    ("explain Article 31", "TEU", "31", ""),
-    ("What is in Protocol No 10?", "PROTOCOL-10", "", ""),
-])
+@pytest.mark.parametrize(
+    "question,source,article,paragraph",
+    [
+        ("What does Article 42(7) TEU say?", "TEU", "42", "7"),
+        ("Art. 215 TFEU", "TFEU", "215", ""),
+        ("explain Article 31", "TEU", "31", ""),
+        ("What is in Protocol No 10?", "PROTOCOL-10", "", ""),
+    ],
+)
 def test_explicit_reference_goes_straight_to_article(assistant, question, source, article, paragraph):
     first = assistant.search(question, 5).hits[0]
     assert first.chunk.source_id == source
@@ -72,8 +75,14 @@ def test_explicit_reference_goes_straight_to_article(assistant, question, source
 
 def test_reference_parsing_defaults_to_teu_then_tfeu():
     articles = {"TEU": {"31", "42"}, "TFEU": {"215", "222"}}
-    refs = find_references("Compare Article 31 with Art. 222 and Article 42(7) of the Treaty on European Union", articles)
-    assert [(r.source_id, r.article, r.paragraph) for r in refs] == [("TEU", "31", ""), ("TFEU", "222", ""), ("TEU", "42", "7")]
+    refs = find_references(
+        "Compare Article 31 with Art. 222 and Article 42(7) of the Treaty on European Union", articles
+    )
+    assert [(r.source_id, r.article, r.paragraph) for r in refs] == [
+        ("TEU", "31", ""),
+        ("TFEU", "222", ""),
+        ("TEU", "42", "7"),
+    ]
     assert find_references("Article 999 TEU", articles) == []
     # an article of a text that is not indexed is not an EU Treaty article, and is recognised as such
     assert find_references("What does Article 5 of the NATO treaty say?", articles) == []

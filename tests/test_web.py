@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import time
@@ -12,18 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import PROJECT_ROOT
 from assistant.feedback import FeedbackStore
 from assistant.pipeline import Assistant
 from assistant.types import Answer, Citation
-from assistant.web import build_app, launch_options, render
+from assistant.web import build_chat_page, page_options, render
 from assistant.web.chat import Chat, Exchange, history
 from assistant.web.examples import EXAMPLES, START, ExamplePicker
 
 from .servers import free_port
 
 MUTUAL_DEFENCE = "Does the EU have a mutual defence clause like NATO?"
-DOCS_SCREENSHOT = PROJECT_ROOT / "docs" / "screenshot-chat.png"
 EVIL = "<script>alert(1)</script>"
 
 
@@ -31,18 +28,32 @@ EVIL = "<script>alert(1)</script>"
 
 
 def citation(**changes) -> Citation:
-    base = Citation(n=1, label="Art. 42(7) TEU", url="http://data.europa.eu/eli/treaty/teu_2016/art_42/oj",
-                    source_id="TEU", article="42", paragraph="7", kind="treaty", date="2016-06-07",
-                    title="Treaty on European Union", quote="If a Member State is the victim of armed aggression.",
-                    chunk_id="c1")
+    base = Citation(
+        n=1,
+        label="Art. 42(7) TEU",
+        url="http://data.europa.eu/eli/treaty/teu_2016/art_42/oj",
+        source_id="TEU",
+        article="42",
+        paragraph="7",
+        kind="treaty",
+        date="2016-06-07",
+        title="Treaty on European Union",
+        quote="If a Member State is the victim of armed aggression.",
+        chunk_id="c1",
+    )
     return replace(base, **changes)
 
 
 def test_user_and_corpus_text_is_escaped():
     assert render.user_message(EVIL + "\n\n**bold**") == (
-        '<div class="cfsp-user">&lt;script&gt;alert(1)&lt;/script&gt;<br><br>**bold**</div>')
-    hostile = citation(label='<img src=x onerror="alert(2)">', title="<script>x()</script>",
-                       quote='Quote <iframe src="javascript:alert(3)"></iframe>\n\nnext', kind="<b>treaty</b>")
+        '<div class="cfsp-user">&lt;script&gt;alert(1)&lt;/script&gt;<br><br>**bold**</div>'
+    )
+    hostile = citation(
+        label='<img src=x onerror="alert(2)">',
+        title="<script>x()</script>",
+        quote='Quote <iframe src="javascript:alert(3)"></iframe>\n\nnext',
+        kind="<b>treaty</b>",
+    )
     html = render.full_answer(Answer("q", "Text <b>bold</b> [1] and [7].", (hostile,), False), exchange=2)
     assert "<img" not in html and "<script" not in html and "<iframe" not in html and "<b>" not in html
     assert "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in html and "\n" not in html
@@ -67,11 +78,17 @@ def test_source_card_shows_label_badge_date_quote_and_safe_links():
 
 def test_history_gives_the_pipeline_plain_text_only():
     answer = Answer("What is PESCO?", "PESCO is established. [1]", (citation(),), False)
-    exchanges = [Exchange("What is PESCO?", answer, shown="<div>html</div>"), Exchange("Boom", None, shown="error"),
-                 Exchange("Who can join it?", replace(answer, text="Member States. [1]"), shown="<div/>")]
+    exchanges = [
+        Exchange("What is PESCO?", answer, shown="<div>html</div>"),
+        Exchange("Boom", None, shown="error"),
+        Exchange("Who can join it?", replace(answer, text="Member States. [1]"), shown="<div/>"),
+    ]
     assert history(exchanges, max_turns=20) == [
-        {"role": "user", "content": "What is PESCO?"}, {"role": "assistant", "content": "PESCO is established. [1]"},
-        {"role": "user", "content": "Who can join it?"}, {"role": "assistant", "content": "Member States. [1]"}]
+        {"role": "user", "content": "What is PESCO?"},
+        {"role": "assistant", "content": "PESCO is established. [1]"},
+        {"role": "user", "content": "Who can join it?"},
+        {"role": "assistant", "content": "Member States. [1]"},
+    ]
     assert history(exchanges, max_turns=2) == history(exchanges, 20)[2:]
     assert history(exchanges, max_turns=0) == []
 
@@ -96,7 +113,7 @@ def test_every_example_question_is_answered_with_citations(assistant):
 
 @pytest.fixture(scope="module")
 def chat(assistant) -> Chat:
-    return Chat(assistant, ExamplePicker(EXAMPLES, assistant.embedder.embed_query), {}, stream_delay=0)
+    return Chat(assistant, ExamplePicker(EXAMPLES, assistant.embedder.embed_query), stream_delay=0)
 
 
 @pytest.mark.slow
@@ -104,7 +121,7 @@ def test_chat_streams_searching_state_then_words_then_sources(chat):
     steps = [messages[-1]["content"] for messages, _ in chat.respond(MUTUAL_DEFENCE, [])]
     assert render.SEARCHING in steps[0]
     partial = [s for s in steps if "cfsp-streaming" in s]
-    assert len(partial) >= 5 and all(len(a) < len(b) for a, b in zip(partial, partial[1:]))
+    assert len(partial) >= 5 and all(len(a) < len(b) for a, b in zip(partial, partial[1:], strict=False))
     assert "cfsp-sources" in steps[-1] and "cfsp-streaming" not in steps[-1]
 
 
@@ -127,7 +144,7 @@ def test_errors_are_one_friendly_line(chat, assistant, caplog):
     messages, _ = list(chat.respond("x" * (assistant.settings.max_question_chars + 1), []))[-1]
     assert "cfsp-error" in messages[-1]["content"] and "the limit is" in messages[-1]["content"]
 
-    broken = Chat(Broken(assistant.settings, assistant.embedder, assistant.index), chat.picker, {}, stream_delay=0)
+    broken = Chat(Broken(assistant.settings, assistant.embedder, assistant.index), chat.picker, stream_delay=0)
     with caplog.at_level("ERROR"):
         messages, exchanges = list(broken.respond("What is PESCO?", []))[-1]
     shown = messages[-1]["content"]
@@ -140,9 +157,9 @@ def test_errors_are_one_friendly_line(chat, assistant, caplog):
 
 
 def serve(assistant, settings, store, **build) -> tuple[object, str]:
-    app = build_app(assistant, settings, store, **build)
+    app = build_chat_page(assistant, settings, store, **build)
     port = free_port()
-    app.launch(**{**launch_options(settings), "server_port": port, "prevent_thread_lock": True, "quiet": True})
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **page_options())
     return app, f"http://127.0.0.1:{port}/"
 
 
@@ -194,7 +211,10 @@ def ask(page, question: str):
     page.wait_for_function(
         """n => document.querySelectorAll('#cfsp-chat .bot-row').length > n
                && !document.querySelector('#cfsp-chat .cfsp-searching, #cfsp-chat .cfsp-streaming')
-               && document.querySelector('#cfsp-send')?.offsetParent != null""", arg=before, timeout=30_000)
+               && document.querySelector('#cfsp-send')?.offsetParent != null""",
+        arg=before,
+        timeout=30_000,
+    )
     return answers.last
 
 
@@ -214,8 +234,10 @@ def test_browser_conversation(web_url, browser, feedback_file, artefacts):
     page = browser.new_page(viewport={"width": 1280, "height": 1500})
     dialogs, outside = [], []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:", "blob:"))
-            else None)
+    page.on(
+        "request",
+        lambda r: outside.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None,
+    )
     page.goto(web_url)
     page.wait_for_selector("#cfsp-chat")
     for example in START:
@@ -236,13 +258,12 @@ def test_browser_conversation(web_url, browser, feedback_file, artefacts):
 
     page.locator("#cfsp-chat .user-row").last.evaluate("e => e.scrollIntoView({block: 'start'})")
     page.screenshot(path=artefacts / "answered.png")
-    if not DOCS_SCREENSHOT.exists() or os.environ.get("CFSP_UPDATE_SCREENSHOT") == "1":
-        DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
-        page.screenshot(path=DOCS_SCREENSHOT)
 
     # a marker jumps to its source, which is highlighted
     first.locator("a.cfsp-cite").first.click()
-    assert page.evaluate("document.querySelector(':target')?.id") == first.locator("li.cfsp-source").first.get_attribute("id")
+    assert page.evaluate("document.querySelector(':target')?.id") == first.locator(
+        "li.cfsp-source"
+    ).first.get_attribute("id")
 
     # the first card is Art. 42(7) TEU; it opens onto the whole article with the quoted words marked
     card = first.locator("li.cfsp-source").first
@@ -257,7 +278,9 @@ def test_browser_conversation(web_url, browser, feedback_file, artefacts):
     box, mark = context.bounding_box(), context.locator("mark.cfsp-mark").first.bounding_box()
     assert box and mark and box["y"] <= mark["y"] < box["y"] + box["height"]
     marked = " ".join(context.locator("mark.cfsp-mark").all_inner_texts())
-    assert marked.startswith("If a Member State is the victim of armed aggression") and marked in " ".join(whole.split())
+    assert marked.startswith("If a Member State is the victim of armed aggression") and marked in " ".join(
+        whole.split()
+    )
     card.screenshot(path=artefacts / "whole-article.png")
 
     follow_up = ask(page, "Does it apply to neutral countries?")

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 
 from . import evidence
 from .chunking import render_label
 from .composer import Candidate, Composer, Part
+from .labels import WEB_TIER
 from .query import Query
 from .retrieval import Retrieval
 from .types import Answer, Chunk, Citation
@@ -17,19 +19,21 @@ from .vocabulary import variants
 COVERAGE = (
     "I answer from the official texts on the EU's Common Foreign and Security Policy: the Treaty on European Union "
     "(Title V and the rest of the TEU), TFEU Part Five, Protocols 10 and 11, Declarations 13 and 14, Council decisions "
-    "and regulations (CSDP missions, PESCO, the European Peace Facility, the European Defence Agency, sanctions regimes, "
+    "and regulations (CSDP missions, PESCO, the European Peace Facility, the European Defence Agency, sanctions "
+    "regimes, "
     "non-proliferation) and their official EUR-Lex summaries."
 )
 ABSTAIN = "The official texts I search do not answer this question, so I will not guess. " + COVERAGE
-LIVE_STATE = ("The texts I search set out rules and decisions as they were adopted; none of the passages that match "
-              "your question says how things stand today, who holds a post now, or whether and when a provision "
-              "has been used, so I will not guess. ") + COVERAGE
+LIVE_STATE = (
+    "The texts I search set out rules and decisions as they were adopted; none of the passages that match "
+    "your question says how things stand today, who holds a post now, or whether and when a provision "
+    "has been used, so I will not guess. "
+) + COVERAGE
 LEAD_CAN_YIELD = 0.6  # a provision that holds what was asked may lead if it scores this share of the best
 FIGURE_CLOSENESS = 0.9  # ... but a figure must come from one of the best-scoring provisions
-EVENT_COVERAGE = 0.35  # an event is found only in wording holding half of the question's (weighted) terms
-RESERVE_PASSAGES = 20
+EVENT_COVERAGE = 0.35  # an event is found only in wording holding this share of the question's (weighted) terms
+RESERVE_PASSAGES = 20  # where to look further for a specific thing asked for before saying the texts lack it
 OVERLAP_CHARS, MIN_OVERLAP = 400, 20  # how a split paragraph's repeated words are recognised when joining
-WEB_TIER = 4  # web pages and other documents that are not official legal texts  # where to look further for a specific thing asked for before saying the texts lack it
 
 
 def unknown_names_message(names: list[str] | tuple[str, ...]) -> str:
@@ -57,8 +61,9 @@ class Answerer:
     """Builds an `Answer` from a `Query` and its `Retrieval`: provisions quoted verbatim with [n] markers and
     citations as data, or an abstention."""
 
-    def __init__(self, composer: Composer, threshold: float, passages: int = 5,
-                 rare: Callable[[str], bool] = lambda name: False):
+    def __init__(
+        self, composer: Composer, threshold: float, passages: int = 5, rare: Callable[[str], bool] = lambda name: False
+    ):
         self.rare = rare  # is a name particular to very few passages (a person), not a country or a city?
         self.composer = composer
         self.threshold = threshold
@@ -72,8 +77,11 @@ class Answerer:
         if any(h.via == "reference" for h in hits):
             return 1.0
         names = [n for n in query.names if not evidence.is_generic(n)]
-        if names and all(self.rare(n) for n in names) and any(all(_mentions(h.chunk.text, n) for n in names)
-                                                              for h in hits):
+        if (
+            names
+            and all(self.rare(n) for n in names)
+            and any(all(_mentions(h.chunk.text, n) for n in names) for h in hits)
+        ):
             return 1.0
         return max([h.dense or 0.0 for h in hits] + [0.0])
 
@@ -89,8 +97,12 @@ class Answerer:
         if query.unknown:
             return decline(unknown_names_message(query.unknown))
         if query.other_text:
-            return decline(missing_message(f"contain the text of {query.other_text}: they are the EU Treaties, "
-                                           "Council acts and their official summaries"))
+            return decline(
+                missing_message(
+                    f"contain the text of {query.other_text}: they are the EU Treaties, "
+                    "Council acts and their official summaries"
+                )
+            )
         if confidence < self.threshold or not retrieval.hits:
             return decline(ABSTAIN)
         candidates = self.composer.candidates(query, retrieval)
@@ -117,7 +129,7 @@ class Answerer:
             if cand.score < demand.closeness * best:
                 break
             if demand.found(cand):
-                return [cand] + candidates[:i] + candidates[i + 1:]
+                return [cand] + candidates[:i] + candidates[i + 1 :]
         return None
 
     def _context(self, chunk: Chunk, quoted: list[int]) -> tuple[str, tuple[tuple[int, int], ...]]:
@@ -147,10 +159,24 @@ class Answerer:
             chunk = next(p.candidate.hit.chunk for p in parts if p.candidate.hit.chunk.id == chunk_id)
             label = render_label(chunk.label_base, paragraph) if chunk.label_base else chunk.label
             context, highlights = self._context(chunk, sorted(set(quoted[n])))
-            citations.append(Citation(n=n, label=label, url=chunk.url, source_id=chunk.source_id,
-                                      article=chunk.article, paragraph=paragraph, kind=chunk.kind, date=chunk.date,
-                                      title=chunk.title, quote=" ".join(quotes[n]), chunk_id=chunk.id,
-                                      tier=chunk.tier, context=context, highlights=highlights))
+            citations.append(
+                Citation(
+                    n=n,
+                    label=label,
+                    url=chunk.url,
+                    source_id=chunk.source_id,
+                    article=chunk.article,
+                    paragraph=paragraph,
+                    kind=chunk.kind,
+                    date=chunk.date,
+                    title=chunk.title,
+                    quote=" ".join(quotes[n]),
+                    chunk_id=chunk.id,
+                    tier=chunk.tier,
+                    context=context,
+                    highlights=highlights,
+                )
+            )
         lead = parts[0].candidate.hit.chunk
         text = " ".join(texts)
         if lead.tier >= WEB_TIER:  # say plainly where a statement that is not official law comes from
@@ -165,7 +191,7 @@ def demands(query: Query) -> list[Demand]:
     """The specific things a question asks for, each with how to recognise it in a candidate provision."""
     found: list[Demand] = []
     for year in query.years:
-        found.append(Demand(f"mention {year}", lambda c, y=year: evidence.has_year(c.text, y)))
+        found.append(Demand(f"mention {year}", partial(_holds_year, year=year)))
     if query.wants_figure:  # a figure about the thing asked: in one of the provisions that answer best
         found.append(Demand("give the figure you ask for", lambda c: evidence.has_figure(c.text), FIGURE_CLOSENESS))
     if query.wants_person:
@@ -173,9 +199,12 @@ def demands(query: Query) -> list[Demand]:
     if query.event:  # the wording must name who or what the event is about, and speak of what was asked
         names = [variants(n)[1] if len(variants(n)) > 1 else n for n in query.names if not evidence.is_generic(n)]
         if names:
-            found.append(Demand(f"record whether or how that happened for {', '.join(names[:3])}",
-                                lambda c, ns=tuple(names): all(_mentions(c.text, n) for n in ns)
-                                and c.features["lexical"] >= EVENT_COVERAGE))
+            found.append(
+                Demand(
+                    f"record whether or how that happened for {', '.join(names[:3])}",
+                    partial(_tells_event, names=tuple(names)),
+                )
+            )
     if query.record:
         found.append(Demand("live", lambda c: evidence.records_use(c.text)))
     if query.live_state:
@@ -199,6 +228,15 @@ def join_unit(chunks: list[Chunk]) -> tuple[str, dict[str, tuple[int, int]]]:
         starts[chunk.id] = (len(text), skipped)
         text += chunk.text[skipped:]
     return text, starts
+
+
+def _holds_year(candidate: Candidate, year: str) -> bool:
+    return evidence.has_year(candidate.text, year)
+
+
+def _tells_event(candidate: Candidate, names: tuple[str, ...]) -> bool:
+    """Wording that names who or what an event is about and speaks of what was asked."""
+    return all(_mentions(candidate.text, n) for n in names) and candidate.features["lexical"] >= EVENT_COVERAGE
 
 
 def _mentions(text: str, name: str) -> bool:

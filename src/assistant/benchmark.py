@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from .config import Settings
+from .stats import percentile
 
 QUESTIONS = [
     "Can the EU decide foreign policy by majority vote?",
@@ -32,12 +33,7 @@ QUESTIONS = [
 ]
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
-def serve(settings: Settings, questions: int) -> dict:
+def measure_serving(settings: Settings, questions: int) -> dict:
     """Load the index as the server does, warm up, then time `questions` asks; report latency and RSS."""
     import psutil
 
@@ -53,10 +49,13 @@ def serve(settings: Settings, questions: int) -> dict:
         t = time.perf_counter()
         assistant.ask(QUESTIONS[i % len(QUESTIONS)])
         latencies.append((time.perf_counter() - t) * 1000)
-    return {"startup_s": round(load_s, 2), "queries": questions,
-            "latency_ms_median": round(statistics.median(latencies), 2),
-            "latency_ms_p95": round(_percentile(latencies, 0.95), 2),
-            "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1)}
+    return {
+        "startup_s": round(load_s, 2),
+        "queries": questions,
+        "latency_ms_median": round(statistics.median(latencies), 2),
+        "latency_ms_p95": round(percentile(latencies, 95) or 0.0, 2),
+        "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
+    }
 
 
 def run(settings: Settings, questions: int = 200, cold: bool = True) -> dict:
@@ -79,12 +78,17 @@ def run(settings: Settings, questions: int = 200, cold: bool = True) -> dict:
     result["reingest_s"] = round(again.seconds, 2)
     result["reingest_unchanged"] = again.unchanged
     env = {**os.environ, "CFSP_DATA_DIR": str(data_dir)}
-    proc = subprocess.run([sys.executable, "-m", "assistant.benchmark", str(questions)], env=env,
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "assistant.benchmark", str(questions)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     result["serving"] = json.loads(proc.stdout.strip().splitlines()[-1])
     result["data_dir"] = str(data_dir)
     return result
 
 
 if __name__ == "__main__":
-    print(json.dumps(serve(Settings(), int(sys.argv[1]) if len(sys.argv) > 1 else 200)))
+    print(json.dumps(measure_serving(Settings(), int(sys.argv[1]) if len(sys.argv) > 1 else 200)))

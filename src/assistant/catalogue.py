@@ -7,6 +7,7 @@ import re
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from .errors import CorpusError
 from .types import DocEntry
@@ -31,7 +32,8 @@ def load_catalogue(path: Path) -> list[DocEntry]:
         if unknown:
             raise CorpusError(f"catalogue entry {i} ({raw.get('id', '?')}): unknown field(s) {sorted(unknown)}")
         try:
-            entry = DocEntry(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+            values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+            entry = DocEntry(**values)
         except TypeError as exc:
             raise CorpusError(f"catalogue entry {i} ({raw.get('id', '?')}): {exc}") from None
         key = (entry.id, entry.path)
@@ -45,7 +47,7 @@ def load_catalogue(path: Path) -> list[DocEntry]:
 
 
 def drop_in_entries(corpus_dir: Path, catalogued: set[str]) -> list[DocEntry]:
-    """Catalogue entries for PDF, HTML, text and Markdown files in the corpus folder that the catalogue does not list."""
+    """Catalogue entries for the PDF, HTML, text and Markdown files of the corpus folder the catalogue does not list."""
     entries = []
     for file in sorted(corpus_dir.rglob("*")):
         fmt = DROP_IN_FORMATS.get(file.suffix.lower())
@@ -54,13 +56,22 @@ def drop_in_entries(corpus_dir: Path, catalogued: set[str]) -> list[DocEntry]:
             continue
         slug = re.sub(r"[^a-z0-9]+", "-", file.stem.lower()).strip("-") or "document"
         entries.append(
-            DocEntry(id=slug, title=file.stem.replace("_", " ").replace("-", " "), citation=file.name, kind="document",
-                     tier=4, date="", url="", path=rel, format=fmt)
+            DocEntry(
+                id=slug,
+                title=file.stem.replace("_", " ").replace("-", " "),
+                citation=file.name,
+                kind="document",
+                tier=4,
+                date="",
+                url="",
+                path=rel,
+                format=fmt,
+            )
         )
     return entries
 
 
-def load_manifest(corpus_dir: Path) -> dict[str, str]:
+def load_checksums(corpus_dir: Path) -> dict[str, str]:
     """Map corpus-relative path to expected sha256, from MANIFEST.tsv when the corpus has one."""
     manifest = corpus_dir / "MANIFEST.tsv"
     if not manifest.is_file():

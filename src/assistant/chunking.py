@@ -12,8 +12,36 @@ from .types import Block, Chunk, Paragraph, Sentence, SourceDoc
 
 TokenCounter = Callable[[str], int]
 
-_ABBREVIATIONS = {"art", "arts", "no", "nos", "e.g", "i.e", "p", "pp", "para", "mr", "ms", "dr", "st", "etc", "cf",
-                  "vol", "co", "ltd", "inc", "op", "oj", "ibid", "approx", "jr", "sr", "reg", "dec", "vs"}
+_ABBREVIATIONS = {
+    "art",
+    "arts",
+    "no",
+    "nos",
+    "e.g",
+    "i.e",
+    "p",
+    "pp",
+    "para",
+    "mr",
+    "ms",
+    "dr",
+    "st",
+    "etc",
+    "cf",
+    "vol",
+    "co",
+    "ltd",
+    "inc",
+    "op",
+    "oj",
+    "ibid",
+    "approx",
+    "jr",
+    "sr",
+    "reg",
+    "dec",
+    "vs",
+}
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'’”)]?\s+(?=[A-Z(‘\"“\d—–])")
 ELI = "http://data.europa.eu/eli/treaty/{eli}/art_{article}/oj"
 # Web pages and other documents without legal structure (tier 4) are prose: a chunk is a paragraph or two, so each
@@ -24,8 +52,9 @@ PROSE_TOKENS = 120
 
 def label_template(doc: SourceDoc, block: Block) -> str:
     """Citation label with a `{p}` slot for the paragraph: "Art. 42{p} TEU", "Art. 4{p} of Decision (CFSP) 2019/797"."""
-    if doc.kind in ("official summary", "web page", "document") or (not block.article and doc.kind == "treaty"
-                                                                   and doc.source_id not in ("TEU", "TFEU")):
+    if doc.kind in ("official summary", "web page", "document") or (
+        not block.article and doc.kind == "treaty" and doc.source_id not in ("TEU", "TFEU")
+    ):
         return doc.citation
     if block.article:
         if doc.source_id in ("TEU", "TFEU"):
@@ -47,14 +76,14 @@ def split_sentences(text: str, paragraphs: list[str]) -> tuple[Sentence, ...]:
     """Quotable spans of a chunk text (one line per paragraph line), each with its paragraph number."""
     spans: list[Sentence] = []
     offset = 0
-    for line, number in zip(text.split("\n"), paragraphs):
+    for line, number in zip(text.split("\n"), paragraphs, strict=True):
         start = 0
         for m in _SENTENCE_END.finditer(line):
-            before = line[start:m.start()].rstrip(".!?\"'’”)")
+            before = line[start : m.start()].rstrip(".!?\"'’”)")
             last_word = before.split()[-1].lower() if before.split() else ""
             if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
                 continue
-            if line[start:m.start()].strip():
+            if line[start : m.start()].strip():
                 spans.append(Sentence(offset + start, offset + m.start() + len(m.group(0).rstrip()), number))
             start = m.end()
         if line[start:].strip():
@@ -66,15 +95,24 @@ def split_sentences(text: str, paragraphs: list[str]) -> tuple[Sentence, ...]:
 class Chunker:
     """Splits documents into chunks of about `max_tokens` tokens along their legal structure."""
 
-    def __init__(self, count_tokens: TokenCounter, max_tokens: int = 230, overlap: int = 30,
-                 article_titles: Mapping[tuple[str, str], str] | None = None):
+    def __init__(
+        self,
+        count_tokens: TokenCounter,
+        max_tokens: int = 230,
+        overlap: int = 30,
+        article_titles: Mapping[tuple[str, str], str] | None = None,
+    ):
         self.count = count_tokens
         self.article_titles = article_titles or {}
         self._counts: dict[str, int] = {}
         self.max_tokens = max_tokens
         self.splitter = RecursiveCharacterTextSplitter(
-            chunk_size=max_tokens, chunk_overlap=overlap, length_function=count_tokens,
-            separators=["\n", "; ", ". ", ", ", " ", ""], keep_separator="end")
+            chunk_size=max_tokens,
+            chunk_overlap=overlap,
+            length_function=count_tokens,
+            separators=["\n", "; ", ". ", ", ", " ", ""],
+            keep_separator="end",
+        )
 
     def chunk(self, docs: Iterable[SourceDoc]) -> list[Chunk]:
         """All chunks of the given documents, with stable content-derived ids."""
@@ -83,7 +121,7 @@ class Chunker:
         for doc in docs:
             prose = doc.tier >= PROSE_TIER
             for block in doc.blocks:
-                for lines in (self._pack(list(block.paragraphs), PROSE_TOKENS) if prose else self._pieces(block)):
+                for lines in self._pack(list(block.paragraphs), PROSE_TOKENS) if prose else self._pieces(block):
                     chunk = self._make(doc, block, lines, seen)
                     chunks.append(chunk)
         return chunks
@@ -150,8 +188,18 @@ class Chunker:
         seen[digest] = seen.get(digest, 0) + 1
         chunk_id = digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
         return Chunk(
-            id=chunk_id, source_id=doc.source_id, kind=doc.kind, tier=doc.tier, title=doc.title,
-            label=render_label(template, paragraph), url=url, date=doc.date, article=block.article,
-            paragraph=paragraph, headings=headings, text=text,
-            sentences=split_sentences(text, [p.number for p in lines]), label_base=template,
+            id=chunk_id,
+            source_id=doc.source_id,
+            kind=doc.kind,
+            tier=doc.tier,
+            title=doc.title,
+            label=render_label(template, paragraph),
+            url=url,
+            date=doc.date,
+            article=block.article,
+            paragraph=paragraph,
+            headings=headings,
+            text=text,
+            sentences=split_sentences(text, [p.number for p in lines]),
+            label_base=template,
         )

@@ -1,4 +1,6 @@
-"""Command line: `cfsp-assistant ingest | ask | sources | benchmark`. Thin: errors become one-line messages."""
+"""Command line: `cfsp-assistant ingest | ask | sources | eval | benchmark | feedback-export`.
+
+Thin: each command translates options into a call, and domain errors become one-line messages."""
 
 from __future__ import annotations
 
@@ -12,38 +14,41 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .config import Settings
+from .config import load_settings
 from .errors import AssistantError, os_error_message
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Cited answers about the EU's Common Foreign and Security Policy from the official texts.")
+commands = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Cited answers about the EU's Common Foreign and Security Policy from the official texts.",
+)
 err = Console(stderr=True, soft_wrap=True)  # one-line messages stay one line, whatever the terminal width
 out = Console()
 
 
-def _settings() -> Settings:
-    from pydantic import ValidationError
-
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(f"CFSP_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
-        raise AssistantError(f"invalid settings: {problems}") from None
-
-
-@app.command()
-def ingest(json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-           rebuild: Annotated[bool, typer.Option("--rebuild", help="Build a fresh generation even if nothing "
-                                                 "changed.")] = False) -> None:
+@commands.command()
+def ingest(
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Build a fresh generation even if nothing changed.")
+    ] = False,
+) -> None:
     """Build or update the index from the corpus folder (idempotent; the old index serves until the new one is ready).
     A damaged index (missing or truncated files, a corrupt manifest or vector store) is rebuilt."""
     from .embeddings import make_embedder
     from .ingest import ingest as run_ingest
 
-    settings = _settings()
+    settings = load_settings()
     embedder = make_embedder(settings)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True, disable=json_output or not err.is_terminal) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=json_output or not err.is_terminal,
+    ) as bar:
         task = bar.add_task("reading corpus", total=None)
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -55,10 +60,15 @@ def ingest(json_output: Annotated[bool, typer.Option("--json", help="Print the r
         return
     if report.repaired:
         err.print(f"repaired: {report.repaired}", markup=False, highlight=False)
-    state = "unchanged: nothing to do" if report.unchanged else \
-        f"{report.added} chunks added, {report.removed} removed, {report.embedded} embedded"
-    out.print(f"[bold]Indexed {report.documents} documents, {report.chunks} chunks[/] ({state}) in {report.seconds:.1f} s; "
-              f"serving generation {report.generation}")
+    state = (
+        "unchanged: nothing to do"
+        if report.unchanged
+        else f"{report.added} chunks added, {report.removed} removed, {report.embedded} embedded"
+    )
+    out.print(
+        f"[bold]Indexed {report.documents} documents, {report.chunks} chunks[/] ({state}) in {report.seconds:.1f} s; "
+        f"serving generation {report.generation}"
+    )
     table = Table("source", "chunks", box=None)
     for source, n in report.per_source.items():
         table.add_row(source, str(n))
@@ -67,14 +77,16 @@ def ingest(json_output: Annotated[bool, typer.Option("--json", help="Print the r
         out.print(f"[yellow]skipped[/] {path}: {reason}")
 
 
-@app.command()
-def ask(question: Annotated[str, typer.Argument(help="Your question, in quotes.")],
-        json_output: Annotated[bool, typer.Option("--json", help="Print the Answer record as JSON.")] = False,
-        top_k: Annotated[int, typer.Option(min=1, max=50, help="Passages to retrieve.")] = 5) -> None:
+@commands.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question, in quotes.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print the Answer record as JSON.")] = False,
+    top_k: Annotated[int, typer.Option(min=1, max=50, help="Passages to retrieve.")] = 5,
+) -> None:
     """Answer one question with citations to the official texts."""
     from .pipeline import Assistant, validate_question
 
-    settings = _settings()
+    settings = load_settings()
     validate_question(question, settings.max_question_chars)
     answer = Assistant.from_settings(settings).ask(question, top_k=top_k)
     if json_output:
@@ -87,7 +99,7 @@ def ask(question: Annotated[str, typer.Argument(help="Your question, in quotes."
             out.print(f"[{c.n}] {c.label} — {c.url}", markup=False, highlight=False)
 
 
-@app.command()
+@commands.command()
 def sources(json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
     """List what is indexed: documents, kinds, dates, chunk counts and official links."""
     from dataclasses import asdict
@@ -95,7 +107,7 @@ def sources(json_output: Annotated[bool, typer.Option("--json", help="Print as J
     from .errors import IndexMissingError
     from .index import read_manifest
 
-    settings = _settings()
+    settings = load_settings()
     manifest = read_manifest(settings)
     if manifest is None:
         raise IndexMissingError(f"no index in {settings.data_dir}", "build it with `cfsp-assistant ingest`")
@@ -106,51 +118,100 @@ def sources(json_output: Annotated[bool, typer.Option("--json", help="Print as J
     for s in manifest.sources:
         table.add_row(s.source_id, s.kind, s.date, s.citation, s.url)
     out.print(table)
-    out.print(f"{manifest.documents} documents, {manifest.chunks} chunks, model {manifest.model}, "
-              f"generation {manifest.generation}, built {manifest.built_at}")
+    out.print(
+        f"{manifest.documents} documents, {manifest.chunks} chunks, model {manifest.model}, "
+        f"generation {manifest.generation}, built {manifest.built_at}"
+    )
 
 
-@app.command("eval")
+@commands.command("eval")
 def evaluate(
-    sets: Annotated[list[Path], typer.Argument(help="Question sets (JSONL files, or folders of them), e.g. eval/questions.")],
-    k: Annotated[int, typer.Option("--k", min=1, max=50, help="Passages retrieved per question (recall@n up to k).")] = 10,
-    retrievers: Annotated[str, typer.Option(help="Comma-separated retrieval strategies to compare.")] = "bm25,dense,hybrid",
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.md, report.json, per_question.jsonl, retrievers.png.")] =
-        Path("eval/reports/latest"),
-    gates_file: Annotated[Path | None, typer.Option("--gates", help="TOML file of gates (see eval/gates.toml).")] = None,
+    sets: Annotated[
+        list[Path], typer.Argument(help="Question sets (JSONL files, or folders of them), e.g. eval/questions.")
+    ],
+    k: Annotated[
+        int, typer.Option("--k", min=1, max=50, help="Passages retrieved per question (recall@n up to k).")
+    ] = 10,
+    retrievers: Annotated[
+        str, typer.Option(help="Comma-separated retrieval strategies to compare.")
+    ] = "bm25,dense,hybrid",
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for report.md, report.json, per_question.jsonl, retrievers.png.")
+    ] = Path("eval/reports/latest"),
+    gates_file: Annotated[
+        Path | None, typer.Option("--gates", help="TOML file of gates (see eval/gates.toml).")
+    ] = None,
     gate_retriever: Annotated[str, typer.Option(help="Retriever the gates apply to.")] = "hybrid",
     min_recall_at_5: Annotated[float | None, typer.Option(help="Fail below this recall@5.")] = None,
     min_mrr: Annotated[float | None, typer.Option(help="Fail below this MRR@k.")] = None,
-    min_citation_accuracy: Annotated[float | None, typer.Option(help="Fail below this first-citation accuracy.")] = None,
+    min_citation_accuracy: Annotated[
+        float | None, typer.Option(help="Fail below this first-citation accuracy.")
+    ] = None,
     min_keyword_hit_rate: Annotated[float | None, typer.Option(help="Fail below this keyword hit rate.")] = None,
     min_abstention_accuracy: Annotated[float | None, typer.Option(help="Fail below this abstention accuracy.")] = None,
 ) -> None:
     """Evaluate retrieval, citations and abstention on question sets; exit 1 when a gate fails."""
     from .evaluation import gates as gating
     from .evaluation.report import fmt
-    from .evaluation.suite import check_gates_apply, evaluate as run_suite, load_questions
+    from .evaluation.suite import check_gates_apply, load_questions
+    from .evaluation.suite import evaluate as run_suite
     from .pipeline import Assistant
 
     modes = [m.strip() for m in retrievers.split(",") if m.strip()]
     bounds: dict[str, float] = {}
     if gates_file is not None:
         gate_retriever, bounds = gating.load_gates(gates_file)
-    flags = {"recall_at_5": min_recall_at_5, "mrr": min_mrr, "citation_accuracy_first": min_citation_accuracy,
-             "keyword_hit_rate": min_keyword_hit_rate, "abstention_accuracy": min_abstention_accuracy}
+    flags = {
+        "recall_at_5": min_recall_at_5,
+        "mrr": min_mrr,
+        "citation_accuracy_first": min_citation_accuracy,
+        "keyword_hit_rate": min_keyword_hit_rate,
+        "abstention_accuracy": min_abstention_accuracy,
+    }
     bounds.update({name: value for name, value in flags.items() if value is not None})
     check_gates_apply(bounds, gate_retriever, modes)
     questions = load_questions(sets)  # validated before the model and index are loaded
-    assistant = Assistant.from_settings(_settings())
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True, disable=not err.is_terminal) as bar:
+    assistant = Assistant.from_settings(load_settings())
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
         task = bar.add_task(f"{len(questions)} questions x {len(modes)} retrievers", total=len(questions) * len(modes))
-        outcome = run_suite(assistant, questions, out_dir, modes, k, bounds, gate_retriever,
-                            progress=lambda done, total: bar.update(task, completed=done))
-    table = Table("retriever", "R@1", "R@5", "R@10", f"MRR@{k}", "cite first", "keywords", "abst. acc.", "p95 ms", box=None)
+        outcome = run_suite(
+            assistant,
+            questions,
+            out_dir,
+            modes,
+            k,
+            bounds,
+            gate_retriever,
+            progress=lambda done, total: bar.update(task, completed=done),
+        )
+    table = Table(
+        "retriever", "R@1", "R@5", "R@10", f"MRR@{k}", "cite first", "keywords", "abst. acc.", "p95 ms", box=None
+    )
     for mode, s in outcome.report["summary"].items():
-        table.add_row(mode, *(fmt(s.get(key)) for key in ("recall_at_1", "recall_at_5", "recall_at_10", "mrr",
-                                                           "citation_accuracy_first", "keyword_hit_rate",
-                                                           "abstention_accuracy")), fmt(s.get("latency_ms_p95"), 1))
+        table.add_row(
+            mode,
+            *(
+                fmt(s.get(key))
+                for key in (
+                    "recall_at_1",
+                    "recall_at_5",
+                    "recall_at_10",
+                    "mrr",
+                    "citation_accuracy_first",
+                    "keyword_hit_rate",
+                    "abstention_accuracy",
+                )
+            ),
+            fmt(s.get("latency_ms_p95"), 1),
+        )
     out.print(table)
     out.print(f"{len(questions)} questions in {outcome.run.seconds:.1f} s; report in {out_dir / 'report.md'}")
     for g in outcome.gates:
@@ -160,7 +221,7 @@ def evaluate(
         raise typer.Exit(1)
 
 
-@app.command()
+@commands.command()
 def benchmark(
     questions: Annotated[int, typer.Option(help="Warm queries to time.")] = 200,
     cold: Annotated[bool, typer.Option(help="Also time a cold full ingest into a fresh data folder.")] = True,
@@ -168,10 +229,10 @@ def benchmark(
     """Measure ingest time, re-ingest time, query latency and serving memory; prints a JSON report."""
     from .benchmark import run
 
-    out.print_json(json.dumps(run(_settings(), questions=questions, cold=cold)))
+    out.print_json(json.dumps(run(load_settings(), questions=questions, cold=cold)))
 
 
-@app.command("feedback-export")
+@commands.command("feedback-export")
 def feedback_export(
     out_path: Annotated[str, typer.Option("--out", help="File to write, or - for standard output.")],
     fmt: Annotated[str, typer.Option("--format", help="jsonl (one JSON object per line) or csv.")] = "jsonl",
@@ -181,7 +242,7 @@ def feedback_export(
 
     if fmt not in FORMATS:
         raise AssistantError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
-    path = feedback_path(_settings())
+    path = feedback_path(load_settings())
     if not path.is_file():
         raise AssistantError(f"no feedback recorded yet: {path} does not exist (the chat page creates it)")
     try:
@@ -194,7 +255,7 @@ def feedback_export(
 def main() -> None:
     """Console-script entry point: domain errors print one line and exit 1."""
     try:
-        app()
+        commands()
     except AssistantError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
         sys.exit(1)

@@ -91,9 +91,15 @@ class Part:
 class Composer:
     """Scores the provisions of the best passages for a question and picks what the answer quotes."""
 
-    def __init__(self, sentence_vectors_of: Callable[[int], np.ndarray], position_of: dict[str, int],
-                 terms: Callable[[list[str]], list[list[str]]], idf: Callable[[str], float], passages: int = 5,
-                 siblings: Callable[[Chunk], list[Chunk]] = lambda chunk: [chunk]):
+    def __init__(
+        self,
+        sentence_vectors_of: Callable[[int], np.ndarray],
+        position_of: dict[str, int],
+        terms: Callable[[list[str]], list[list[str]]],
+        idf: Callable[[str], float],
+        passages: int = 5,
+        siblings: Callable[[Chunk], list[Chunk]] = lambda chunk: [chunk],
+    ):
         self.siblings = siblings
         self.sentence_vectors_of = sentence_vectors_of
         self.position_of = position_of
@@ -103,16 +109,20 @@ class Composer:
 
     def candidates(self, query: Query, retrieval: Retrieval, passages: int | None = None) -> list[Candidate]:
         """Every quotable provision of the best passages (`passages`, by default the composer's), best first."""
-        provisions = [(rank, hit, p) for rank, hit in self._with_siblings(retrieval, passages)
-                      for p in split(hit.chunk) if p.kind != "heading"]
+        provisions = [
+            (rank, hit, p)
+            for rank, hit in self._with_siblings(retrieval, passages)
+            for p in split(hit.chunk)
+            if p.kind != "heading"
+        ]
         if not provisions:
             return []
         sentences = [p.sentence_text(i) for _, _, p in provisions for i in p.sentences]
         heads = sorted({hit.chunk.headings for _, hit, _ in provisions})
         texts = [query.searched, " ".join(query.expansions + query.related)] + [p.text for _, _, p in provisions]
         tokenised = self.terms(texts + sentences + heads)  # one tokenizer call per question
-        sentence_terms = iter(tokenised[len(texts):len(texts) + len(sentences)])
-        head_terms = dict(zip(heads, map(frozenset, tokenised[len(texts) + len(sentences):])))
+        sentence_terms = iter(tokenised[len(texts) : len(texts) + len(sentences)])
+        head_terms = dict(zip(heads, map(frozenset, tokenised[len(texts) + len(sentences) :]), strict=True))
         tokenised = tokenised[: len(texts)]
         weights = {t: self.idf(t) for t in set(tokenised[0])}
         for t in set(tokenised[1]) - set(weights):
@@ -124,8 +134,7 @@ class Composer:
         # the question's focus: its terms weighted by how rare they are among these candidates, so the words that
         # every candidate shares (the act's subject) count little and the specific ask ("approve", "budget") a lot
         pool = [frozenset(words) for words in tokenised[2:]]
-        local = {t: weights[t] * math.log((len(pool) + 1) / (sum(t in terms for terms in pool) + 0.5))
-                 for t in weights}
+        local = {t: weights[t] * math.log((len(pool) + 1) / (sum(t in terms for terms in pool) + 0.5)) for t in weights}
         local_total = sum(local.values()) or 1.0
         centroid = np.mean([hit_vectors for hit_vectors in self._vectors(provisions)], axis=0)
         centroid = centroid / (np.linalg.norm(centroid) + 1e-12)
@@ -133,15 +142,17 @@ class Composer:
         entities = [e.lower() for e in query.entities if len(e.split()) > 1]
         wanted = {r.paragraph for r in query.references if r.paragraph}
         out = []
-        for (rank, hit, provision), words in zip(provisions, tokenised[2:]):
+        for (rank, hit, provision), words in zip(provisions, tokenised[2:], strict=True):
             terms = frozenset(words)
             vectors = self.sentence_vectors_of(self.position_of[hit.chunk.id])
             rows = [vectors[i] for i in provision.sentences if i < len(vectors)]
             sims = [float(v @ retrieval.query_vector) for v in rows] or [hit.dense or 0.0]
             # a sentence's relevance, for trimming: its meaning plus the question's focus words it holds
-            focus = [sum(local[t] for t in set(next(sentence_terms)) if t in local) / local_total
-                     for _ in provision.sentences]
-            relevance = tuple(sim + SENTENCE_FOCUS * f for sim, f in zip(sims, focus))
+            focus = [
+                sum(local[t] for t in set(next(sentence_terms)) if t in local) / local_total
+                for _ in provision.sentences
+            ]
+            relevance = tuple(sim + SENTENCE_FOCUS * f for sim, f in zip(sims, focus, strict=False))
             whole = None
             if rows:
                 whole = np.sum(rows, axis=0)
@@ -154,11 +165,15 @@ class Composer:
                 "focus": sum(local[t] for t in terms if t in local) / local_total,
                 "title": sum(weights[t] for t in head_terms[hit.chunk.headings] if t in weights) / total,
                 "subject": float(any(e in hit.chunk.headings.rsplit(" — ", 1)[-1].lower() for e in entities)),
-                "distinct": (float(whole @ retrieval.query_vector) - float(whole @ centroid)) if whole is not None else 0.0,
+                "distinct": (float(whole @ retrieval.query_vector) - float(whole @ centroid))
+                if whole is not None
+                else 0.0,
                 "rank": 1.0 / (1 + rank),
                 "reference": float(hit.via == "reference" and (not wanted or provision.paragraph in wanted)),
-                "kind": float(evidence.answers_kind(text, query.asks_for)
-                              or (query.asks_for == "which" and bool(provision.requires))),
+                "kind": float(
+                    evidence.answers_kind(text, query.asks_for)
+                    or (query.asks_for == "which" and bool(provision.requires))
+                ),
                 "demand": float(_holds_demand(query, text)),
                 "background": float(not provision.operative and query.asks_for != "purpose"),
                 "orphan": float(provision.orphan),
@@ -229,8 +244,12 @@ class Composer:
         wanted = {(r.source_id, r.article, r.paragraph) for r in query.references if r.paragraph}
         if not wanted:
             return []
-        chosen = [c for c in candidates if c.hit.via == "reference"
-                  and (c.hit.chunk.source_id, c.hit.chunk.article, c.provision.paragraph) in wanted]
+        chosen = [
+            c
+            for c in candidates
+            if c.hit.via == "reference"
+            and (c.hit.chunk.source_id, c.hit.chunk.article, c.provision.paragraph) in wanted
+        ]
         chosen.sort(key=lambda c: (c.rank, c.provision.sentences))
         parts: list[Part] = []
         for cand in chosen:  # quoted from its beginning, in order: the reader asked for this paragraph
@@ -257,7 +276,7 @@ class Composer:
         length = {i: len(p.sentence_text(i).split()) for i in p.sentences}
         if sum(length.values()) <= budget:
             return p.text, p.sentences
-        score = dict(zip(p.sentences, cand.sentence_scores))
+        score = dict(zip(p.sentences, cand.sentence_scores, strict=False))
         if from_start:  # earlier sentences first
             score = {i: -k for k, i in enumerate(p.sentences)}
         lead_of = dict(p.requires)
@@ -274,7 +293,8 @@ class Composer:
                 continue
             keep |= wanted
             used += extra
-        pieces, skipped = [], False
+        pieces: list[str] = []
+        skipped = False
         for i in p.sentences:
             if i in keep:
                 if skipped and pieces:
@@ -290,8 +310,11 @@ class Composer:
 
 def _holds_demand(query: Query, text: str) -> bool:
     """Does the wording hold a specific thing the question asks for (a person, the present state, the year)?"""
-    return bool((query.wants_person and evidence.persons(text)) or (query.live_state and evidence.states_present(text))
-                or (query.years and all(evidence.has_year(text, y) for y in query.years)))
+    return bool(
+        (query.wants_person and evidence.persons(text))
+        or (query.live_state and evidence.states_present(text))
+        or (query.years and all(evidence.has_year(text, y) for y in query.years))
+    )
 
 
 def idf_of(document_frequency: Callable[[str], int], documents: int) -> Callable[[str], float]:

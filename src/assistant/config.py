@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PACKAGED_MODEL = "all-MiniLM-L6-v2"
 MIN_KEY_CHARS = 16
+PROVIDERS = ("local", "openai-compatible")  # embedding providers `make_embedder` knows
 
 
 class Settings(BaseSettings):
@@ -19,26 +20,46 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CFSP_", env_file=".env", extra="ignore", frozen=True)
 
-    corpus_dir: Path = Field(PROJECT_ROOT.parent / "shared" / "corpus", description="Folder of official texts (read-only).")
+    corpus_dir: Path = Field(
+        PROJECT_ROOT.parent / "shared" / "corpus", description="Folder of official texts (read-only)."
+    )
     catalogue_path: Path = Field(PROJECT_ROOT / "corpus" / "catalogue.toml")
     glossary_path: Path = Field(PROJECT_ROOT / "corpus" / "glossary.toml")
-    article_titles_path: Path = Field(PROJECT_ROOT / "corpus" / "article_titles.toml",
-                                      description="Descriptive titles of treaty articles, indexed with their text.")
+    article_titles_path: Path = Field(
+        PROJECT_ROOT / "corpus" / "article_titles.toml",
+        description="Descriptive titles of treaty articles, indexed with their text.",
+    )
     data_dir: Path = Field(PROJECT_ROOT / ".data", description="Index, caches and extracted model (git-ignored).")
-    embedding_cache: Path | None = Field(None, description="SQLite cache of vectors; default DATA_DIR/embeddings.sqlite.")
+    embedding_cache: Path | None = Field(
+        None, description="SQLite cache of vectors; default DATA_DIR/embeddings.sqlite."
+    )
     verify_checksums: bool = True
-    max_file_bytes: int = Field(25_000_000, ge=1024, description="Largest corpus file ingested; larger files are "
-                                "skipped with a reason (the biggest official text here is 1.7 MB).")
+    max_file_bytes: int = Field(
+        25_000_000,
+        ge=1024,
+        description="Largest corpus file ingested; larger files are "
+        "skipped with a reason (the biggest official text here is 1.7 MB).",
+    )
 
-    embedding_provider: str = Field("local", description="local (packaged model) or openai-compatible (an HTTP endpoint).")
+    embedding_provider: str = Field(
+        "local", description="local (packaged model) or openai-compatible (an HTTP endpoint)."
+    )
     embedding_model: str = PACKAGED_MODEL
-    embedding_base_url: str | None = Field(None, description="openai-compatible: base URL, e.g. http://127.0.0.1:7860/v1.")
-    embedding_api_key: SecretStr | None = Field(None, description="openai-compatible: bearer key, if the endpoint needs one.")
+    embedding_base_url: str | None = Field(
+        None, description="openai-compatible: base URL, e.g. http://127.0.0.1:7860/v1."
+    )
+    embedding_api_key: SecretStr | None = Field(
+        None, description="openai-compatible: bearer key, if the endpoint needs one."
+    )
     embedding_timeout: float = Field(30.0, gt=0, le=600, description="openai-compatible: seconds per request.")
     embedding_retries: int = Field(3, ge=0, le=10, description="openai-compatible: retries with back-off on failures.")
     embedding_batch_size: int = Field(16, ge=1, le=1024)
-    embedding_threads: int = Field(0, ge=0, description="torch threads per model call; 0: the library default "
-                                   "(all cores) for ingest and 1 when serving, where calls run side by side.")
+    embedding_threads: int = Field(
+        0,
+        ge=0,
+        description="torch threads per model call; 0: the library default "
+        "(all cores) for ingest and 1 when serving, where calls run side by side.",
+    )
 
     chroma_host: str | None = None
     chroma_port: int | None = Field(None, ge=1, le=65535)
@@ -53,45 +74,67 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(2000, ge=10)
     max_history_turns: int = Field(20, ge=0, le=200, description="Earlier messages a follow-up may carry.")
     answer_sentences: int = Field(3, ge=1, le=10)
-    abstain_threshold: float = Field(0.38, ge=-1.0, le=1.0, description="Minimum cosine similarity of the best passage.")
+    abstain_threshold: float = Field(
+        0.38, ge=-1.0, le=1.0, description="Minimum cosine similarity of the best passage."
+    )
 
     host: str = Field("127.0.0.1", description="Address the chat page binds to; 0.0.0.0 exposes it to the network.")
     port: int = Field(7860, ge=1, le=65535, description="Port of the chat page.")
-    share: bool = Field(False, description="Ask Gradio for a public share link (needs internet; off by default).")
     concurrency_limit: int = Field(4, ge=1, le=64, description="Questions the chat page answers at the same time.")
-    queue_max_size: int = Field(32, ge=1, le=10_000, description="Questions that may wait in the chat's queue; "
-                                "beyond it a person is told the service is busy.")
-    index_poll_seconds: float = Field(2.0, gt=0, le=3600, description="How often a running server looks for a newer "
-                                      "index generation (and renews its claim on the one it serves).")
+    queue_max_size: int = Field(
+        32,
+        ge=1,
+        le=10_000,
+        description="Questions that may wait in the chat's queue; beyond it a person is told the service is busy.",
+    )
+    index_poll_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=3600,
+        description="How often a running server looks for a newer "
+        "index generation (and renews its claim on the one it serves).",
+    )
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
-        (), description="Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto headers are believed "
-                        "(comma-separated); none: the client address is the connection's.")
+        (),
+        description="Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto headers are believed "
+        "(comma-separated); none: the client address is the connection's.",
+    )
 
     # HTTP API and widget (served beside the chat page by assistant.api)
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
-        (), description="Keys accepted as `Authorization: Bearer KEY` on /api and /v1 (comma-separated); none: open.")
+        (), description="Keys accepted as `Authorization: Bearer KEY` on /api and /v1 (comma-separated); none: open."
+    )
     api_keys_file: Path | None = Field(None, description="File with more API keys, one a line ('#' starts a comment).")
     protect_chat: bool = Field(False, description="Also require an API key for the chat page and the widget.")
-    rate_limit: str | None = Field("60/minute", description="Requests per API key or client address, e.g. "
-                                   "'60/minute' or '3 per 2 seconds'; 'off' disables it.")
+    rate_limit: str | None = Field(
+        "60/minute",
+        description="Requests per API key or client address, e.g. '60/minute' or '3 per 2 seconds'; 'off' disables it.",
+    )
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted (413 above).")
     max_top_k: int = Field(20, ge=1, le=200, description="Largest top_k an API client may ask for.")
     max_embedding_inputs: int = Field(128, ge=1, le=4096, description="Texts per /v1/embeddings request.")
     max_embedding_chars: int = Field(8000, ge=1, description="Characters per text sent to /v1/embeddings.")
-    max_embedding_total_chars: int = Field(100_000, ge=1, description="Characters of all texts of one "
-                                           "/v1/embeddings request together.")
-    embedding_concurrency: int = Field(1, ge=1, le=64, description="/v1/embeddings requests computed at the same "
-                                       "time (apart from the questions' own limit, so embeddings never starve them).")
+    max_embedding_total_chars: int = Field(
+        100_000, ge=1, description="Characters of all texts of one /v1/embeddings request together."
+    )
+    embedding_concurrency: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="/v1/embeddings requests computed at the same "
+        "time (apart from the questions' own limit, so embeddings never starve them).",
+    )
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field(
-        (), description="Sites (scheme://host[:port], comma-separated) that may call the API from a browser (CORS) "
-                        "and embed the widget (frame-ancestors); none: only this server itself.")
+        (),
+        description="Sites (scheme://host[:port], comma-separated) that may call the API from a browser (CORS) "
+        "and embed the widget (frame-ancestors); none: only this server itself.",
+    )
 
     @field_validator("embedding_provider")
     @classmethod
     def _known_provider(cls, value: str) -> str:
-        allowed = ("local", "openai-compatible")
-        if value not in allowed:
-            raise ValueError(f"unknown embedding provider {value!r}; allowed: {', '.join(allowed)}")
+        if value not in PROVIDERS:
+            raise ValueError(f"unknown embedding provider {value!r}; allowed: {', '.join(PROVIDERS)}")
         return value
 
     @field_validator("host")
@@ -110,8 +153,10 @@ class Settings(BaseSettings):
         keys = tuple(str(k.get_secret_value() if isinstance(k, SecretStr) else k).strip() for k in value or ())
         short = [i + 1 for i, k in enumerate(keys) if k and len(k) < MIN_KEY_CHARS]
         if short:
-            raise ValueError(f"API key {short[0]} has fewer than {MIN_KEY_CHARS} characters; make one with "
-                             "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+            raise ValueError(
+                f"API key {short[0]} has fewer than {MIN_KEY_CHARS} characters; make one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
         return tuple(k for k in keys if k)
 
     @field_validator("rate_limit")
@@ -124,8 +169,10 @@ class Settings(BaseSettings):
         try:
             parse(value)
         except ValueError:
-            raise ValueError(f"rate_limit {value!r} is not a rate such as '60/minute', '1000 per hour' or "
-                             "'3 per 2 seconds' ('off' disables it)") from None
+            raise ValueError(
+                f"rate_limit {value!r} is not a rate such as '60/minute', '1000 per hour' or "
+                "'3 per 2 seconds' ('off' disables it)"
+            ) from None
         return value.strip()
 
     @field_validator("allowed_origins", mode="before")
@@ -136,8 +183,10 @@ class Settings(BaseSettings):
         origins = tuple(str(o).strip().rstrip("/") for o in value or () if str(o).strip())
         for origin in origins:
             if origin != "*" and not re.fullmatch(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?", origin):
-                raise ValueError(f"allowed origin {origin!r} must be scheme://host[:port] such as "
-                                 "https://news.example.org (no path), or *")
+                raise ValueError(
+                    f"allowed origin {origin!r} must be scheme://host[:port] such as "
+                    "https://news.example.org (no path), or *"
+                )
         return origins
 
     @field_validator("trusted_proxies", mode="before")
@@ -152,8 +201,9 @@ class Settings(BaseSettings):
             try:
                 ipaddress.ip_network(proxy, strict=False)
             except ValueError:
-                raise ValueError(f"trusted proxy {proxy!r} must be an IP address or network such as 127.0.0.1 or "
-                                 "10.0.0.0/8") from None
+                raise ValueError(
+                    f"trusted proxy {proxy!r} must be an IP address or network such as 127.0.0.1 or 10.0.0.0/8"
+                ) from None
         return proxies
 
     @field_validator("collection_prefix")
@@ -168,11 +218,26 @@ class Settings(BaseSettings):
         if self.embedding_provider == "openai-compatible":
             url = self.embedding_base_url or ""
             if not url.startswith(("http://", "https://")):
-                raise ValueError("the openai-compatible embedding provider needs CFSP_EMBEDDING_BASE_URL, "
-                                 "an http(s) URL such as http://127.0.0.1:7860/v1")
+                raise ValueError(
+                    "the openai-compatible embedding provider needs CFSP_EMBEDDING_BASE_URL, "
+                    "an http(s) URL such as http://127.0.0.1:7860/v1"
+                )
         return self
 
     @property
     def server_mode(self) -> bool:
         """True when a Chroma server is configured instead of the embedded store."""
         return self.chroma_host is not None
+
+
+def load_settings() -> Settings:
+    """The settings from CFSP_* variables and .env, or a ConfigError naming every variable that is wrong."""
+    from pydantic import ValidationError
+
+    from .errors import ConfigError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"CFSP_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid settings: {problems}") from None

@@ -12,26 +12,35 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .errors import QuestionError
-from .vocabulary import proper_names
 from .validation import require_unicode
+from .vocabulary import proper_names
 
 ROLES = ("user", "assistant")
 
-_CONNECTOR = re.compile(r"^\s*(and|but|also|so|then|what about|how about|what if|and what|what else|same for|or)\b"
-                        r"|\b(also|too|as well|either|instead|in that case|the same)\b", re.I)
-_ANAPHOR = re.compile(r"\b(it|its|itself|this|that|these|those|they|them|their|there|such|he|she|him|his|her|"
-                      r"the same|the latter|the former|one)\b", re.I)
+_CONNECTOR = re.compile(
+    r"^\s*(and|but|also|so|then|what about|how about|what if|and what|what else|same for|or)\b"
+    r"|\b(also|too|as well|either|instead|in that case|the same)\b",
+    re.I,
+)
+_ANAPHOR = re.compile(
+    r"\b(it|its|itself|this|that|these|those|they|them|their|there|such|he|she|him|his|her|"
+    r"the same|the latter|the former|one)\b",
+    re.I,
+)
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'’\-/]*|\d+(?:\(\d+\))?")
-_STOP = frozenset("""
+_STOP = frozenset(
+    """
 a about above after again against all also am an and any are as at be because been before being between both but by
 can could did do does doing done during each either else ever few for from further had has have having he her here
 hers him his how i if in into is it its itself just me more most my no nor not now of off on once only or other our
 out over own same say says she should so some such than that the their them then there these they this those through
 to too under until up upon very was way we were what when where which while who whom whose why will with would you
-your yes doesn't don't isn't aren't can't won't didn't wasn't against within without towards toward among tell explain mean means meant please know want like get got give gives given make makes made use used
+your yes doesn't don't isn't aren't can't won't didn't wasn't against within without towards toward among tell explain
+mean means meant please know want like get got give gives given make makes made use used
 anything something someone anyone thing things kind sort happen happens happened there's it's what's who's latter
 former one ones able also really many much eu union european
-""".split())
+""".split()
+)
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,14 @@ class EmbeddingCache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(path)
-            self.db.execute("CREATE TABLE IF NOT EXISTS vectors "
-                            "(key TEXT PRIMARY KEY, passage BLOB, sentences BLOB, n INTEGER)")
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, passage BLOB, sentences BLOB, n INTEGER)"
+            )
         except (OSError, sqlite3.Error) as exc:
-            raise DataDirError(f"cannot use the embedding cache {path} ({exc}): set CFSP_EMBEDDING_CACHE or "
-                               "CFSP_DATA_DIR to a writable place") from None
+            raise DataDirError(
+                f"cannot use the embedding cache {path} ({exc}): set CFSP_EMBEDDING_CACHE or "
+                "CFSP_DATA_DIR to a writable place"
+            ) from None
 
     def close(self) -> None:
         """Close the database."""
@@ -40,23 +43,33 @@ class EmbeddingCache:
         """Cached (passage vector, sentence matrix) for the keys that are present."""
         found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for i in range(0, len(keys), 500):
-            batch = keys[i:i + 500]
-            rows = self.db.execute(f"SELECT key, passage, sentences, n FROM vectors WHERE key IN ({','.join('?' * len(batch))})", batch)
+            batch = keys[i : i + 500]
+            rows = self.db.execute(
+                f"SELECT key, passage, sentences, n FROM vectors WHERE key IN ({','.join('?' * len(batch))})", batch
+            )
             for key, passage, sentences, n in rows:
-                found[key] = (np.frombuffer(passage, dtype=np.float32),
-                              np.frombuffer(sentences, dtype=np.float16).reshape(n, self.dim).astype(np.float32))
+                found[key] = (
+                    np.frombuffer(passage, dtype=np.float32),
+                    np.frombuffer(sentences, dtype=np.float16).reshape(n, self.dim).astype(np.float32),
+                )
         return found
 
     def put_many(self, items: list[tuple[str, np.ndarray, np.ndarray]]) -> None:
         """Store vectors (sentence vectors as float16 to keep the cache small)."""
         self.db.executemany(
             "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)",
-            [(k, p.astype(np.float32).tobytes(), s.astype(np.float16).tobytes(), len(s)) for k, p, s in items])
+            [(k, p.astype(np.float32).tobytes(), s.astype(np.float16).tobytes(), len(s)) for k, p, s in items],
+        )
         self.db.commit()
 
-    def embed(self, chunks: list[Chunk], model_id: str,
-              compute: Callable[[list[Chunk]], tuple[np.ndarray, list[np.ndarray]]],
-              batch: int = 64, progress: Callable[[int], None] | None = None) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], int]:
+    def embed(
+        self,
+        chunks: list[Chunk],
+        model_id: str,
+        compute: Callable[[list[Chunk]], tuple[np.ndarray, list[np.ndarray]]],
+        batch: int = 64,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], int]:
         """Vectors for every chunk id, computing only the missing ones; returns them and how many were computed."""
         keys = {c.id: content_key(model_id, c) for c in chunks}
         cached = self.get_many(list(set(keys.values())))
@@ -66,14 +79,14 @@ class EmbeddingCache:
         if progress:
             progress(len(chunks) - len(missing))
         for i in range(0, len(missing), batch):
-            part = [c for c in missing[i:i + batch] if keys[c.id] not in done]
+            part = [c for c in missing[i : i + batch] if keys[c.id] not in done]
             if not part:
                 continue
             vectors, sentences = compute(part)
-            items = [(keys[c.id], v, s) for c, v, s in zip(part, vectors, sentences)]
+            items = [(keys[c.id], v, s) for c, v, s in zip(part, vectors, sentences, strict=True)]
             self.put_many(items)
             done.update({k: (v, s.astype(np.float16).astype(np.float32)) for k, v, s in items})
             computed += len(part)
             if progress:
-                progress(len(missing[i:i + batch]))
+                progress(len(missing[i : i + batch]))
         return {cid: done[key] for cid, key in keys.items()}, computed

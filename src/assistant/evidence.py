@@ -10,33 +10,52 @@ BODY = re.compile(
     r"\b(Council|Commission|Parliament|High Representative|Member States?|Political and Security Committee|"
     r"Agency|Court of Justice|Presidency|President|Secretary[- ]General|Steering Board|Head of Mission|Special "
     r"Representative|Committee|Board|Director|Administrator|Union Minister|Union delegations?|External Action "
-    r"Service|Operation Commander|Mission Commander|Civilian Operation Commander|Chair|Chairman|Coreper)\b")
+    r"Service|Operation Commander|Mission Commander|Civilian Operation Commander|Chair|Chairman|Coreper)\b"
+)
 DATE = re.compile(
     r"\b(\d{1,2} (January|February|March|April|May|June|July|August|September|October|November|December) \d{4}|"
     r"(January|February|March|April|May|June|July|August|September|October|November|December) \d{4}|"
     r"(19|20)\d\d|until|no later than|expire|expiry|date of|entry into force|enter into force|months?|years?|"
-    r"days?|weeks?|period|from the date|as from|by the end of)\b", re.I)
-FREQUENCY = re.compile(r"\b(annual(ly)?|every (\w+ )?(year|month|week|six months|two years|three years)|once a|"
-                       r"twice a|each year|per year|a year|regular(ly)?|periodic(ally)?|at least once|"
-                       r"(six|three|twelve)-monthly|quarterly|biannual|yearly)\b", re.I)
+    r"days?|weeks?|period|from the date|as from|by the end of)\b",
+    re.I,
+)
+FREQUENCY = re.compile(
+    r"\b(annual(ly)?|every (\w+ )?(year|month|week|six months|two years|three years)|once a|"
+    r"twice a|each year|per year|a year|regular(ly)?|periodic(ally)?|at least once|"
+    r"(six|three|twelve)-monthly|quarterly|biannual|yearly)\b",
+    re.I,
+)
 # an amount, count or share: digits (not article or act numbers), currency, a fraction, a count of things, or the
 # size of a vote ("unanimously", "a qualified majority"); "one" alone is too often "one or more" to count
-FIGURE = re.compile(r"(?<![\w(./])\d[\d,.\s]*(\s?(%|per ?cent|million|billion|thousand))?(?![\w/)])|\bEUR\b|€|"
-                    r"\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-                    r"hundred|thousand|million|billion|half|one third|two thirds|one quarter|per ?cent|percentage|"
-                    r"unanimous(ly)?|unanimity|qualified majority)\b", re.I)
-RULE = re.compile(r"\b(shall|may|must|shall not|may not|cannot|prohibited|excluded|obliged|required|entitled|"
-                  r"exempt(ed)?|allowed|permitted|right to)\b", re.I)
+FIGURE = re.compile(
+    r"(?<![\w(./])\d[\d,.\s]*(\s?(%|per ?cent|million|billion|thousand))?(?![\w/)])|\bEUR\b|€|"
+    r"\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundred|thousand|million|billion|half|one third|two thirds|one quarter|per ?cent|percentage|"
+    r"unanimous(ly)?|unanimity|qualified majority)\b",
+    re.I,
+)
+RULE = re.compile(
+    r"\b(shall|may|must|shall not|may not|cannot|prohibited|excluded|obliged|required|entitled|"
+    r"exempt(ed)?|allowed|permitted|right to)\b",
+    re.I,
+)
 PRESENT = re.compile(r"\b(currently|at present|presently|now|today|to date|as of|so far|nowadays)\b", re.I)
 # a record that something was used: "was invoked in 2015", "has been activated"
-RECORD = re.compile(r"\b(was|were|has been|have been|had been) (invoked|used|activated|triggered|applied|called "
-                    r"upon)\b|\b(invoked|activated|triggered) (it |the \w+ )?(in|on) (\d{1,2} )?\w* ?\d{4}\b", re.I)
+RECORD = re.compile(
+    r"\b(was|were|has been|have been|had been) (invoked|used|activated|triggered|applied|called "
+    r"upon)\b|\b(invoked|activated|triggered) (it |the \w+ )?(in|on) (\d{1,2} )?\w* ?\d{4}\b",
+    re.I,
+)
 # article and act numbers are references, not amounts: "Article 42(7)", "2019/797", "(CFSP) 2017/2315"
-_REFERENCE_NUMBER = re.compile(r"\b(Articles?|Art\.|Arts\.|paragraphs?|points?|Annex(es)?|Protocol|No|Nos)\s*"
-                               r"\(?\d[\d()a-z, and-]*|\b\d{2,4}/\d+(/\w+)?\b|\(\d{1,2}\)", re.I)
+_REFERENCE_NUMBER = re.compile(
+    r"\b(Articles?|Art\.|Arts\.|paragraphs?|points?|Annex(es)?|Protocol|No|Nos)\s*"
+    r"\(?\d[\d()a-z, and-]*|\b\d{2,4}/\d+(/\w+)?\b|\(\d{1,2}\)",
+    re.I,
+)
 # two or more capitalised words that are not institutions, places or titles: "Kaja Kallas", "Eamon Gilmore"
 _CAPITALISED = re.compile(r"\b([A-Z][a-zà-ÿ'’\-]+(?:\s+[A-Z][a-zà-ÿ'’\-]+)+)\b")
-_NOT_PERSON = frozenset("""
+_NOT_PERSON = frozenset(
+    """
 union european council commission parliament member members states state high representative foreign affairs
 security policy defence agency court justice treaty article decision regulation committee political military staff
 service external action common annex protocol declaration republic kingdom united nations federation east west
@@ -48,7 +67,8 @@ comprehensive plan action framework international criminal organisation organiza
 weapons nuclear arms trade law official journal regulations decisions ministers government governments
 january february march april may june july august september october november december monday tuesday
 wednesday thursday friday saturday sunday strategic eu's union's treaty's
-""".split())
+""".split()
+)
 
 
 def is_generic(word: str) -> bool:

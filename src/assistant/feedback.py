@@ -56,7 +56,7 @@ def _comment(value: str) -> str:
 
 
 class FeedbackStore:
-    """Thumbs up/down with an optional comment on one answer; one short connection per call, so any thread may use it."""
+    """Thumbs up/down with an optional comment on one answer; a short connection per call, so any thread may use it."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -73,12 +73,20 @@ class FeedbackStore:
 
     def add(self, question: str, answer: str, citations: Sequence[dict], rating: int, comment: str = "") -> int:
         """Record a rating of one answer; returns the row id (to attach a comment or change the rating later)."""
-        row = (datetime.now(timezone.utc).isoformat(timespec="seconds"), _rating(rating), question, answer,
-               json.dumps(list(citations), ensure_ascii=False), _comment(comment))
+        row = (
+            datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            _rating(rating),
+            question,
+            answer,
+            json.dumps(list(citations), ensure_ascii=False),
+            _comment(comment),
+        )
         with self._db() as db:
-            cursor = db.execute("INSERT INTO feedback (time, rating, question, answer, citations, comment) "
-                                "VALUES (?, ?, ?, ?, ?, ?)", row)
-            return int(cursor.lastrowid)
+            cursor = db.execute(
+                "INSERT INTO feedback (time, rating, question, answer, citations, comment) VALUES (?, ?, ?, ?, ?, ?)",
+                row,
+            )
+            return int(cursor.lastrowid or 0)
 
     def rate(self, row_id: int, rating: int) -> None:
         """Change the rating of a recorded answer (the person changed their mind)."""

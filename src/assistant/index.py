@@ -145,19 +145,31 @@ def manifest_stamp(settings: Settings) -> tuple[int, int, int] | None:
 def check_compatible(settings: Settings, manifest: IndexManifest, backend: str | None = None) -> None:
     """IndexMismatchError when the index was built by another format, provider, model or backend."""
     if manifest.format != INDEX_FORMAT:
-        raise IndexMismatchError(f"the index in {settings.data_dir} was built by an older version of the assistant",
-                                 REBUILD)
+        raise IndexMismatchError(
+            f"the index in {settings.data_dir} was built by an older version of the assistant", REBUILD
+        )
     if manifest.model != settings.embedding_model or manifest.provider != settings.embedding_provider:
         raise IndexMismatchError(
             f"the index was built with embedding model {manifest.model!r} ({manifest.provider}), but the settings "
-            f"ask for {settings.embedding_model!r} ({settings.embedding_provider})", REBUILD)
+            f"ask for {settings.embedding_model!r} ({settings.embedding_provider})",
+            REBUILD,
+        )
     if backend is not None and manifest.backend != backend:
-        raise IndexMismatchError(f"the index was built with the {manifest.backend!r} embedding backend, but the "
-                                 f"settings ask for {backend!r}", REBUILD)
+        raise IndexMismatchError(
+            f"the index was built with the {manifest.backend!r} embedding backend, but the "
+            f"settings ask for {backend!r}",
+            REBUILD,
+        )
 
 
-def save_generation(folder: Path, chunks: list[Chunk], passage_vectors: np.ndarray, sentence_vectors: list[np.ndarray],
-                    lexical: LexicalIndex, vocabulary: Vocabulary) -> None:
+def save_generation(
+    folder: Path,
+    chunks: list[Chunk],
+    passage_vectors: np.ndarray,
+    sentence_vectors: list[np.ndarray],
+    lexical: LexicalIndex,
+    vocabulary: Vocabulary,
+) -> None:
     """Write a generation's chunk records, passage and sentence vectors (for scoring), BM25 index and vocabulary."""
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "chunks.jsonl").open("w", encoding="utf-8") as fh:
@@ -178,8 +190,9 @@ def chroma_dir(settings: Settings, generation: str) -> Path:
 
 def open_store(settings: Settings, manifest: IndexManifest, create: bool = False) -> VectorStore:
     """The generation's Chroma collection: its own embedded database, or its collection on the Chroma server."""
-    client = make_client(settings, None if settings.server_mode else chroma_dir(settings, manifest.generation),
-                         create=create)
+    client = make_client(
+        settings, None if settings.server_mode else chroma_dir(settings, manifest.generation), create=create
+    )
     return VectorStore(client, manifest.collection)
 
 
@@ -215,7 +228,7 @@ class Index:
 
     def sentences_of(self, position: int) -> np.ndarray:
         """Sentence vectors of the chunk at a position."""
-        return self.sentence_vectors[self.sentence_offsets[position]:self.sentence_offsets[position + 1]]
+        return self.sentence_vectors[self.sentence_offsets[position] : self.sentence_offsets[position + 1]]
 
     @property
     def model(self) -> str:
@@ -289,14 +302,26 @@ def load_index(settings: Settings, manifest: IndexManifest | None = None, backen
     except Exception as exc:  # a missing collection or a corrupt database: Chroma raises many types
         store = chroma_dir(settings, manifest.generation)
         if not settings.server_mode and store.is_dir() and not os.access(store, os.W_OK):
-            raise DataDirError(f"the vector store in {store} cannot be opened without write access "
-                               f"({_reason(exc)}): make CFSP_DATA_DIR a folder you can write to") from None
+            raise DataDirError(
+                f"the vector store in {store} cannot be opened without write access "
+                f"({_reason(exc)}): make CFSP_DATA_DIR a folder you can write to"
+            ) from None
         raise IndexDamagedError(f"{damaged}: its vector store cannot be read ({_reason(exc)})") from None
     if count != n:
         vectors.close()
         raise IndexDamagedError(f"{damaged}: the vector store holds {count} vectors for {n} passages")
-    return Index(manifest, chunks, {c.id: i for i, c in enumerate(chunks)}, lexical, vectors, passage_vectors,
-                 sentence_vectors, offsets, vocabulary, folder)
+    return Index(
+        manifest,
+        chunks,
+        {c.id: i for i, c in enumerate(chunks)},
+        lexical,
+        vectors,
+        passage_vectors,
+        sentence_vectors,
+        offsets,
+        vocabulary,
+        folder,
+    )
 
 
 # ---------------------------------------------------------------- leases and clean-up
@@ -378,7 +403,7 @@ def remove_stale(settings: Settings, keep: set[str]) -> list[str]:
         client = make_client(settings)
         prefix = f"{settings.collection_prefix}-"
         for name in collection_names(client, settings.collection_prefix):
-            if name[len(prefix):] not in keep:
+            if name[len(prefix) :] not in keep:
                 VectorStore(client, name).drop()
     return removed
 

@@ -1,4 +1,4 @@
-"""Idempotent, incremental, crash-safe ingest: corpus files -> chunks -> vectors -> a new generation, switched atomically."""
+"""Idempotent, incremental, crash-safe ingest: corpus files -> chunks -> vectors -> a generation switched in at once."""
 
 from __future__ import annotations
 
@@ -14,14 +14,25 @@ from pathlib import Path
 
 import numpy as np
 
-from .catalogue import drop_in_entries, load_article_titles, load_catalogue, load_manifest
+from .catalogue import drop_in_entries, load_article_titles, load_catalogue, load_checksums
 from .chunking import Chunker
 from .config import Settings
 from .embedding_cache import EmbeddingCache
 from .embeddings import Embedder
 from .errors import CorpusError, DataDirError, DocumentError, IndexDamagedError, IndexUnusableError
-from .index import (INDEX_FORMAT, IndexedSource, IndexManifest, generation_dir, index_root, load_index, open_store,
-                    read_manifest, remove_stale, save_generation, write_manifest)
+from .index import (
+    INDEX_FORMAT,
+    IndexedSource,
+    IndexManifest,
+    generation_dir,
+    index_root,
+    load_index,
+    open_store,
+    read_manifest,
+    remove_stale,
+    save_generation,
+    write_manifest,
+)
 from .lexical import LexicalIndex
 from .loaders import load_file, read_verified
 from .types import Chunk, DocEntry, SourceDoc
@@ -57,7 +68,7 @@ def load_corpus(settings: Settings) -> tuple[list[SourceDoc], list[tuple[str, st
         raise CorpusError(f"corpus folder not found: {corpus} (set CFSP_CORPUS_DIR)")
     entries = load_catalogue(settings.catalogue_path)
     entries += drop_in_entries(corpus, {e.path for e in entries})
-    checksums = load_manifest(corpus) if settings.verify_checksums else {}
+    checksums = load_checksums(corpus) if settings.verify_checksums else {}
     by_path: dict[str, list[DocEntry]] = defaultdict(list)
     for entry in entries:
         by_path[entry.path].append(entry)
@@ -81,8 +92,10 @@ def _ingest_lock(root: Path) -> Iterator[None]:
         root.mkdir(parents=True, exist_ok=True)
         fh = (root / ".lock").open("w")
     except OSError as exc:
-        raise DataDirError(f"cannot write to the data folder {root.parent} ({exc.strerror or exc}): set CFSP_DATA_DIR "
-                           "to a writable folder") from None
+        raise DataDirError(
+            f"cannot write to the data folder {root.parent} ({exc.strerror or exc}): set CFSP_DATA_DIR "
+            "to a writable folder"
+        ) from None
     with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -93,16 +106,26 @@ def _ingest_lock(root: Path) -> Iterator[None]:
 
 def fingerprint(settings: Settings, chunks: list[Chunk], backend: str = "torch") -> str:
     """Identity of an index's content: format, provider, model, backend and the sorted content-derived chunk ids."""
-    digest = hashlib.sha256(f"{INDEX_FORMAT}\x1f{settings.embedding_provider}\x1f{settings.embedding_model}"
-                            f"\x1f{backend}".encode())
+    digest = hashlib.sha256(
+        f"{INDEX_FORMAT}\x1f{settings.embedding_provider}\x1f{settings.embedding_model}\x1f{backend}".encode()
+    )
     for cid in sorted(c.id for c in chunks):
         digest.update(cid.encode())
     return digest.hexdigest()
 
 
 def _metadata(chunk: Chunk) -> dict:
-    return {"source_id": chunk.source_id, "article": chunk.article, "paragraph": chunk.paragraph, "kind": chunk.kind,
-            "tier": chunk.tier, "title": chunk.title, "label": chunk.label, "url": chunk.url, "date": chunk.date}
+    return {
+        "source_id": chunk.source_id,
+        "article": chunk.article,
+        "paragraph": chunk.paragraph,
+        "kind": chunk.kind,
+        "tier": chunk.tier,
+        "title": chunk.title,
+        "label": chunk.label,
+        "url": chunk.url,
+        "date": chunk.date,
+    }
 
 
 def served_problem(settings: Settings, previous: IndexManifest, backend: str) -> str | None:
@@ -114,8 +137,13 @@ def served_problem(settings: Settings, previous: IndexManifest, backend: str) ->
     return None
 
 
-def ingest(settings: Settings, embedder: Embedder, progress: Callable[[str, int, int], None] | None = None,
-           before_switch: Callable[[], None] | None = None, rebuild: bool = False) -> IngestReport:
+def ingest(
+    settings: Settings,
+    embedder: Embedder,
+    progress: Callable[[str, int, int], None] | None = None,
+    before_switch: Callable[[], None] | None = None,
+    rebuild: bool = False,
+) -> IngestReport:
     """Bring the index in line with the corpus; the previously served index stays in place until the switch.
     A served index that is damaged (files missing or cut short, a corrupt manifest or vector store) is rebuilt;
     `rebuild` forces a fresh generation even when nothing changed."""
@@ -126,10 +154,18 @@ def ingest(settings: Settings, embedder: Embedder, progress: Callable[[str, int,
         docs, skipped = load_corpus(settings)
         if not docs:
             raise CorpusError(f"nothing to index in {settings.corpus_dir}: every file was skipped")
-        chunks = Chunker(embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap,
-                         load_article_titles(settings.article_titles_path)).chunk(docs)
-        report = IngestReport(documents=len(docs), chunks=len(chunks), skipped=skipped,
-                              per_source=dict(sorted(Counter(c.source_id for c in chunks).items())))
+        chunks = Chunker(
+            embedder.count_tokens,
+            settings.chunk_tokens,
+            settings.chunk_overlap,
+            load_article_titles(settings.article_titles_path),
+        ).chunk(docs)
+        report = IngestReport(
+            documents=len(docs),
+            chunks=len(chunks),
+            skipped=skipped,
+            per_source=dict(sorted(Counter(c.source_id for c in chunks).items())),
+        )
         try:
             previous = read_manifest(settings)
         except IndexDamagedError as exc:
@@ -170,12 +206,23 @@ def ingest(settings: Settings, embedder: Embedder, progress: Callable[[str, int,
 
         generation = datetime.now(timezone.utc).strftime("g%Y%m%d%H%M%S%f") + f"-{fp[:8]}"
         manifest = IndexManifest(
-            generation=generation, collection=f"{settings.collection_prefix}-{generation}", fingerprint=fp,
-            provider=settings.embedding_provider, model=embedder.model_id, dim=embedder.dim, chunks=len(chunks),
-            documents=len(docs), built_at=datetime.now(timezone.utc).isoformat(),
-            sources=tuple(IndexedSource(d.source_id, d.kind, d.title, d.citation, d.date, d.url, d.tier, d.path)
-                          for d in docs),
-            per_source=report.per_source, skipped=tuple(skipped), chunk_ids=tuple(new_ids), backend=backend)
+            generation=generation,
+            collection=f"{settings.collection_prefix}-{generation}",
+            fingerprint=fp,
+            provider=settings.embedding_provider,
+            model=embedder.model_id,
+            dim=embedder.dim,
+            chunks=len(chunks),
+            documents=len(docs),
+            built_at=datetime.now(timezone.utc).isoformat(),
+            sources=tuple(
+                IndexedSource(d.source_id, d.kind, d.title, d.citation, d.date, d.url, d.tier, d.path) for d in docs
+            ),
+            per_source=report.per_source,
+            skipped=tuple(skipped),
+            chunk_ids=tuple(new_ids),
+            backend=backend,
+        )
         if progress:
             progress("storing", 0, len(chunks))
         passages = np.stack([vectors[c.id][0] for c in chunks])
@@ -186,8 +233,14 @@ def ingest(settings: Settings, embedder: Embedder, progress: Callable[[str, int,
         finally:
             store.close()
         texts = [c.embed_text for c in chunks]
-        save_generation(generation_dir(settings, generation), chunks, passages, [vectors[c.id][1] for c in chunks],
-                        LexicalIndex.build(texts), Vocabulary.build(texts))
+        save_generation(
+            generation_dir(settings, generation),
+            chunks,
+            passages,
+            [vectors[c.id][1] for c in chunks],
+            LexicalIndex.build(texts),
+            Vocabulary.build(texts),
+        )
         if before_switch:
             before_switch()
         write_manifest(settings, manifest)

@@ -60,4 +60,4 @@ class LexicalIndex:
         if not terms or self.size == 0:
             return []
         docs, scores = self.retriever.retrieve([terms], k=min(k, self.size), show_progress=False, n_threads=1)
-        return [(int(d), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+        return [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]

@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, replace
 from threadpoolctl import threadpool_limits
 
 from .answering import RESERVE_PASSAGES, Answerer
-from .composer import Composer, idf_of
 from .catalogue import load_glossary, load_words
+from .composer import Composer, idf_of
 from .config import Settings
 from .conversation import Turn, validate_history
 from .embeddings import Embedder, make_embedder
@@ -26,6 +26,7 @@ from .vocabulary import english_words
 
 log = logging.getLogger(__name__)
 
+
 def validate_question(question: str, max_chars: int) -> str:
     """The question stripped, or a QuestionError saying what is wrong with it."""
     from .validation import require_unicode
@@ -34,7 +35,9 @@ def validate_question(question: str, max_chars: int) -> str:
         raise QuestionError("the question is empty: type a question about EU foreign and security policy")
     question = require_unicode(question.strip(), "the question")
     if len(question) > max_chars:
-        raise QuestionError(f"the question is {len(question)} characters long; the limit is {max_chars}. Please shorten it.")
+        raise QuestionError(
+            f"the question is {len(question)} characters long; the limit is {max_chars}. Please shorten it."
+        )
     return question
 
 
@@ -79,10 +82,17 @@ class Assistant:
         thesaurus = Thesaurus(self.words, index.lexical.terms)
         analyser = QueryAnalyser(self.expander, thesaurus, index.vocabulary, retriever.treaty_articles, self.english)
         idf = idf_of(index.lexical.document_frequency, len(index.chunks))
-        composer = Composer(index.sentences_of, index.by_id, index.lexical.terms, idf, passages=self.settings.top_k,
-                            siblings=index.unit_of)
-        answerer = Answerer(composer, self.settings.abstain_threshold, passages=self.settings.top_k,
-                            rare=index.vocabulary.rare)
+        composer = Composer(
+            index.sentences_of,
+            index.by_id,
+            index.lexical.terms,
+            idf,
+            passages=self.settings.top_k,
+            siblings=index.unit_of,
+        )
+        answerer = Answerer(
+            composer, self.settings.abstain_threshold, passages=self.settings.top_k, rare=index.vocabulary.rare
+        )
         return Engine(index, analyser, retriever, answerer)
 
     def understand(self, question: str, history: Iterable[Turn | Mapping] | None = None) -> Query:
@@ -104,7 +114,9 @@ class Assistant:
             index.close()
             raise IndexMismatchError(
                 f"the index holds {index.manifest.dim}-dimensional vectors from {index.manifest.model!r}, but the "
-                f"configured embedding model gives {embedder.dim}", "re-run `cfsp-assistant ingest` to rebuild it")
+                f"configured embedding model gives {embedder.dim}",
+                "re-run `cfsp-assistant ingest` to rebuild it",
+            )
         return index
 
     @property
@@ -112,14 +124,20 @@ class Assistant:
         """The generation answering questions now."""
         return self._engine.index
 
-    def search(self, question: str, k: int = 5, mode: str = "hybrid",
-               history: Iterable[Turn | Mapping] | None = None) -> Retrieval:
+    def search(
+        self, question: str, k: int = 5, mode: str = "hybrid", history: Iterable[Turn | Mapping] | None = None
+    ) -> Retrieval:
         """The k best passages for a question (what the answer is composed from), without composing it."""
         engine = self._engine
         return engine.retriever.search(self.understand(question, history), k, mode)
 
-    def ask(self, question: str, top_k: int | None = None, mode: str = "hybrid",
-            history: Iterable[Turn | Mapping] | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        top_k: int | None = None,
+        mode: str = "hybrid",
+        history: Iterable[Turn | Mapping] | None = None,
+    ) -> Answer:
         """A cited answer (or an abstention) for one question, read in the context of the earlier turns.
         `top_k` is how many passages are retrieved (and returned in `hits`); the answer itself is always built
         from the best `settings.top_k` of them, so a larger `top_k` only adds evidence to inspect."""
@@ -141,9 +159,15 @@ class Assistant:
             raise IndexDamagedError(f"the index being served is unusable: {problem}") from exc
         searched = time.perf_counter()
         answer = engine.answerer.answer(query, retrieval)
-        return replace(answer, question=question, hits=answer.evidence(k), search_query=query.searched,
-                       corrections=query.corrections,
-                       retrieval_ms=(searched - started) * 1000, latency_ms=(time.perf_counter() - started) * 1000)
+        return replace(
+            answer,
+            question=question,
+            hits=answer.evidence(k),
+            search_query=query.searched,
+            corrections=query.corrections,
+            retrieval_ms=(searched - started) * 1000,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
 
     def sources(self) -> list[dict]:
         """What is indexed: one row per document with its chunk count."""

@@ -18,13 +18,16 @@ _ITEM = re.compile(r"^\s*(\(?[a-z]{1,4}\)|\(?\d{1,2}\)|[—–\-•·▪*]\s)")
 _TERMINAL = (".", ";", ":", "?", "!", ",")
 _OPEN_ENDINGS = (";", ",", ":", " and", " or", "; and", "; or", ", and", ", or")
 # words that open recitals and preambles: background, not rules
-_RECITAL = re.compile(r"^\s*(\(\d+\)\s*)?(whereas|having regard|recalling|bearing in mind|considering|convinced|"
-                      r"determined|resolved|desiring|confirming|noting|recognising|recognizing|welcoming|stressing|"
-                      r"emphasising|affirming|reaffirming|aware|mindful|in view of|acknowledging|underlining)\b|"
-                      # the formulas that open and close a preamble are in capitals ("THE COUNCIL OF THE EUROPEAN
-                      # UNION,", "HAVE AGREED", "HIS MAJESTY THE KING OF ...")
-                      r"^\s*(?-i:THE COUNCIL OF THE EUROPEAN UNION|HAS ADOPTED|HAVE AGREED|HAVE DECIDED|HIS MAJESTY|"
-                      r"HER MAJESTY|THE PRESIDENT OF)\b", re.I)
+_RECITAL = re.compile(
+    r"^\s*(\(\d+\)\s*)?(whereas|having regard|recalling|bearing in mind|considering|convinced|"
+    r"determined|resolved|desiring|confirming|noting|recognising|recognizing|welcoming|stressing|"
+    r"emphasising|affirming|reaffirming|aware|mindful|in view of|acknowledging|underlining)\b|"
+    # the formulas that open and close a preamble are in capitals ("THE COUNCIL OF THE EUROPEAN
+    # UNION,", "HAVE AGREED", "HIS MAJESTY THE KING OF ...")
+    r"^\s*(?-i:THE COUNCIL OF THE EUROPEAN UNION|HAS ADOPTED|HAVE AGREED|HAVE DECIDED|HIS MAJESTY|"
+    r"HER MAJESTY|THE PRESIDENT OF)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class Provision:
     def sentence_text(self, i: int) -> str:
         """The words of one of the chunk's sentences."""
         s = self.chunk.sentences[i]
-        return self.chunk.text[s.start:s.end].strip()
+        return self.chunk.text[s.start : s.end].strip()
 
     @property
     def text(self) -> str:
@@ -65,7 +68,7 @@ def _lines(chunk: Chunk) -> list[tuple[str, list[int]]]:
         lines.append((line, []))
         offset += len(line) + 1
     for i, s in enumerate(chunk.sentences):
-        text = chunk.text[s.start:s.end].strip()
+        text = chunk.text[s.start : s.end].strip()
         if len(text) < MIN_SENTENCE_CHARS or not re.search(r"[^\W\d_]{2}", text):
             continue
         for n, (start, end, _) in enumerate(starts):
@@ -79,9 +82,12 @@ READING_WORDS = 25  # a link to further reading is a title, not a paragraph
 # sections of an official summary that list documents rather than say anything
 _DOCUMENT_SECTIONS = ("SUMMARY OF", "RELATED ACTS", "REFERENCES", "ACTS", "MAIN DOCUMENT", "RELATED DOCUMENTS")
 # a link to further reading: "EU sanctions map: DRC (Council of the European Union).", "... — Press release (...)."
-_FURTHER_READING = re.compile(r"(press release|for more information|see also|\((council of the european union|"
-                              r"european commission|european council|european external action service|eeas|"
-                              r"european parliament)[^)]*\)\.?)\s*$", re.I)
+_FURTHER_READING = re.compile(
+    r"(press release|for more information|see also|\((council of the european union|"
+    r"european commission|european council|european external action service|eeas|"
+    r"european parliament)[^)]*\)\.?)\s*$",
+    re.I,
+)
 
 
 def _heading(line: str) -> bool:
@@ -135,10 +141,18 @@ def split(chunk: Chunk) -> list[Provision]:
                 requires += [(item, lead) for item in lines[j][1] if lead is not None]
                 j += 1
         is_list = bool(j > i + 1 or (starts_list and not line.rstrip().endswith(":")))
-        operative = not background and not _RECITAL.match(chunk.text[chunk.sentences[group[0]].start:])
-        units.append(Provision(chunk, "list" if is_list else "text", paragraph[group[0]], tuple(group),
-                               tuple(requires), orphan=is_list and not line.rstrip().endswith(":"),
-                               operative=operative))
+        operative = not background and not _RECITAL.match(chunk.text[chunk.sentences[group[0]].start :])
+        units.append(
+            Provision(
+                chunk,
+                "list" if is_list else "text",
+                paragraph[group[0]],
+                tuple(group),
+                tuple(requires),
+                orphan=is_list and not line.rstrip().endswith(":"),
+                operative=operative,
+            )
+        )
         i = j
     return _by_paragraph(units)
 
@@ -148,10 +162,23 @@ def _by_paragraph(units: list[Provision]) -> list[Provision]:
     out: list[Provision] = []
     for unit in units:
         last = out[-1] if out else None
-        if (last is not None and unit.kind != "heading" and last.kind != "heading" and unit.paragraph
-                and unit.paragraph == last.paragraph and unit.operative == last.operative):
-            out[-1] = Provision(unit.chunk, "paragraph", unit.paragraph, last.sentences + unit.sentences,
-                                last.requires + unit.requires, last.orphan, last.operative)
+        if (
+            last is not None
+            and unit.kind != "heading"
+            and last.kind != "heading"
+            and unit.paragraph
+            and unit.paragraph == last.paragraph
+            and unit.operative == last.operative
+        ):
+            out[-1] = Provision(
+                unit.chunk,
+                "paragraph",
+                unit.paragraph,
+                last.sentences + unit.sentences,
+                last.requires + unit.requires,
+                last.orphan,
+                last.operative,
+            )
         else:
             out.append(unit)
     return out

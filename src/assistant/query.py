@@ -20,38 +20,82 @@ from .vocabulary import FUNCTION_WORDS, Vocabulary, proper_names
 
 _TOKEN = re.compile(r"[^\W_][\w'’\-/]*")
 # questions about what is happening now: legal texts as adopted do not record that
-_LIVE_STATE = re.compile(r"\b(current(ly)?|now|nowadays|today|right now|at the moment|at present|presently|"
-                         r"this year|latest|so far|to date)\b", re.I)
+_LIVE_STATE = re.compile(
+    r"\b(current(ly)?|now|nowadays|today|right now|at the moment|at present|presently|"
+    r"this year|latest|so far|to date)\b",
+    re.I,
+)
 # questions about whether something was ever used
-_RECORD = re.compile(r"\b(ever (been )?(used|invoked|activated|applied|triggered)|(has|have|did) (it|they|\w+ \w+) "
-                     r"ever|actually (been )?(used|invoked|activated|applied|triggered)|how (often|many times) has)\b",
-                     re.I)
+_RECORD = re.compile(
+    r"\b(ever (been )?(used|invoked|activated|applied|triggered)|(has|have|did) (it|they|\w+ \w+) "
+    r"ever|actually (been )?(used|invoked|activated|applied|triggered)|how (often|many times) has)\b",
+    re.I,
+)
 # a year asked about ("in 2023"), not the year inside an act's number ("Decision (CFSP) 2017/2315", "2014/512/CFSP")
 _YEAR = re.compile(r"(?<![\d/])\b(19[5-9]\d|20[0-4]\d)\b(?!\s*/\s*\d)")
 _PERSON = re.compile(
     r"^\s*who\s+(is|was|were|are|has been|will be)\s+(?!(responsible|in charge|entitled|allowed|able|competent|"
-    r"bound|obliged|eligible|covered|involved|affected|exempt|concerned|required|consulted|informed)\b)", re.I)
+    r"bound|obliged|eligible|covered|involved|affected|exempt|concerned|required|consulted|informed)\b)",
+    re.I,
+)
 _EVENT = re.compile(
     r"^\s*(has|have|had|did|will)\b(?!\s+(to|the right)\b)|\bwhat happened\b|\bwhen (will|did)\b|"
     r"\bhow did\b.*\b(react|respond)|\b(react(ed)?|respond(ed)?) to\b|\bwhat did\b.*\b(say|decide|do|think)\b",
-    re.I)
+    re.I,
+)
 # what kind of answer the question asks for, tried in this order
 ASKS_FOR: tuple[tuple[str, re.Pattern], ...] = (
     ("how_often", re.compile(r"\bhow (often|frequently)\b|\bhow many times\b|\bevery how\b", re.I)),
-    ("how_much", re.compile(r"\bhow (much|many|large|big)\b|\bwhat (percentage|share|proportion|amount|sum|number)\b|"
-                            r"\bwhat is the (budget|amount|ceiling|number|cost)\b", re.I)),
-    ("when", re.compile(r"^\s*when\b|\bwhat (date|time|year)\b|\buntil when\b|\bby when\b|\bsince when\b|"
-                        r"\bhow long\b|\bdeadline\b|\bexpir|\bend date\b|\bstart date\b", re.I)),
-    ("who", re.compile(r"^\s*(who|whom|whose)\b|\bwhich (body|bodies|institution|institutions|organ|person|official|"
-                       r"authority|authorities)\b|\bby whom\b|\bwho\b", re.I)),
-    ("purpose", re.compile(r"\b(why|aim|aims|purpose|objective|objectives|goal|goals|rationale|background|"
-                           r"reason|reasons)\b", re.I)),
-    ("which", re.compile(r"^\s*(which|what)\s+(\w+\s+)?(kinds?|types?|areas|countries|states|tasks|measures|goods|"
-                         r"items|criteria|conditions|commitments|bodies|missions|principles|projects|sectors|forms|"
-                         r"activities|means|instruments|regions|exceptions|rights|obligations)\b|\blist\b|"
-                         r"^\s*which\s+[\w-]+s\b", re.I)),
-    ("rule", re.compile(r"^\s*(can|could|may|must|should|is|are|does|do|am|has to|have to|would)\b|"
-                        r"\b(allowed|permitted|obliged|required|forbidden|prohibited|entitled|have to|has to)\b", re.I)),
+    (
+        "how_much",
+        re.compile(
+            r"\bhow (much|many|large|big)\b|\bwhat (percentage|share|proportion|amount|sum|number)\b|"
+            r"\bwhat is the (budget|amount|ceiling|number|cost)\b",
+            re.I,
+        ),
+    ),
+    (
+        "when",
+        re.compile(
+            r"^\s*when\b|\bwhat (date|time|year)\b|\buntil when\b|\bby when\b|\bsince when\b|"
+            r"\bhow long\b|\bdeadline\b|\bexpir|\bend date\b|\bstart date\b",
+            re.I,
+        ),
+    ),
+    (
+        "who",
+        re.compile(
+            r"^\s*(who|whom|whose)\b|\bwhich (body|bodies|institution|institutions|organ|person|official|"
+            r"authority|authorities)\b|\bby whom\b|\bwho\b",
+            re.I,
+        ),
+    ),
+    (
+        "purpose",
+        re.compile(
+            r"\b(why|aim|aims|purpose|objective|objectives|goal|goals|rationale|background|"
+            r"reason|reasons)\b",
+            re.I,
+        ),
+    ),
+    (
+        "which",
+        re.compile(
+            r"^\s*(which|what)\s+(\w+\s+)?(kinds?|types?|areas|countries|states|tasks|measures|goods|"
+            r"items|criteria|conditions|commitments|bodies|missions|principles|projects|sectors|forms|"
+            r"activities|means|instruments|regions|exceptions|rights|obligations)\b|\blist\b|"
+            r"^\s*which\s+[\w-]+s\b",
+            re.I,
+        ),
+    ),
+    (
+        "rule",
+        re.compile(
+            r"^\s*(can|could|may|must|should|is|are|does|do|am|has to|have to|would)\b|"
+            r"\b(allowed|permitted|obliged|required|forbidden|prohibited|entitled|have to|has to)\b",
+            re.I,
+        ),
+    ),
     ("definition", re.compile(r"^\s*what\s+(is|are)\b|\bwhat does\b.*\bmean\b|\bexplain\b|\bdefin", re.I)),
 )
 
@@ -110,7 +154,7 @@ class Thesaurus:
     def __init__(self, words: dict[str, tuple[str, ...]], stem: Callable[[list[str]], list[list[str]]]):
         keys = list(words)
         self.stem = stem
-        self.entries = [(frozenset(stems), words[key]) for key, stems in zip(keys, stem(keys)) if stems]
+        self.entries = [(frozenset(stems), words[key]) for key, stems in zip(keys, stem(keys), strict=True) if stems]
 
     def related(self, text: str) -> list[str]:
         """The legal words for the everyday words of a text, each once, not those it already uses."""
@@ -159,8 +203,14 @@ class Query:
 class QueryAnalyser:
     """Builds `Query` records against one index's vocabulary, treaty articles and the glossary."""
 
-    def __init__(self, expander: Expander, thesaurus: Thesaurus, vocabulary: Vocabulary,
-                 treaty_articles: dict[str, set[str]], english: Callable[[str], bool]):
+    def __init__(
+        self,
+        expander: Expander,
+        thesaurus: Thesaurus,
+        vocabulary: Vocabulary,
+        treaty_articles: dict[str, set[str]],
+        english: Callable[[str], bool],
+    ):
         self.expander = expander
         self.thesaurus = thesaurus
         self.vocabulary = vocabulary
@@ -180,8 +230,9 @@ class QueryAnalyser:
 
     def unknown(self, text: str) -> list[str]:
         """Names and numbered words ("14th") of the question that no indexed text uses, in any spelling."""
-        candidates = proper_names(text) + [t for t in _TOKEN.findall(text)
-                                           if any(c.isdigit() for c in t) and any(c.isalpha() for c in t)]
+        candidates = proper_names(text) + [
+            t for t in _TOKEN.findall(text) if any(c.isdigit() for c in t) and any(c.isalpha() for c in t)
+        ]
         return [w for w in dict.fromkeys(candidates) if not self.vocabulary.knows(w)]
 
     def analyse(self, question: str, history: Iterable[Turn] = ()) -> Query:
@@ -197,15 +248,25 @@ class QueryAnalyser:
         unknown = self.unknown(corrected)
         known = [n for n in proper_names(corrected) if n not in unknown]
         return Query(
-            asked=question, searched=searched, expanded=expanded, expansions=tuple(extra),
+            asked=question,
+            searched=searched,
+            expanded=expanded,
+            expansions=tuple(extra),
             entities=tuple(self.expander.entities(searched)),
-            related=tuple(self.thesaurus.related(searched)), corrections=tuple(fixes),
-            references=tuple(find_references(searched, self.treaty_articles)), other_text=other_text(corrected),
-            unknown=tuple(unknown), names=tuple(known), asks_for=asks_for(corrected),
-            years=tuple(dict.fromkeys(_YEAR.findall(corrected))), wants_person=bool(_PERSON.search(corrected)),
-            event=bool(_EVENT.search(corrected)), live_state=asks_about_live_state(corrected),
+            related=tuple(self.thesaurus.related(searched)),
+            corrections=tuple(fixes),
+            references=tuple(find_references(searched, self.treaty_articles)),
+            other_text=other_text(corrected),
+            unknown=tuple(unknown),
+            names=tuple(known),
+            asks_for=asks_for(corrected),
+            years=tuple(dict.fromkeys(_YEAR.findall(corrected))),
+            wants_person=bool(_PERSON.search(corrected)),
+            event=bool(_EVENT.search(corrected)),
+            live_state=asks_about_live_state(corrected),
             record=bool(_RECORD.search(corrected)),
-            follow_up=bool(turns) and is_follow_up(corrected))
+            follow_up=bool(turns) and is_follow_up(corrected),
+        )
 
 
 def _same_case(typed: str, word: str) -> str:

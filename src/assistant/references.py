@@ -10,14 +10,22 @@ from dataclasses import dataclass
 _REFERENCE = re.compile(
     r"\bart(?:icle)?s?\.?\s*(\d{1,3})(?:\s*\((\d{1,2})\))?"
     r"(?:\s*(?:of\s+the\s+)?(TEU|TFEU|Treaty on European Union|Treaty on the Functioning of the European Union))?",
-    re.I)
+    re.I,
+)
 _PROTOCOL = re.compile(r"\bprotocol\s*(?:\(?\s*no\.?\s*)?(10|11)\b", re.I)
 _DECLARATION = re.compile(r"\bdeclaration\s*(?:no\.?\s*)?(13|14)\b", re.I)
-_TREATY_NAMES = {"teu": "TEU", "tfeu": "TFEU", "treaty on european union": "TEU",
-                 "treaty on the functioning of the european union": "TFEU"}
+_TREATY_NAMES = {
+    "teu": "TEU",
+    "tfeu": "TFEU",
+    "treaty on european union": "TEU",
+    "treaty on the functioning of the european union": "TFEU",
+}
 # "of the NATO treaty", "of the UN Charter": an article of some other text, not of the EU Treaties
-_OTHER_TEXT = re.compile(r"\s*of\s+(?:the\s+)?(?!treaty on\b|TEU\b|TFEU\b)([\w'’ -]{0,40}?"
-                         r"\b(?:treaty|charter|convention|constitution|pact|agreement|act|law))\b", re.I)
+_OTHER_TEXT = re.compile(
+    r"\s*of\s+(?:the\s+)?(?!treaty on\b|TEU\b|TFEU\b)([\w'’ -]{0,40}?"
+    r"\b(?:treaty|charter|convention|constitution|pact|agreement|act|law))\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,7 @@ def find_references(question: str, treaty_articles: dict[str, set[str]]) -> list
 
 
 def other_text(question: str) -> str:
-    """"Article 5 of the NATO treaty" when the question names an article of a text that is not an EU Treaty."""
+    """The article a question names of a text that is not an EU Treaty ("Article 5 of the NATO treaty"), or ""."""
     for m in _REFERENCE.finditer(question):
         if m.group(3):
             continue

@@ -89,8 +89,15 @@ class Retriever:
         hits = []
         for pos in order[:k]:
             sim = float(passage[pos].astype(np.float32) @ qvec)
-            hits.append(Hit(self.index.chunks[pos], fused.get(pos, 1.0), sim, lexical.get(pos),
-                            "reference" if pos in pinned else mode))
+            hits.append(
+                Hit(
+                    self.index.chunks[pos],
+                    fused.get(pos, 1.0),
+                    sim,
+                    lexical.get(pos),
+                    "reference" if pos in pinned else mode,
+                )
+            )
         return Retrieval(tuple(hits), qvec)
 
     def _pin(self, references: tuple[Reference, ...], fused: dict[int, float]) -> list[int]:
@@ -98,17 +105,28 @@ class Retriever:
         and 43" shows both early): the named paragraph first, then the chunks that best match the question."""
         queues = []
         for ref in references:
-            positions = self.by_source.get(ref.source_id, []) if not ref.article else \
-                self.by_article.get((ref.source_id, ref.article), [])
-            queues.append(sorted(positions, key=lambda p: (not (ref.paragraph and self.index.chunks[p].paragraph == ref.paragraph),
-                                                           -fused.get(p, 0.0), p)))
+            positions = (
+                self.by_source.get(ref.source_id, [])
+                if not ref.article
+                else self.by_article.get((ref.source_id, ref.article), [])
+            )
+            queues.append(
+                sorted(
+                    positions,
+                    key=lambda p: (
+                        not (ref.paragraph and self.index.chunks[p].paragraph == ref.paragraph),
+                        -fused.get(p, 0.0),
+                        p,
+                    ),
+                )
+            )
         pinned: list[int] = []
         for round_ in zip_longest(*queues):
             pinned += [p for p in round_ if p is not None and p not in pinned]
         return pinned
 
     def _top(self, scores: np.ndarray, positions: np.ndarray | None = None, positive_only: bool = True) -> list[int]:
-        """The best `candidates` chunk positions by score; `scores[i]` belongs to `positions[i]` (all chunks by default)."""
+        """The best `candidates` chunk positions by score; `scores[i]` is for `positions[i]` (all chunks by default)."""
         if not len(scores):
             return []
         n = min(self.candidates, len(scores))

@@ -19,11 +19,13 @@ def make_client(settings: Settings, path: Path | None = None, create: bool = Tru
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.server_mode:
         try:
-            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port or 8000,
-                                       settings=chroma_settings)
+            return chromadb.HttpClient(
+                host=settings.chroma_host or "", port=settings.chroma_port or 8000, settings=chroma_settings
+            )
         except Exception as exc:  # the client raises several types for an unreachable server
-            raise ConfigError(f"cannot reach the Chroma server at {settings.chroma_host}:"
-                              f"{settings.chroma_port or 8000}: {exc}") from None
+            raise ConfigError(
+                f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port or 8000}: {exc}"
+            ) from None
     if path is None:
         raise ValueError("the embedded vector store needs a folder")
     if not create and not (path / "chroma.sqlite3").is_file():
@@ -31,8 +33,9 @@ def make_client(settings: Settings, path: Path | None = None, create: bool = Tru
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DataDirError(f"cannot create {path} ({exc.strerror or exc}): check CFSP_DATA_DIR and its "
-                           "permissions") from None
+        raise DataDirError(
+            f"cannot create {path} ({exc.strerror or exc}): check CFSP_DATA_DIR and its permissions"
+        ) from None
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
@@ -64,16 +67,18 @@ class VectorStore:
 
     def create(self) -> None:
         """Create the (new, empty) collection."""
-        self._collection = self.client.create_collection(self.name, metadata={"hnsw:space": "cosine"},
-                                                         embedding_function=None)
+        self._collection = self.client.create_collection(
+            self.name, metadata={"hnsw:space": "cosine"}, embedding_function=None
+        )
 
     def add(self, ids: list[str], vectors: np.ndarray, metadatas: list[dict]) -> None:
         """Add vectors in batches the server accepts."""
         self._size = None
         step = max(1, min(self.client.get_max_batch_size(), 2000))
         for i in range(0, len(ids), step):
-            self.collection.add(ids=ids[i:i + step], embeddings=vectors[i:i + step].tolist(),
-                                metadatas=metadatas[i:i + step])
+            self.collection.add(
+                ids=ids[i : i + step], embeddings=vectors[i : i + step].tolist(), metadatas=metadatas[i : i + step]
+            )
 
     def count(self) -> int:
         """Number of vectors stored."""
@@ -87,7 +92,7 @@ class VectorStore:
         if k <= 0:
             return []
         res = self.collection.query(query_embeddings=[vector.tolist()], n_results=k, include=["distances"])
-        return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0])]
+        return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
     def close(self) -> None:
         """Release the client behind this store."""

@@ -1,4 +1,4 @@
-"""Text from outside (questions, history, embedding inputs) must be valid Unicode before a model or a page sees it.
+r"""Text from outside (questions, history, embedding inputs) must be valid Unicode before a model or a page sees it.
 
 JSON can carry a lone UTF-16 surrogate ("\\ud800"): Python accepts it as a one-character string, but the tokenizer,
 UTF-8 output and JSON encoders all refuse it, so it is turned away at the edge with a message (422), not a crash.
@@ -23,8 +23,10 @@ def require_unicode(text: str, what: str) -> str:
     """The text unchanged, or a QuestionError naming `what` and the position of its first invalid character."""
     at = first_invalid(text)
     if at is not None:
-        raise QuestionError(f"{what} has an invalid character at position {at + 1} (U+{ord(text[at]):04X}, half of a "
-                            "UTF-16 surrogate pair): send valid Unicode text")
+        raise QuestionError(
+            f"{what} has an invalid character at position {at + 1} (U+{ord(text[at]):04X}, half of a "
+            "UTF-16 surrogate pair): send valid Unicode text"
+        )
     return text
 
 

@@ -15,8 +15,10 @@ from rapidfuzz.distance import DamerauLevenshtein
 
 WORD = re.compile(r"[^\W_](?:[^\W_]|['’\-](?=[^\W_]))*")
 _NAME = re.compile(r"[^\W\d_][\w'’\-/]*")
-FUNCTION_WORDS = frozenset("i what who whom whose which when where why how is are was were do does did can could "
-                           "should would will shall may might must the a an and or but if in on of to for".split())
+FUNCTION_WORDS = frozenset(
+    "i what who whom whose which when where why how is are was were do does did can could "
+    "should would will shall may might must the a an and or but if in on of to for".split()
+)
 FILE = "vocabulary.json"
 MIN_CORRECTABLE = 4  # shorter words are too often other words one edit away ("tax" -> "tac")
 MIN_SEEN = 2  # a correction must be a word the texts use more than once
@@ -72,8 +74,7 @@ class Vocabulary:
 
     def save(self, folder: Path) -> None:
         """Write next to the other files of a generation."""
-        (folder / FILE).write_text(json.dumps(self.counts, ensure_ascii=False, separators=(",", ":")),
-                                   encoding="utf-8")
+        (folder / FILE).write_text(json.dumps(self.counts, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> Vocabulary:
@@ -103,9 +104,10 @@ class Vocabulary:
         if len(base) < MIN_CORRECTABLE or not base.isalpha() or self.knows(word) or english(base):
             return None
         limit = 1 if len(base) < 8 else 2
-        found = process.extract(base, self.counts.keys(), scorer=DamerauLevenshtein.distance, score_cutoff=limit,
-                                limit=12)
-        found = [(w, d) for w, d, _ in found if self.counts[w] >= MIN_SEEN and w.isalpha()]
+        near = process.extract(
+            base, self.counts.keys(), scorer=DamerauLevenshtein.distance, score_cutoff=limit, limit=12
+        )
+        found = [(str(w), int(d)) for w, d, _ in near if self.counts[w] >= MIN_SEEN and str(w).isalpha()]
         if not found:
             return None
         best, _ = min(found, key=lambda wd: (wd[1], -self.counts[wd[0]]))

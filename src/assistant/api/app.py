@@ -18,7 +18,7 @@ from .. import __version__
 from ..config import Settings
 from ..feedback import FeedbackStore
 from ..pipeline import Assistant
-from ..web import build_app, page_options
+from ..web import build_chat_page, page_options
 from . import errors
 from .openai_embeddings import embeddings_router
 from .routes import api_router
@@ -39,13 +39,20 @@ class HeadAsGet:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI entry point."""
         if scope["type"] == "http" and scope["method"] == "HEAD" and is_api(scope["path"]):
             scope = {**scope, "method": "GET"}
         await self.app(scope, receive, send)
 
 
-def create_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore, *,
-               stream_delay: float = 0.03, owns_assistant: bool = False) -> FastAPI:
+def create_app(
+    assistant: Assistant,
+    settings: Settings,
+    feedback: FeedbackStore,
+    *,
+    stream_delay: float = 0.03,
+    owns_assistant: bool = False,
+) -> FastAPI:
     """The whole server for one loaded assistant: /api/v1 and /v1 (OpenAPI docs at /docs), the compact chat at
     /widget with /widget.js to embed it, and the chat page at /. While serving, the assistant follows the index
     (see `Assistant.watch`); with `owns_assistant` it is closed at shutdown. Raises ConfigError for unusable keys."""
@@ -55,8 +62,14 @@ def create_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore
     # the size limit and the guard refuse requests before anything is parsed.
     middleware = [
         # Always installed, even with no origins: Gradio then leaves CORS to it instead of adding its own rules.
-        Middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins), allow_methods=["GET", "POST"],
-                   allow_headers=["Authorization", "Content-Type"], expose_headers=["Retry-After"], max_age=600),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.allowed_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["Retry-After"],
+            max_age=600,
+        ),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         Middleware(Guard, keys=keys, rate=rate, protect_chat=settings.protect_chat, chat_mounts=("", WIDGET_PATH)),
         Middleware(FramePolicy, origins=settings.allowed_origins, widget_path=WIDGET_PATH),
@@ -76,9 +89,17 @@ def create_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore
                 assistant.unwatch()
 
     # FastAPIOffline: the /docs page with Swagger UI files shipped in a package, not fetched from a CDN (offline)
-    app = FastAPIOffline(title="CFSP Assistant API", version=__version__, description=DESCRIPTION,
-                         middleware=middleware, docs_url="/docs", redoc_url=None, static_url="/docs/static",
-                         openapi_url="/openapi.json", lifespan=lifespan)
+    app = FastAPIOffline(
+        title="CFSP Assistant API",
+        version=__version__,
+        description=DESCRIPTION,
+        middleware=middleware,
+        docs_url="/docs",
+        redoc_url=None,
+        static_url="/docs/static",
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
     errors.install(app)
 
     if settings.embedding_threads == 0 and hasattr(assistant.embedder, "use_threads"):
@@ -89,8 +110,9 @@ def create_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore
     limiter = anyio.CapacityLimiter(settings.concurrency_limit)  # questions at once; more wait their turn
     app.include_router(api_router(assistant, limiter))
     # Embeddings have their own, smaller limit: a few large requests once held every slot and questions waited.
-    app.include_router(embeddings_router(assistant.embedder, settings,
-                                         anyio.CapacityLimiter(settings.embedding_concurrency)))
+    app.include_router(
+        embeddings_router(assistant.embedder, settings, anyio.CapacityLimiter(settings.embedding_concurrency))
+    )
 
     # Every method: without this route PUT, DELETE ... fell through to the chat page's mount and got its 404.
     # (A CORS preflight never gets here: the CORS middleware answers it.)
@@ -101,14 +123,19 @@ def create_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore
         # the OpenAPI document lists every documented path (FastAPI builds it once); the API has no path parameters
         allowed = sorted(method.upper() for method in app.openapi().get("paths", {}).get(request.url.path, {}))
         if allowed:
-            return errors.error(405, f"use {' or '.join(allowed)} for {request.url.path}", {"Allow": ", ".join(allowed)})
+            return errors.error(
+                405, f"use {' or '.join(allowed)} for {request.url.path}", {"Allow": ", ".join(allowed)}
+            )
         return errors.error(404, "no such API endpoint: see /docs")
 
     @app.get("/widget.js", include_in_schema=False)
     async def widget_js() -> Response:
         """The embed script."""
-        return Response(WIDGET_JS, media_type="text/javascript",
-                        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"})
+        return Response(
+            WIDGET_JS,
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+        )
 
     @app.get(WIDGET_PATH, include_in_schema=False)
     async def widget_slash() -> RedirectResponse:
@@ -118,8 +145,8 @@ def create_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore
     # Mounted last, the widget before the catch-all "/" (Starlette tries routes in order).
     mount = {"server_name": settings.host, "server_port": settings.port}
     refusal = question_refusal(keys, rate)  # the pages tell a person over the limit before enqueueing
-    widget = build_app(assistant, settings, feedback, stream_delay=stream_delay, compact=True, refusal=refusal)
+    widget = build_chat_page(assistant, settings, feedback, stream_delay=stream_delay, compact=True, refusal=refusal)
     gr.mount_gradio_app(app, widget, path=WIDGET_PATH, **mount, **page_options(compact=True))
-    chat = build_app(assistant, settings, feedback, stream_delay=stream_delay, refusal=refusal)
+    chat = build_chat_page(assistant, settings, feedback, stream_delay=stream_delay, refusal=refusal)
     gr.mount_gradio_app(app, chat, path="/", **mount, **page_options())
     return app

@@ -63,7 +63,8 @@ def install(app: FastAPI) -> None:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return error(500, INTERNAL)
 
-    app.add_exception_handler(AssistantError, on_assistant_error)
-    app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(HTTPException, on_http)
+    # Starlette types every handler as taking an Exception; each of these takes the subclass it is registered for
+    app.add_exception_handler(AssistantError, on_assistant_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, on_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, on_http)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, on_anything)

@@ -27,10 +27,16 @@ def _encode(vector: np.ndarray, encoding: str) -> list[float] | str:
 def embeddings_router(embedder: Embedder, settings: Settings, limiter: anyio.CapacityLimiter) -> APIRouter:
     """The /v1 routes for one embedder, with limits on inputs per request, characters per input and characters in
     all; `limiter` bounds how many requests are computed at once (the rest wait)."""
-    max_inputs, max_chars, max_total = (settings.max_embedding_inputs, settings.max_embedding_chars,
-                                        settings.max_embedding_total_chars)
-    router = APIRouter(prefix="/v1", tags=["embeddings (OpenAI-compatible)"],
-                       responses={status: {"model": ErrorResponse} for status in (400, 401, 404, 413, 422, 429, 500)})
+    max_inputs, max_chars, max_total = (
+        settings.max_embedding_inputs,
+        settings.max_embedding_chars,
+        settings.max_embedding_total_chars,
+    )
+    router = APIRouter(
+        prefix="/v1",
+        tags=["embeddings (OpenAI-compatible)"],
+        responses={status: {"model": ErrorResponse} for status in (400, 401, 404, 413, 422, 429, 500)},
+    )
 
     def texts_of(request: EmbeddingRequest) -> list[str]:
         """The inputs as a list within the limits, or a QuestionError (422) naming the first problem."""
@@ -47,8 +53,10 @@ def embeddings_router(embedder: Embedder, settings: Settings, limiter: anyio.Cap
             require_unicode(text, f"input {i}")
         total = sum(map(len, texts))
         if total > max_total:
-            raise QuestionError(f"input has {total:,} characters in all; the limit is {max_total:,} per request "
-                                "(send the rest in another request)")
+            raise QuestionError(
+                f"input has {total:,} characters in all; the limit is {max_total:,} per request "
+                "(send the rest in another request)"
+            )
         if request.dimensions is not None and request.dimensions != embedder.dim:
             raise QuestionError(f"dimensions must be {embedder.dim} for {embedder.model_id} (or left out)")
         return texts
@@ -57,7 +65,9 @@ def embeddings_router(embedder: Embedder, settings: Settings, limiter: anyio.Cap
     async def embeddings(request: EmbeddingRequest):
         """Unit-length vectors of the inputs by the served model, with the model tokens read as usage."""
         if request.model is not None and request.model != embedder.model_id:
-            return error(404, f"model {request.model!r} is not served here; this server embeds with {embedder.model_id!r}")
+            return error(
+                404, f"model {request.model!r} is not served here; this server embeds with {embedder.model_id!r}"
+            )
         texts = texts_of(request)
 
         def run() -> tuple[np.ndarray, int]:
@@ -66,6 +76,8 @@ def embeddings_router(embedder: Embedder, settings: Settings, limiter: anyio.Cap
         vectors, tokens = await anyio.to_thread.run_sync(run, limiter=limiter)
         return EmbeddingResponse(
             data=[Embedding(embedding=_encode(v, request.encoding_format), index=i) for i, v in enumerate(vectors)],
-            model=embedder.model_id, usage=Usage(prompt_tokens=tokens, total_tokens=tokens))
+            model=embedder.model_id,
+            usage=Usage(prompt_tokens=tokens, total_tokens=tokens),
+        )
 
     return router

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 from fastapi import APIRouter
@@ -13,30 +14,26 @@ from fastapi.sse import EventSourceResponse, format_sse_event
 from ..conversation import validate_history
 from ..errors import QuestionError
 from ..pipeline import Assistant, validate_question
+from ..streaming import answer_pieces
 from ..types import Answer
 from .schemas import AskRequest, AskResponse, ErrorResponse, HealthResponse, Source, SourcesResponse
 
-WORDS_PER_EVENT = 3
-ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 413, 422, 429, 500)}
-
-
-def answer_pieces(text: str, words: int = WORDS_PER_EVENT) -> list[str]:
-    """The answer text in groups of words, spaces kept, so the pieces join back to exactly the text."""
-    tokens = text.split(" ")
-    return [" ".join(tokens[i:i + words]) + (" " if i + words < len(tokens) else "")
-            for i in range(0, len(tokens), words)] if text else []
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (400, 401, 413, 422, 429, 500)
+}
 
 
 def api_router(assistant: Assistant, limiter: anyio.CapacityLimiter) -> APIRouter:
     """The routes for one assistant; `limiter` bounds how many questions are answered at once (the rest wait)."""
     settings = assistant.settings
-    router = APIRouter(prefix="/api/v1", tags=["assistant"], responses=ERRORS)
+    router = APIRouter(prefix="/api/v1", tags=["assistant"], responses=dict(ERRORS))
 
     def checked(request: AskRequest) -> tuple[str, list[dict], int]:
         """The request within the configured limits, or a QuestionError (422) naming the limit."""
         question = validate_question(request.question, settings.max_question_chars)
-        turns = validate_history([t.model_dump() for t in request.history], settings.max_history_turns,
-                                 settings.max_question_chars * 4)
+        turns = validate_history(
+            [t.model_dump() for t in request.history], settings.max_history_turns, settings.max_question_chars * 4
+        )
         top_k = settings.top_k if request.top_k is None else request.top_k
         if not 1 <= top_k <= settings.max_top_k:
             raise QuestionError(f"top_k must be between 1 and {settings.max_top_k}, not {top_k}")
@@ -44,8 +41,9 @@ def api_router(assistant: Assistant, limiter: anyio.CapacityLimiter) -> APIRoute
 
     async def answer(request: AskRequest) -> Answer:
         question, history, top_k = checked(request)
-        return await anyio.to_thread.run_sync(lambda: assistant.ask(question, top_k=top_k, history=history),
-                                              limiter=limiter)
+        return await anyio.to_thread.run_sync(
+            lambda: assistant.ask(question, top_k=top_k, history=history), limiter=limiter
+        )
 
     @router.post("/ask", response_model=AskResponse, summary="Answer a question with citations")
     async def ask(request: AskRequest) -> AskResponse:
@@ -54,10 +52,17 @@ def api_router(assistant: Assistant, limiter: anyio.CapacityLimiter) -> APIRoute
 
     # Not `response_class=EventSourceResponse`: that makes FastAPI expect a generator, and this endpoint first
     # answers (so bad input is a plain 4xx) and then returns the stream itself.
-    @router.post("/ask/stream", summary="Answer a question, streamed (server-sent events)",
-                 responses={200: {"description": "`delta` events with pieces of the answer text, then one `answer` "
-                                  "event with the same JSON as /api/v1/ask.",
-                                  "content": {"text/event-stream": {}}}})
+    @router.post(
+        "/ask/stream",
+        summary="Answer a question, streamed (server-sent events)",
+        responses={
+            200: {
+                "description": "`delta` events with pieces of the answer text, then one `answer` "
+                "event with the same JSON as /api/v1/ask.",
+                "content": {"text/event-stream": {}},
+            }
+        },
+    )
     async def ask_stream(request: AskRequest) -> EventSourceResponse:
         """Server-sent events: `delta` ({"text": piece}) as the answer is written, then `answer` (the full JSON)."""
         result = AskResponse.of(await answer(request))  # bad input is a plain 4xx before the stream opens
@@ -72,12 +77,18 @@ def api_router(assistant: Assistant, limiter: anyio.CapacityLimiter) -> APIRoute
     @router.get("/sources", response_model=SourcesResponse, summary="What is indexed")
     async def sources() -> SourcesResponse:
         """Every indexed document: id, kind, title, citation form, date, official link and chunk count."""
-        rows = [Source(**{name: row[name] for name in Source.model_fields if row.get(name) is not None})
-                for row in assistant.sources()]
+        rows = [
+            Source(**{name: row[name] for name in Source.model_fields if row.get(name) is not None})
+            for row in assistant.sources()
+        ]
         return SourcesResponse(documents=len(rows), chunks=len(assistant.index.chunks), sources=rows)
 
-    @router.get("/health", response_model=HealthResponse, summary="Liveness and index readiness",
-                responses={503: {"model": HealthResponse, "description": "The served index cannot answer."}})
+    @router.get(
+        "/health",
+        response_model=HealthResponse,
+        summary="Liveness and index readiness",
+        responses={503: {"model": HealthResponse, "description": "The served index cannot answer."}},
+    )
     async def health() -> JSONResponse:
         """The server answers and its index can serve (200), or not (503 with `ready: false` and the problem):
         the generation served, counts, embedding model and provider, vector store mode."""
@@ -85,10 +96,18 @@ def api_router(assistant: Assistant, limiter: anyio.CapacityLimiter) -> APIRoute
         index = assistant.index
         manifest = index.manifest
         body = HealthResponse(
-            status="unavailable" if problem else "ok", ready=problem is None, problem=problem,
-            generation=manifest.generation, documents=manifest.documents, chunks=len(index.chunks),
-            embedding_model=manifest.model, embedding_provider=manifest.provider, dimension=manifest.dim,
-            vector_store="server" if settings.server_mode else "embedded", built_at=manifest.built_at)
+            status="unavailable" if problem else "ok",
+            ready=problem is None,
+            problem=problem,
+            generation=manifest.generation,
+            documents=manifest.documents,
+            chunks=len(index.chunks),
+            embedding_model=manifest.model,
+            embedding_provider=manifest.provider,
+            dimension=manifest.dim,
+            vector_store="server" if settings.server_mode else "embedded",
+            built_at=manifest.built_at,
+        )
         return JSONResponse(body.model_dump(), status_code=503 if problem else 200)
 
     return router

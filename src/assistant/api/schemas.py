@@ -28,12 +28,19 @@ class HistoryTurn(BaseModel):
 class AskRequest(BaseModel):
     """A question, the conversation so far (for follow-ups) and how many passages to retrieve."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"question": "Does the EU have a mutual defence clause?", "history": [], "top_k": 5}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"question": "Does the EU have a mutual defence clause?", "history": [], "top_k": 5}]
+        },
+    )
 
     question: str = Field(description="The question, in English.")
-    history: list[HistoryTurn] = Field(default_factory=list, description="Earlier turns, oldest first (questions and "
-                                "answer texts), so a follow-up such as 'Who can join it?' is understood.")
+    history: list[HistoryTurn] = Field(
+        default_factory=list,
+        description="Earlier turns, oldest first (questions and "
+        "answer texts), so a follow-up such as 'Who can join it?' is understood.",
+    )
     top_k: int | None = Field(None, description="Passages to retrieve; default the server's top_k.")
 
 
@@ -47,16 +54,20 @@ class CitationOut(BaseModel):
     article: str
     paragraph: str
     kind: str = Field(description="treaty, decision, regulation, official summary, agreement, web page …")
-    kind_label: str = Field(description='The kind as people read it: "Treaty", "Council decision", "Web page — not '
-                                        'an official legal text" …')
-    tier: int = Field(description="1 treaty, 2 legal act, 3 official summary, 4 web page or other document (not "
-                                   "official law).")
+    kind_label: str = Field(
+        description='The kind as people read it: "Treaty", "Council decision", "Web page — not '
+        'an official legal text" …'
+    )
+    tier: int = Field(
+        description="1 treaty, 2 legal act, 3 official summary, 4 web page or other document (not official law)."
+    )
     date: str = Field(description="ISO date of the text; empty when unknown.")
     date_label: str = Field(description='The date as people read it: "7 June 2016", or "date unknown".')
     quote: str = Field(description="The sentence(s) of the official text the answer quotes.")
     context: str = Field("", description="The whole article, summary section or page the quote comes from.")
-    highlights: list[tuple[int, int]] = Field(default_factory=list, description="Where the quoted sentences are in "
-                                              "`context`: [start, end) character offsets.")
+    highlights: list[tuple[int, int]] = Field(
+        default_factory=list, description="Where the quoted sentences are in `context`: [start, end) character offsets."
+    )
 
 
 class AskResponse(BaseModel):
@@ -66,20 +77,32 @@ class AskResponse(BaseModel):
     citations: list[CitationOut]
     abstained: bool
     latency_ms: float
-    search_query: str = Field(description="The question as searched (with the conversation's topic for follow-ups "
-                                          "and typos corrected).")
-    corrections: list[tuple[str, str]] = Field(default_factory=list, description="[as typed, as searched] for each "
-                                               "word corrected before searching.")
+    search_query: str = Field(
+        description="The question as searched (with the conversation's topic for follow-ups and typos corrected)."
+    )
+    corrections: list[tuple[str, str]] = Field(
+        default_factory=list, description="[as typed, as searched] for each word corrected before searching."
+    )
 
     @classmethod
     def of(cls, answer: Answer) -> "AskResponse":
         """The API form of the pipeline's Answer record."""
         fields = CitationOut.model_fields
-        return cls(answer=answer.text, abstained=answer.abstained, latency_ms=round(answer.latency_ms, 2),
-                   search_query=answer.search_query or answer.question, corrections=list(answer.corrections),
-                   citations=[CitationOut(**{k: v for k, v in asdict(c).items() if k in fields},
-                                          kind_label=c.kind_label, date_label=c.date_label)
-                              for c in answer.citations])
+        return cls(
+            answer=answer.text,
+            abstained=answer.abstained,
+            latency_ms=round(answer.latency_ms, 2),
+            search_query=answer.search_query or answer.question,
+            corrections=list(answer.corrections),
+            citations=[
+                CitationOut(
+                    **{k: v for k, v in asdict(c).items() if k in fields},
+                    kind_label=c.kind_label,
+                    date_label=c.date_label,
+                )
+                for c in answer.citations
+            ],
+        )
 
 
 class Source(BaseModel):
@@ -122,8 +145,11 @@ class HealthResponse(BaseModel):
 class EmbeddingRequest(BaseModel):
     """OpenAI-compatible embeddings request."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"input": ["mutual defence clause", "Article 42(7) TEU"], "model": "all-MiniLM-L6-v2"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"input": ["mutual defence clause", "Article 42(7) TEU"], "model": "all-MiniLM-L6-v2"}]
+        }
+    )
 
     input: str | list[str] = Field(description="A text or a list of texts.")
     model: str | None = Field(None, description="Must be the served model when given.")

@@ -136,8 +136,9 @@ class KeyRing:
         """No key of the file is valid while it cannot be read; said once per problem, not on every request."""
         self.loaded, self._content, self._stat = set(), None, None
         if problem != self._unreadable:
-            log.error("API keys file %s cannot be read (%s): none of its keys is accepted until it can be",
-                      self.path, problem)
+            log.error(
+                "API keys file %s cannot be read (%s): none of its keys is accepted until it can be", self.path, problem
+            )
             self._unreadable = problem
 
     @property
@@ -217,7 +218,7 @@ def enqueues_question(method: str, path: str, mounts: Iterable[str]) -> bool:
     if method != "POST":
         return False
     for mount in mounts:
-        rest = path[len(mount):] if path.startswith(mount + "/gradio_api/") else None
+        rest = path[len(mount) :] if path.startswith(mount + "/gradio_api/") else None
         if rest is not None and (rest.rstrip("/") == "/gradio_api/queue/join" or rest.startswith("/gradio_api/call/")):
             return True
     return False
@@ -230,12 +231,19 @@ class Guard:
     The rate limit counts per key for a valid key, else per client address, and is checked before the key is
     judged, so guessing keys is slowed down too."""
 
-    def __init__(self, app: ASGIApp, keys: KeyRing, rate: RateLimit | None, protect_chat: bool,
-                 chat_mounts: Iterable[str] = ("",)):
+    def __init__(
+        self,
+        app: ASGIApp,
+        keys: KeyRing,
+        rate: RateLimit | None,
+        protect_chat: bool,
+        chat_mounts: Iterable[str] = ("",),
+    ):
         self.app, self.keys, self.rate, self.protect_chat = app, keys, rate, protect_chat
         self.chat_mounts = tuple(m.rstrip("/") for m in chat_mounts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI entry point."""
         if scope["type"] != "http" or scope["method"] == "OPTIONS" or is_public(scope["path"]):
             await self.app(scope, receive, send)
             return
@@ -250,8 +258,11 @@ class Guard:
         if (api or question) and self.rate is not None:
             wait = self.rate.hit(caller_of(token, known, (scope.get("client") or (None,))[0]))
             if wait:
-                message = (self.rate.too_many_questions(wait) if question
-                           else f"too many requests: the limit is {self.rate.item}; retry in {wait} s")
+                message = (
+                    self.rate.too_many_questions(wait)
+                    if question
+                    else f"too many requests: the limit is {self.rate.item}; retry in {wait} s"
+                )
                 await error(429, message, {"Retry-After": str(wait)})(scope, receive, send)
                 return
         if needs_key and self.keys.enabled and not known:
@@ -269,6 +280,7 @@ class BodyLimit:
         self.app, self.max_bytes = app, max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI entry point."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -296,7 +308,7 @@ class BodyLimit:
             if size > self.max_bytes:
                 await self._too_large(scope, receive, send)
                 return
-        body = b"".join(chunks)
+        body: bytes | None = b"".join(chunks)
 
         async def replay() -> Message:
             nonlocal body
@@ -328,6 +340,7 @@ class FramePolicy:
         self.page_policy = frame_ancestors(())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI entry point."""
         path = scope.get("path", "")
         if scope["type"] != "http" or is_api(path) or is_public(path):
             await self.app(scope, receive, send)

@@ -19,6 +19,12 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     configured trusted proxies: uvicorn's own default trusts 127.0.0.1, which gave any local process a fresh
     rate-limit bucket per forged header. Header and body timeouts are the reverse proxy's job."""
     proxies = ",".join(_uvicorn_form(p) for p in settings.trusted_proxies)
-    return {"host": settings.host, "port": settings.port, "log_level": "info", "timeout_graceful_shutdown": 5,
-            # "" rather than None: None makes uvicorn read FORWARDED_ALLOW_IPS from the environment
-            "proxy_headers": bool(proxies), "forwarded_allow_ips": proxies}
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "timeout_graceful_shutdown": 5,
+        # "" rather than None: None makes uvicorn read FORWARDED_ALLOW_IPS from the environment
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies,
+    }

@@ -27,4 +27,3 @@ WIDGET_JS = """/* CFSP Assistant widget. Usage:
   if (holder) { holder.appendChild(frame); } else { script.parentNode.insertBefore(frame, script.nextSibling); }
 })();
 """
-

@@ -6,17 +6,26 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .questions import QuestionSetError
+from ..errors import AssistantError
+from .runner import METRICS, Summary
 
-# metric name in the summary -> direction ("min": the value must be at least the bound)
-GATED = {
-    "recall_at_1": "min", "recall_at_3": "min", "recall_at_5": "min", "recall_at_10": "min",
-    "mrr": "min", "ndcg": "min",
-    "citation_accuracy_first": "min", "citation_accuracy_any": "min", "keyword_hit_rate": "min",
-    "lead_keyword_rate": "min", "answerable_declined": "max", "not_covered_declined": "min", "answer_words_mean": "max",
-    "abstention_precision": "min", "abstention_recall": "min", "abstention_accuracy": "min",
-    "latency_ms_p95": "max",
+
+class GatesError(AssistantError):
+    """A gates file or gate bound cannot be used; the message names the problem."""
+
+
+# metrics where lower is better; every other metric of the summary is a "min" gate (the value must reach the bound)
+LOWER_IS_BETTER = {
+    "answerable_declined",
+    "answer_words_mean",
+    "retrieval_ms_p50",
+    "retrieval_ms_p95",
+    "answer_ms_p50",
+    "answer_ms_p95",
+    "latency_ms_p50",
+    "latency_ms_p95",
 }
+GATED = {name: "max" if name in LOWER_IS_BETTER else "min" for name in METRICS}
 
 
 @dataclass(frozen=True)
@@ -30,11 +39,13 @@ class GateResult:
 
     @property
     def passed(self) -> bool:
+        """Does the value meet the bound?"""
         if self.value is None:
             return False
         return self.value >= self.bound if self.direction == "min" else self.value <= self.bound
 
     def describe(self) -> str:
+        """One line: metric, value, bound and the verdict."""
         shown = "undefined" if self.value is None else f"{self.value:.3f}"
         word = "at least" if self.direction == "min" else "at most"
         return f"{self.metric} = {shown} (gate: {word} {self.bound:g}) {'passed' if self.passed else 'FAILED'}"
@@ -45,7 +56,7 @@ def load_gates(path: Path) -> tuple[str, dict[str, float]]:
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise QuestionSetError(f"cannot read gates file {path}: {exc}") from None
+        raise GatesError(f"cannot read gates file {path}: {exc}") from None
     gates = data.get("gates", {})
     check_names(gates)
     return data.get("retriever", "hybrid"), {k: float(v) for k, v in gates.items()}
@@ -55,10 +66,10 @@ def check_names(gates: dict) -> None:
     """Refuse gates on metrics that do not exist (a typo must not silently pass)."""
     unknown = [name for name in gates if name not in GATED]
     if unknown:
-        raise QuestionSetError(f"unknown gate metric(s) {', '.join(unknown)}; known: {', '.join(GATED)}")
+        raise GatesError(f"unknown gate metric(s) {', '.join(unknown)}; known: {', '.join(GATED)}")
 
 
-def check(summary: dict, gates: dict[str, float]) -> list[GateResult]:
+def check(summary: Summary, gates: dict[str, float]) -> list[GateResult]:
     """Each gate against the summary of the gated retriever."""
     check_names(gates)
-    return [GateResult(name, bound, GATED[name], summary.get(name)) for name, bound in gates.items()]
+    return [GateResult(name, bound, GATED[name], summary.value(name)) for name, bound in gates.items()]

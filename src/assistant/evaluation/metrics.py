@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
+from .. import stats
 
 
 def first_relevant_rank(relevant: Sequence[bool]) -> int | None:
@@ -86,6 +86,4 @@ def mean(values: Sequence[float | None]) -> float | None:
     return sum(defined) / len(defined) if defined else None
 
 
-def percentile(values: Sequence[float], p: float) -> float | None:
-    """The p-th percentile (linear interpolation, as numpy); None for no values."""
-    return float(np.percentile(np.asarray(values, dtype=float), p)) if len(values) else None
+percentile = stats.percentile  # one definition for the evaluation, the benchmark and the load tool

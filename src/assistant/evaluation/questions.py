@@ -28,6 +28,7 @@ class Expected:
         return source_id == self.source and (not self.article or article == self.article)
 
     def to_dict(self) -> dict:
+        """JSON-ready form (as in a question set)."""
         return {"source": self.source, **({"article": self.article} if self.article else {})}
 
 
@@ -46,7 +47,7 @@ class EvalQuestion:
 
     @property
     def split(self) -> str:
-        """"held-out" for a set in a `heldout` folder, else "tuning"."""
+        """The split: "held-out" for a set in a `heldout` folder, else "tuning"."""
         return "held-out" if self.set_name.startswith(HELD_OUT + "/") else "tuning"
 
     def is_relevant(self, source_id: str, article: str) -> bool:
@@ -85,9 +86,10 @@ def _parse(obj: object) -> tuple[EvalQuestion | None, list[str]]:
         keywords = []
     history = obj.get("history") or []
     if not isinstance(history, list) or not all(
-            isinstance(t, dict) and t.get("role") in ("user", "assistant") and isinstance(t.get("content"), str)
-            for t in history):
-        problems.append("'history' must be a list of {\"role\": \"user\"|\"assistant\", \"content\": text}")
+        isinstance(t, dict) and t.get("role") in ("user", "assistant") and isinstance(t.get("content"), str)
+        for t in history
+    ):
+        problems.append('\'history\' must be a list of {"role": "user"|"assistant", "content": text}')
         history = []
     topic = obj.get("topic", "general")
     if not isinstance(topic, str) or not topic.strip():
@@ -95,12 +97,18 @@ def _parse(obj: object) -> tuple[EvalQuestion | None, list[str]]:
     if obj.get("answerable") is True and not expected:
         problems.append("an answerable question needs at least one 'expected' source")
     if obj.get("answerable") is False and expected_raw:
-        problems.append("an unanswerable question must have \"expected\": []")
+        problems.append('an unanswerable question must have "expected": []')
     if problems:
         return None, problems
-    return EvalQuestion(obj["id"].strip(), obj["question"].strip(), obj["answerable"], tuple(expected),
-                        tuple(k.strip() for k in keywords), topic.strip(),
-                        tuple({"role": t["role"], "content": t["content"]} for t in history)), []
+    return EvalQuestion(
+        obj["id"].strip(),
+        obj["question"].strip(),
+        obj["answerable"],
+        tuple(expected),
+        tuple(k.strip() for k in keywords),
+        topic.strip(),
+        tuple({"role": t["role"], "content": t["content"]} for t in history),
+    ), []
 
 
 def load_set(path: Path) -> list[EvalQuestion]:
@@ -128,7 +136,9 @@ def load_set(path: Path) -> list[EvalQuestion]:
         if question is None:
             continue
         if question.id in seen:
-            errors.append(f"{path.name} line {number}: duplicate id {question.id!r} (first on line {seen[question.id]})")
+            errors.append(
+                f"{path.name} line {number}: duplicate id {question.id!r} (first on line {seen[question.id]})"
+            )
             continue
         seen[question.id] = number
         name = f"{HELD_OUT}/{path.stem}" if path.parent.name == HELD_OUT else path.stem

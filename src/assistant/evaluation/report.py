@@ -8,17 +8,34 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .gates import GateResult
-from .runner import EvalRun, QuestionResult, breakdown, summarize
+from .runner import EvalRun, QuestionResult, Summary, breakdown, summarize
 
-HEADLINE = [("recall_at_1", "R@1"), ("recall_at_3", "R@3"), ("recall_at_5", "R@5"), ("recall_at_10", "R@10"),
-            ("mrr", "MRR@k"), ("ndcg", "nDCG@k"), ("citation_accuracy_first", "cite first"),
-            ("citation_accuracy_any", "cite any"), ("keyword_hit_rate", "keywords"),
-            ("lead_keyword_rate", "lead keyword"), ("abstention_precision", "abst. prec."),
-            ("abstention_recall", "abst. rec."), ("abstention_accuracy", "abst. acc."),
-            ("not_covered_declined", "not covered declined"), ("answerable_declined", "answerable declined"),
-            ("answer_words_mean", "words")]
-SPEED = [("retrieval_ms_p50", "retrieval p50"), ("retrieval_ms_p95", "retrieval p95"), ("answer_ms_p50", "answer p50"),
-         ("answer_ms_p95", "answer p95"), ("latency_ms_p50", "total p50"), ("latency_ms_p95", "total p95")]
+HEADLINE = [
+    ("recall_at_1", "R@1"),
+    ("recall_at_3", "R@3"),
+    ("recall_at_5", "R@5"),
+    ("recall_at_10", "R@10"),
+    ("mrr", "MRR@k"),
+    ("ndcg", "nDCG@k"),
+    ("citation_accuracy_first", "cite first"),
+    ("citation_accuracy_any", "cite any"),
+    ("keyword_hit_rate", "keywords"),
+    ("lead_keyword_rate", "lead keyword"),
+    ("abstention_precision", "abst. prec."),
+    ("abstention_recall", "abst. rec."),
+    ("abstention_accuracy", "abst. acc."),
+    ("not_covered_declined", "not covered declined"),
+    ("answerable_declined", "answerable declined"),
+    ("answer_words_mean", "words"),
+]
+SPEED = [
+    ("retrieval_ms_p50", "retrieval p50"),
+    ("retrieval_ms_p95", "retrieval p95"),
+    ("answer_ms_p50", "answer p50"),
+    ("answer_ms_p95", "answer p95"),
+    ("latency_ms_p50", "total p50"),
+    ("latency_ms_p95", "total p95"),
+]
 CHART = HEADLINE[:10] + [HEADLINE[12]]
 
 
@@ -35,11 +52,16 @@ def _table(header: Sequence[str], rows: Sequence[Sequence]) -> list[str]:
     def cell(v) -> str:
         return fmt(v).replace("|", "\\|").replace("\n", " ")
 
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + \
-        ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+        "| " + " | ".join(cell(v) for v in row) + " |" for row in rows
+    ]
 
 
-def worst(results: Sequence[QuestionResult], metric: str, n: int = 10) -> list[QuestionResult]:
+def _as_dicts(groups: dict[str, dict[str, Summary]]) -> dict[str, dict[str, dict]]:
+    return {mode: {name: s.to_dict() for name, s in by_group.items()} for mode, by_group in groups.items()}
+
+
+def worst(results: Sequence[QuestionResult], metric: str, n: int = 10, threshold: float = 0.0) -> list[QuestionResult]:
     """The n questions a metric judges worst (only those that failed it), worst first."""
     if metric == "recall_at_5":
         failed = [r for r in results if r.answerable and r.recall.get("5", 0.0) < 1.0]
@@ -51,18 +73,21 @@ def worst(results: Sequence[QuestionResult], metric: str, n: int = 10) -> list[Q
         return [r for r in results if r.answerable and not r.first_citation_ok][:n]
     if metric == "keyword_hit_rate":
         failed = [r for r in results if r.answerable and r.keyword_score is not None and r.keyword_score < 1.0]
-        return sorted(failed, key=lambda r: r.keyword_score)[:n]
+        return sorted(failed, key=lambda r: r.keyword_score or 0.0)[:n]
     if metric == "abstention_accuracy":
         failed = [r for r in results if r.abstained == r.answerable]
         # confident wrong answers and clear-cut wrong refusals first
-        return sorted(failed, key=lambda r: -abs(r.confidence - 0.38))[:n]
+        return sorted(failed, key=lambda r: -abs(r.confidence - threshold))[:n]
     raise ValueError(f"no worst-list for {metric}")
 
 
-WORST = [("recall_at_5", "Missed in the top 5"), ("mrr", "Lowest reciprocal rank"),
-         ("citation_accuracy_first", "First citation not an expected source"),
-         ("keyword_hit_rate", "Fewest expected keywords in the answer"),
-         ("abstention_accuracy", "Wrong abstention decision")]
+WORST = [
+    ("recall_at_5", "Missed in the top 5"),
+    ("mrr", "Lowest reciprocal rank"),
+    ("citation_accuracy_first", "First citation not an expected source"),
+    ("keyword_hit_rate", "Fewest expected keywords in the answer"),
+    ("abstention_accuracy", "Wrong abstention decision"),
+]
 
 
 def build(run: EvalRun, gate_retriever: str, gates: Sequence[GateResult]) -> dict:
@@ -79,19 +104,31 @@ def build(run: EvalRun, gate_retriever: str, gates: Sequence[GateResult]) -> dic
         "retrievers": run.retrievers,
         "seconds": round(run.seconds, 2),
         "index": run.index,
-        "summary": {mode: summarize(rs) for mode, rs in by_mode.items()},
-        "by_topic": breakdown(run.results, "topic"),
-        "by_source_kind": breakdown(run.results, "source_kind"),
-        "by_set": breakdown(run.results, "set"),
-        "by_split": breakdown(run.results, "split"),
+        "summary": {mode: summarize(rs).to_dict() for mode, rs in by_mode.items()},
+        **{f"by_{by}": _as_dicts(breakdown(run.results, by)) for by in ("topic", "source_kind", "set", "split")},
         "primary_retriever": primary,
-        "worst": {metric: [{"id": r.id, "question": r.question, "rank": r.rank, "keyword_score": r.keyword_score,
-                            "keywords_missing": r.keywords_missing,
-                            "abstained": r.abstained, "confidence": r.confidence, "expected": r.expected,
-                            "citations": r.citations, "retrieved": r.retrieved[:3]}
-                           for r in worst(by_mode[primary], metric)] for metric, _ in WORST},
-        "gates": [{"metric": g.metric, "bound": g.bound, "direction": g.direction, "value": g.value,
-                   "passed": g.passed} for g in gates],
+        "worst": {
+            metric: [
+                {
+                    "id": r.id,
+                    "question": r.question,
+                    "rank": r.rank,
+                    "keyword_score": r.keyword_score,
+                    "keywords_missing": r.keywords_missing,
+                    "abstained": r.abstained,
+                    "confidence": r.confidence,
+                    "expected": r.expected,
+                    "citations": r.citations,
+                    "retrieved": r.retrieved[:3],
+                }
+                for r in worst(by_mode[primary], metric, threshold=run.threshold)
+            ]
+            for metric, _ in WORST
+        },
+        "gates": [
+            {"metric": g.metric, "bound": g.bound, "direction": g.direction, "value": g.value, "passed": g.passed}
+            for g in gates
+        ],
     }
 
 
@@ -100,38 +137,71 @@ def markdown(report: dict) -> str:
     k = report["k"]
     idx = report["index"]
     lines = [
-        "# CFSP Assistant evaluation report", "",
+        "# CFSP Assistant evaluation report",
+        "",
         f"Generated {report['generated_at']} by `cfsp-assistant eval` (do not edit by hand). "
         f"Question sets: {', '.join(report['sets'])} — {report['questions']} questions "
         f"({report['answerable']} answerable, {report['questions'] - report['answerable']} unanswerable, "
         f"{report['follow_ups']} follow-ups). Index: {idx.get('documents')} documents, {idx.get('chunks')} chunks, "
-        f"model {idx.get('model')} ({idx.get('provider')}). Top k = {k}. Run time {report['seconds']:.1f} s.", "",
+        f"model {idx.get('model')} ({idx.get('provider')}). Top k = {k}. Run time {report['seconds']:.1f} s.",
+        "",
         "Recall@n: an expected source (any-of) among the first n passages. MRR and nDCG at k. "
         "Citation accuracy: the first (or any) citation of the answer is an expected source. Keywords: share of "
         "expected phrases the answer contains. Abstention: declining is the positive class. Retrieval metrics over "
-        "answerable questions; abstention over all.", "",
-        "## Retrievers compared", "",
-        *_table(["retriever"] + [label.replace("@k", f"@{k}") for _, label in HEADLINE],
-                [[mode] + [s.get(key) for key, _ in HEADLINE] for mode, s in report["summary"].items()]), "",
-        "![retrievers compared](retrievers.png)", "",
-        "## Speed (milliseconds per question, this machine)", "",
-        *_table(["retriever"] + [label for _, label in SPEED],
-                [[mode] + [None if s.get(key) is None else f"{s[key]:.1f}" for key, _ in SPEED]
-                 for mode, s in report["summary"].items()]), "",
+        "answerable questions; abstention over all.",
+        "",
+        "## Retrievers compared",
+        "",
+        *_table(
+            ["retriever"] + [label.replace("@k", f"@{k}") for _, label in HEADLINE],
+            [[mode] + [s.get(key) for key, _ in HEADLINE] for mode, s in report["summary"].items()],
+        ),
+        "",
+        "![retrievers compared](retrievers.png)",
+        "",
+        "## Speed (milliseconds per question, this machine)",
+        "",
+        *_table(
+            ["retriever"] + [label for _, label in SPEED],
+            [
+                [mode] + [None if s.get(key) is None else f"{s[key]:.1f}" for key, _ in SPEED]
+                for mode, s in report["summary"].items()
+            ],
+        ),
+        "",
     ]
     splits = report.get("by_split", {}).get(report["primary_retriever"], {})
     if len(splits) > 1:
         names = [name for name in ("tuning", "held-out") if name in splits]
-        lines += [f"## Tuning and held-out sets side by side ({report['primary_retriever']})", "",
-                  "The held-out sets (eval/questions/heldout/) were written before any tuning and never tuned on.", "",
-                  *_table(["metric"] + [f"{name} ({splits[name]['questions']} questions)" for name in names],
-                          [[label] + [splits[name].get(key) for name in names] for key, label in HEADLINE + SPEED[-2:]]),
-                  ""]
+        lines += [
+            f"## Tuning and held-out sets side by side ({report['primary_retriever']})",
+            "",
+            "The held-out sets (eval/questions/heldout/) were written before any tuning and never tuned on.",
+            "",
+            *_table(
+                ["metric"] + [f"{name} ({splits[name]['questions']} questions)" for name in names],
+                [[label] + [splits[name].get(key) for name in names] for key, label in HEADLINE + SPEED[-2:]],
+            ),
+            "",
+        ]
     if report["gates"]:
-        lines += [f"## Gates ({report['primary_retriever']})", "",
-                  *_table(["metric", "bound", "value", "result"],
-                          [[g["metric"], f"{'≥' if g['direction'] == 'min' else '≤'} {g['bound']:g}", g["value"],
-                            "passed" if g["passed"] else "**FAILED**"] for g in report["gates"]]), ""]
+        lines += [
+            f"## Gates ({report['primary_retriever']})",
+            "",
+            *_table(
+                ["metric", "bound", "value", "result"],
+                [
+                    [
+                        g["metric"],
+                        f"{'≥' if g['direction'] == 'min' else '≤'} {g['bound']:g}",
+                        g["value"],
+                        "passed" if g["passed"] else "**FAILED**",
+                    ]
+                    for g in report["gates"]
+                ],
+            ),
+            "",
+        ]
     for title, key in (("By topic", "by_topic"), ("By source kind", "by_source_kind"), ("By question set", "by_set")):
         lines += _breakdown_table(title, report, key)
     primary = report["primary_retriever"]
@@ -141,10 +211,20 @@ def markdown(report: dict) -> str:
         if not rows:
             lines += ["None.", ""]
             continue
-        lines += _table(["id", "question", "expected", "what happened", "cited", "retrieved instead (top 3)"],
-                        [[r["id"], r["question"], ", ".join(" ".join(e.values()) for e in r["expected"]) or "(none)",
-                          _what_happened(metric, r), "; ".join(r["citations"][:3]) or "–",
-                          "; ".join(r["retrieved"])] for r in rows]) + [""]
+        lines += _table(
+            ["id", "question", "expected", "what happened", "cited", "retrieved instead (top 3)"],
+            [
+                [
+                    r["id"],
+                    r["question"],
+                    ", ".join(" ".join(e.values()) for e in r["expected"]) or "(none)",
+                    _what_happened(metric, r),
+                    "; ".join(r["citations"][:3]) or "–",
+                    "; ".join(r["retrieved"]),
+                ]
+                for r in rows
+            ],
+        ) + [""]
     return "\n".join(lines)
 
 
@@ -163,13 +243,19 @@ def _breakdown_table(title: str, report: dict, key: str) -> list[str]:
     modes = list(groups)
     primary = report["primary_retriever"]
     names = sorted({g for m in modes for g in groups[m]})
-    header = ["group", "n"] + [f"R@5 {m}" for m in modes] + [f"MRR {primary}", f"cite first {primary}",
-                                                             f"keywords {primary}", f"abst. acc. {primary}"]
+    header = (
+        ["group", "n"]
+        + [f"R@5 {m}" for m in modes]
+        + [f"MRR {primary}", f"cite first {primary}", f"keywords {primary}", f"abst. acc. {primary}"]
+    )
     rows = []
     for name in names:
         p = groups.get(primary, {}).get(name, {})
-        rows.append([name, p.get("questions")] + [groups[m].get(name, {}).get("recall_at_5") for m in modes] +
-                    [p.get("mrr"), p.get("citation_accuracy_first"), p.get("keyword_hit_rate"), p.get("abstention_accuracy")])
+        rows.append(
+            [name, p.get("questions")]
+            + [groups[m].get(name, {}).get("recall_at_5") for m in modes]
+            + [p.get("mrr"), p.get("citation_accuracy_first"), p.get("keyword_hit_rate"), p.get("abstention_accuracy")]
+        )
     return [f"## {title}", "", *_table(header, rows), ""]
 
 

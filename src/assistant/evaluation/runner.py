@@ -51,6 +51,7 @@ class QuestionResult:
     expected: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        """JSON-ready form (a line of per_question.jsonl)."""
         return asdict(self)
 
 
@@ -65,6 +66,7 @@ class EvalRun:
     questions: int
     seconds: float
     index: dict
+    threshold: float = 0.0  # the abstention threshold the answers were made with
 
 
 def source_kind(question: EvalQuestion, kinds: dict[str, str]) -> str:
@@ -82,32 +84,56 @@ def evaluate_one(assistant: Assistant, question: EvalQuestion, mode: str, k: int
     """Ask one question (with its history) in one retrieval mode and score what came back."""
     answer = assistant.ask(question.question, top_k=k, mode=mode, history=question.history)
     hits = answer.hits[:k]
-    covers = [frozenset(i for i, e in enumerate(question.expected) if e.matches(h.chunk.source_id, h.chunk.article))
-              for h in hits]
+    covers = [
+        frozenset(i for i, e in enumerate(question.expected) if e.matches(h.chunk.source_id, h.chunk.article))
+        for h in hits
+    ]
     rank = metrics.first_relevant_rank([bool(c) for c in covers])
     cited = [question.is_relevant(c.source_id, c.article) for c in answer.citations]
     answered = not answer.abstained
     return QuestionResult(
-        id=question.id, set=question.set_name, split=question.split, topic=question.topic, source_kind=kind, retriever=mode,
-        question=question.question, search_query=answer.search_query, answerable=question.answerable,
-        follow_up=bool(question.history), rank=rank,
+        id=question.id,
+        set=question.set_name,
+        split=question.split,
+        topic=question.topic,
+        source_kind=kind,
+        retriever=mode,
+        question=question.question,
+        search_query=answer.search_query,
+        answerable=question.answerable,
+        follow_up=bool(question.history),
+        rank=rank,
         recall={str(n): metrics.recall_at(rank, n) for n in RECALL_KS if n <= k},
-        reciprocal_rank=metrics.reciprocal_rank(rank, k), ndcg=metrics.ndcg_at(covers, len(question.expected), k),
-        abstained=answer.abstained, confidence=round(answer.confidence, 4),
-        first_citation_ok=answered and bool(cited) and cited[0], any_citation_ok=answered and any(cited),
+        reciprocal_rank=metrics.reciprocal_rank(rank, k),
+        ndcg=metrics.ndcg_at(covers, len(question.expected), k),
+        abstained=answer.abstained,
+        confidence=round(answer.confidence, 4),
+        first_citation_ok=answered and bool(cited) and cited[0],
+        any_citation_ok=answered and any(cited),
         keyword_score=metrics.keyword_score(answer.text if answered else "", question.answer_keywords),
-        lead_keyword=metrics.lead_keyword(answer.citations[0].quote if answered and answer.citations else "",
-                                          question.answer_keywords),
+        lead_keyword=metrics.lead_keyword(
+            answer.citations[0].quote if answered and answer.citations else "", question.answer_keywords
+        ),
         answer_words=len(answer.text.split()) if answered else 0,
-        retrieval_ms=round(answer.retrieval_ms, 3), answer_ms=round(answer.latency_ms - answer.retrieval_ms, 3),
+        retrieval_ms=round(answer.retrieval_ms, 3),
+        answer_ms=round(answer.latency_ms - answer.retrieval_ms, 3),
         latency_ms=round(answer.latency_ms, 3),
-        keywords_missing=[kw for kw in question.answer_keywords if not answered or kw.lower() not in answer.text.lower()],
-        citations=[c.label for c in answer.citations], retrieved=[h.chunk.label for h in hits],
-        expected=[e.to_dict() for e in question.expected])
+        keywords_missing=[
+            kw for kw in question.answer_keywords if not answered or kw.lower() not in answer.text.lower()
+        ],
+        citations=[c.label for c in answer.citations],
+        retrieved=[h.chunk.label for h in hits],
+        expected=[e.to_dict() for e in question.expected],
+    )
 
 
-def run(assistant: Assistant, questions: Sequence[EvalQuestion], retrievers: Sequence[str] = MODES, k: int = 10,
-        progress: Callable[[int, int], None] | None = None) -> EvalRun:
+def run(
+    assistant: Assistant,
+    questions: Sequence[EvalQuestion],
+    retrievers: Sequence[str] = MODES,
+    k: int = 10,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvalRun:
     """Evaluate every question with every retriever; `progress(done, total)` is called after each."""
     unknown = [r for r in retrievers if r not in MODES]
     if unknown:
@@ -125,45 +151,101 @@ def run(assistant: Assistant, questions: Sequence[EvalQuestion], retrievers: Seq
             if progress:
                 progress(len(results), total)
     manifest = assistant.index.manifest
-    return EvalRun(results, list(retrievers), k, sorted({q.set_name for q in questions}), len(questions),
-                   time.perf_counter() - started,
-                   {key: getattr(manifest, key) for key in ("generation", "documents", "chunks", "model", "provider",
-                                                            "backend", "built_at")})
+    return EvalRun(
+        results,
+        list(retrievers),
+        k,
+        sorted({q.set_name for q in questions}),
+        len(questions),
+        time.perf_counter() - started,
+        {
+            key: getattr(manifest, key)
+            for key in ("generation", "documents", "chunks", "model", "provider", "backend", "built_at")
+        },
+        assistant.settings.abstain_threshold,
+    )
 
 
-def summarize(results: Sequence[QuestionResult]) -> dict:
+@dataclass(frozen=True)
+class Summary:
+    """The metrics of a group of results from one retriever (None where a metric is undefined for the group)."""
+
+    questions: int
+    answerable: int
+    recall_at_1: float | None = None
+    recall_at_3: float | None = None
+    recall_at_5: float | None = None
+    recall_at_10: float | None = None
+    mrr: float | None = None
+    ndcg: float | None = None
+    citation_accuracy_first: float | None = None
+    citation_accuracy_any: float | None = None
+    keyword_hit_rate: float | None = None
+    lead_keyword_rate: float | None = None
+    answerable_declined: float | None = None
+    not_covered_declined: float | None = None
+    abstention_precision: float | None = None
+    abstention_recall: float | None = None
+    abstention_accuracy: float | None = None
+    answer_words_mean: float | None = None
+    retrieval_ms_p50: float | None = None
+    retrieval_ms_p95: float | None = None
+    answer_ms_p50: float | None = None
+    answer_ms_p95: float | None = None
+    latency_ms_p50: float | None = None
+    latency_ms_p95: float | None = None
+
+    def value(self, metric: str) -> float | None:
+        """One metric by its name (as gates files and reports name them)."""
+        return getattr(self, metric)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (report.json)."""
+        return {k: v for k, v in asdict(self).items() if v is not None or k.startswith(("recall_at_", "questions"))}
+
+
+METRICS = tuple(f for f in Summary.__dataclass_fields__ if f not in ("questions", "answerable"))
+
+
+def summarize(results: Sequence[QuestionResult]) -> Summary:
     """Aggregate metrics over a group of results from one retriever."""
     answerable = [r for r in results if r.answerable]
     recall_ks = sorted({int(n) for r in results for n in r.recall})
     abstention = metrics.abstention_scores([(r.answerable, r.abstained) for r in results])
     answered = [r for r in results if not r.abstained]
-    summary = {
-        "questions": len(results),
-        "answerable": len(answerable),
-        **{f"recall_at_{n}": metrics.mean([r.recall[str(n)] for r in answerable]) for n in recall_ks},
-        "mrr": metrics.mean([r.reciprocal_rank for r in answerable]),
-        "ndcg": metrics.mean([r.ndcg for r in answerable]),
-        "citation_accuracy_first": metrics.mean([float(r.first_citation_ok) for r in answerable]),
-        "citation_accuracy_any": metrics.mean([float(r.any_citation_ok) for r in answerable]),
-        "keyword_hit_rate": metrics.mean([r.keyword_score for r in answerable]),
-        "lead_keyword_rate": metrics.mean([None if r.lead_keyword is None else float(r.lead_keyword)
-                                           for r in answerable]),
-        "answerable_declined": metrics.mean([float(r.abstained) for r in answerable]),
-        "not_covered_declined": metrics.mean([float(r.abstained) for r in results
-                                              if not r.answerable and r.topic != OUT_OF_SCOPE]),
-        "abstention_precision": abstention["precision"],
-        "abstention_recall": abstention["recall"],
-        "abstention_accuracy": abstention["accuracy"],
-        "answer_words_mean": metrics.mean([float(r.answer_words) for r in answered]),
-    }
+    latencies: dict[str, float | None] = {}
     for name in ("retrieval_ms", "answer_ms", "latency_ms"):
         values = [getattr(r, name) for r in results]
-        summary[f"{name}_p50"] = metrics.percentile(values, 50)
-        summary[f"{name}_p95"] = metrics.percentile(values, 95)
-    return summary
+        latencies[f"{name}_p50"] = metrics.percentile(values, 50)
+        latencies[f"{name}_p95"] = metrics.percentile(values, 95)
+    recalls = {
+        f"recall_at_{n}": metrics.mean([r.recall[str(n)] for r in answerable])
+        for n in recall_ks
+        if f"recall_at_{n}" in Summary.__dataclass_fields__
+    }
+    return Summary(
+        questions=len(results),
+        answerable=len(answerable),
+        **recalls,
+        mrr=metrics.mean([r.reciprocal_rank for r in answerable]),
+        ndcg=metrics.mean([r.ndcg for r in answerable]),
+        citation_accuracy_first=metrics.mean([float(r.first_citation_ok) for r in answerable]),
+        citation_accuracy_any=metrics.mean([float(r.any_citation_ok) for r in answerable]),
+        keyword_hit_rate=metrics.mean([r.keyword_score for r in answerable]),
+        lead_keyword_rate=metrics.mean([None if r.lead_keyword is None else float(r.lead_keyword) for r in answerable]),
+        answerable_declined=metrics.mean([float(r.abstained) for r in answerable]),
+        not_covered_declined=metrics.mean(
+            [float(r.abstained) for r in results if not r.answerable and r.topic != OUT_OF_SCOPE]
+        ),
+        abstention_precision=abstention["precision"],
+        abstention_recall=abstention["recall"],
+        abstention_accuracy=abstention["accuracy"],
+        answer_words_mean=metrics.mean([float(r.answer_words) for r in answered]),
+        **latencies,
+    )
 
 
-def breakdown(results: Sequence[QuestionResult], by: str) -> dict[str, dict[str, dict]]:
+def breakdown(results: Sequence[QuestionResult], by: str) -> dict[str, dict[str, Summary]]:
     """summary[retriever][group] for `by` in ("topic", "source_kind", "set", "split")."""
     groups: dict[str, dict[str, list[QuestionResult]]] = defaultdict(lambda: defaultdict(list))
     for r in results:

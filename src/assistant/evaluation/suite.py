@@ -23,6 +23,7 @@ class Outcome:
 
     @property
     def failed(self) -> list[gating.GateResult]:
+        """The gates that failed."""
         return [g for g in self.gates if not g.passed]
 
 
@@ -30,13 +31,22 @@ def check_gates_apply(gates: dict[str, float], gate_retriever: str, retrievers: 
     """Refuse, before anything runs, gates on unknown metrics or on a retriever that is not evaluated."""
     gating.check_names(gates)
     if gates and gate_retriever not in retrievers:
-        raise QuestionSetError(f"the gates apply to {gate_retriever!r}, which is not among the retrievers "
-                               f"evaluated ({', '.join(retrievers)})")
+        raise gating.GatesError(
+            f"the gates apply to {gate_retriever!r}, which is not among the retrievers "
+            f"evaluated ({', '.join(retrievers)})"
+        )
 
 
-def evaluate(assistant: Assistant, questions: Sequence[EvalQuestion], out_dir: Path, retrievers: Sequence[str],
-             k: int = 10, gates: dict[str, float] | None = None, gate_retriever: str = "hybrid",
-             progress: Callable[[int, int], None] | None = None) -> Outcome:
+def evaluate(
+    assistant: Assistant,
+    questions: Sequence[EvalQuestion],
+    out_dir: Path,
+    retrievers: Sequence[str],
+    k: int = 10,
+    gates: dict[str, float] | None = None,
+    gate_retriever: str = "hybrid",
+    progress: Callable[[int, int], None] | None = None,
+) -> Outcome:
     """Run every question with every retriever, check the gates on `gate_retriever` and write the report files."""
     gates = gates or {}
     check_gates_apply(gates, gate_retriever, retrievers)

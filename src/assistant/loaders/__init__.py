@@ -28,7 +28,7 @@ def sha256_bytes(raw: bytes) -> str:
 
 
 def read_verified(path: Path, expected_sha256: str | None, *, max_bytes: int | None = None) -> bytes:
-    """Read a corpus file, refusing it when it is larger than `max_bytes` or its checksum differs from the manifest's."""
+    """Read a corpus file, refusing it when it is larger than `max_bytes` or its checksum differs from MANIFEST.tsv."""
     try:
         with path.open("rb") as fh:
             size = os.fstat(fh.fileno()).st_size

@@ -44,13 +44,32 @@ def numbered(lines: list[str], start_number: str = "") -> tuple[Paragraph, ...]:
     return tuple(paras)
 
 
-def make_doc(entry: DocEntry, blocks: list[Block], *, kind: str | None = None, tier: int | None = None,
-             url: str | None = None, citation: str | None = None) -> SourceDoc:
+def section(heading: str, lines: list[str]) -> Block:
+    """An unnumbered section of a page or document under one heading."""
+    return Block("", (heading,) if heading else (), tuple(Paragraph("", line) for line in lines), "section")
+
+
+def make_doc(
+    entry: DocEntry,
+    blocks: list[Block],
+    *,
+    kind: str | None = None,
+    tier: int | None = None,
+    url: str | None = None,
+    citation: str | None = None,
+) -> SourceDoc:
     """Build a SourceDoc from a catalogue entry and its blocks."""
     return SourceDoc(
-        source_id=entry.id, title=entry.title, citation=citation or entry.citation, kind=kind or entry.kind,
-        tier=tier or entry.tier, date=entry.date, url=entry.url if url is None else url, path=entry.path,
-        blocks=tuple(b for b in blocks if b.paragraphs), eli=entry.eli,
+        source_id=entry.id,
+        title=entry.title,
+        citation=citation or entry.citation,
+        kind=kind or entry.kind,
+        tier=tier or entry.tier,
+        date=entry.date,
+        url=entry.url if url is None else url,
+        path=entry.path,
+        blocks=tuple(b for b in blocks if b.paragraphs),
+        eli=entry.eli,
     )
 
 

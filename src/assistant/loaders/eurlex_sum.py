@@ -19,7 +19,14 @@ _LAST_UPDATE = re.compile(r"^(last update|See consolidated version)", re.I)
 
 def _unglue(text: str) -> str:
     """Restore line breaks in records whose act text lost them ("...:Article 11. This ..." is Art. 1(1))."""
-    for marker in ("THE COUNCIL OF THE EUROPEAN UNION", "Having regard", "Whereas:", "HAS ADOPTED", "Done at ", "ANNEX"):
+    for marker in (
+        "THE COUNCIL OF THE EUROPEAN UNION",
+        "Having regard",
+        "Whereas:",
+        "HAS ADOPTED",
+        "Done at ",
+        "ANNEX",
+    ):
         text = text.replace(marker, f"\n{marker}")
     out, pos, n = [], 0, 1
     while True:
@@ -27,7 +34,7 @@ def _unglue(text: str) -> str:
         m = re.compile(rf"Article ?{n}(?=[A-Z\u2018\"]|1\.\s?[A-Z])").search(text, pos)
         if not m:
             break
-        out.append(text[pos:m.start()])
+        out.append(text[pos : m.start()])
         out.append(f"\nArticle {n}\n")
         pos, n = m.end(), n + 1
     out.append(text[pos:])
@@ -43,7 +50,8 @@ def _act_blocks(text: str, entry: DocEntry) -> list[Block]:
     start = next((i for i, ln in enumerate(lines) if _PREAMBLE_START.match(ln)), 0)
     blocks: list[Block] = []
     headings: list[str] = []
-    article, part, sub = "", "preamble", []
+    article, part = "", "preamble"
+    sub: list[str] = []
     body: list[str] = []
     pending_heading = ""
 
@@ -57,8 +65,13 @@ def _act_blocks(text: str, entry: DocEntry) -> list[Block]:
             flush()
             article, part, sub = m.group(1), "article", []
             nxt = lines[i + 1] if i + 1 < len(lines) else ""
-            if nxt and len(nxt) < 100 and not nxt.endswith((".", ":", ";", ",")) and not nxt[0].isdigit() \
-                    and not _ARTICLE.match(nxt):
+            if (
+                nxt
+                and len(nxt) < 100
+                and not nxt.endswith((".", ":", ";", ","))
+                and not nxt[0].isdigit()
+                and not _ARTICLE.match(nxt)
+            ):
                 pending_heading = nxt
             continue
         if pending_heading:
@@ -67,13 +80,24 @@ def _act_blocks(text: str, entry: DocEntry) -> list[Block]:
         if part != "annex" and _HEADING.match(ln):
             flush()
             level = ln.split()[0]
-            headings[:] = [h for h in headings if not h.startswith(("PART", "TITLE", "CHAPTER", "SECTION")[
-                ("PART", "TITLE", "CHAPTER", "SECTION").index(level):])]
+            headings[:] = [
+                h
+                for h in headings
+                if not h.startswith(
+                    ("PART", "TITLE", "CHAPTER", "SECTION")[("PART", "TITLE", "CHAPTER", "SECTION").index(level) :]
+                )
+            ]
             headings.append(ln)
             pending_heading = ""
             continue
-        if headings and _HEADING.match(headings[-1]) and not body and part != "preamble" and len(ln) < 150 \
-                and not ln.endswith("."):
+        if (
+            headings
+            and _HEADING.match(headings[-1])
+            and not body
+            and part != "preamble"
+            and len(ln) < 150
+            and not ln.endswith(".")
+        ):
             headings[-1] = f"{headings[-1]}: {ln}"
             continue
         if _ANNEX.match(ln) and part != "preamble" or (part == "closing" and ln.startswith("ANNEX")):
@@ -95,7 +119,8 @@ def _summary_blocks(text: str, title: str) -> list[Block]:
     while lines and lines[0] == title:  # the title is printed twice at the top
         lines.pop(0)
     blocks: list[Block] = []
-    heading, body, skip = "", [], False
+    heading, skip = "", False
+    body: list[str] = []
 
     def flush() -> None:
         if body:
@@ -125,8 +150,11 @@ def load(raw: bytes, entries: list[DocEntry]) -> list[SourceDoc]:
         raise DocumentError(f"invalid JSON: {exc}") from None
     except RecursionError:  # thousands of nested arrays or objects: no EUR-Lex-Sum record looks like that
         raise DocumentError("invalid JSON: nested too deeply to be a EUR-Lex-Sum record") from None
-    if not isinstance(record, dict) or not isinstance(record.get("reference", ""), str) \
-            or not isinstance(record.get("summary", ""), str):
+    if (
+        not isinstance(record, dict)
+        or not isinstance(record.get("reference", ""), str)
+        or not isinstance(record.get("summary", ""), str)
+    ):
         raise DocumentError("not a EUR-Lex-Sum record (needs string fields 'reference' and 'summary')")
     entry = entries[0]
     docs = []
@@ -134,8 +162,16 @@ def load(raw: bytes, entries: list[DocEntry]) -> list[SourceDoc]:
         docs.append(make_doc(entry, _act_blocks(record["reference"], entry)))
     if entry.summary and record.get("summary", "").strip():
         first = clean(record["summary"].splitlines()[0])
-        docs.append(make_doc(entry, _summary_blocks(record["summary"], first), kind="official summary", tier=3,
-                             url=entry.summary_url or entry.url, citation=f"EUR-Lex summary of {entry.citation}"))
+        docs.append(
+            make_doc(
+                entry,
+                _summary_blocks(record["summary"], first),
+                kind="official summary",
+                tier=3,
+                url=entry.summary_url or entry.url,
+                citation=f"EUR-Lex summary of {entry.citation}",
+            )
+        )
     if not docs:
         raise DocumentError("record has neither act text nor summary")
     return docs

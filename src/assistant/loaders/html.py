@@ -5,8 +5,8 @@ from __future__ import annotations
 from bs4 import BeautifulSoup
 
 from ..errors import DocumentError
-from ..types import Block, DocEntry, Paragraph, SourceDoc
-from .common import clean, make_doc
+from ..types import Block, DocEntry, SourceDoc
+from .common import clean, make_doc, section
 from .text import decode
 
 _DROP = ("script", "style", "nav", "header", "footer", "noscript", "form", "aside")
@@ -20,19 +20,20 @@ def load(raw: bytes, entries: list[DocEntry]) -> list[SourceDoc]:
     entry = entries[0]
     title = clean(soup.title.get_text()) if soup.title and soup.title.get_text(strip=True) else entry.title
     blocks: list[Block] = []
-    heading, lines = title, []
+    heading = title
+    lines: list[str] = []
     for el in soup.find_all(["h1", "h2", "h3", "p", "li", "td"]):
         text = clean(el.get_text(" "))
         if not text:
             continue
         if el.name in ("h1", "h2", "h3"):
             if lines:
-                blocks.append(Block("", (heading,), tuple(Paragraph("", t) for t in lines), "section"))
+                blocks.append(section(heading, lines))
             heading, lines = text, []
         else:
             lines.append(text)
     if lines:
-        blocks.append(Block("", (heading,), tuple(Paragraph("", t) for t in lines), "section"))
+        blocks.append(section(heading, lines))
     if not blocks:
         raise DocumentError("no text in HTML page")
     return [make_doc(entry, blocks, citation=entry.citation if entry.citation != entry.path.split("/")[-1] else title)]

@@ -8,8 +8,8 @@ from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
 from ..errors import DocumentError
-from ..types import Block, DocEntry, Paragraph, SourceDoc
-from .common import clean, make_doc
+from ..types import DocEntry, SourceDoc
+from .common import clean, make_doc, section
 
 
 def load(raw: bytes, entries: list[DocEntry]) -> list[SourceDoc]:
@@ -28,7 +28,7 @@ def load(raw: bytes, entries: list[DocEntry]) -> list[SourceDoc]:
     for number, text in enumerate(pages, 1):
         lines = [clean(ln) for ln in text.splitlines() if clean(ln)]
         if lines:
-            blocks.append(Block("", (f"{entry.title}, page {number}",), tuple(Paragraph("", ln) for ln in lines), "section"))
+            blocks.append(section(f"{entry.title}, page {number}", lines))
     if not blocks:
         raise DocumentError("PDF has no extractable text (scanned image?)")
     return [make_doc(entry, blocks)]

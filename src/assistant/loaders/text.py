@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 
 from ..errors import DocumentError
-from ..types import Block, DocEntry, Paragraph, SourceDoc
-from .common import clean, make_doc
+from ..types import DocEntry, SourceDoc
+from .common import clean, make_doc, section
 
-_FURNITURE = re.compile(r"^(skip to (main )?content|read also:?|share( this page)?|print|back to top|menu|search|cookies?.*)$", re.I)
+_FURNITURE = re.compile(
+    r"^(skip to (main )?content|read also:?|share( this page)?|print|back to top|menu|search|cookies?.*)$", re.I
+)
 _MD_HEADING = re.compile(r"^#{1,6}\s+")
 
 
@@ -42,5 +44,5 @@ def load(raw: bytes, entries: list[DocEntry]) -> list[SourceDoc]:
     # short lines without a final full stop at the top are page titles and navigation, not content
     body_start = next((i for i, ln in enumerate(lines) if len(ln) > 120 or ln.endswith(".")), 0)
     heading = lines[0] if body_start else entry.title
-    block = Block("", (heading,), tuple(Paragraph("", ln) for ln in lines[body_start:]), "section")
+    block = section(heading, lines[body_start:])
     return [make_doc(entry, [block])]

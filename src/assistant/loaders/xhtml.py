@@ -103,8 +103,11 @@ def _blocks(lines: list[Line], entry: DocEntry) -> list[Block]:
     def flush() -> None:
         if not body:
             return
-        keep = (part == "article" and in_scope(article, entry.articles)) or \
-               (part == "preamble" and "all" in entry.articles) or (part == "annex" and entry.annexes)
+        keep = (
+            (part == "article" and in_scope(article, entry.articles))
+            or (part == "preamble" and "all" in entry.articles)
+            or (part == "annex" and entry.annexes)
+        )
         if keep:
             heads = tuple(headings[k] for k in _HEADING_LEVELS if k in headings) + tuple(subtitle)
             blocks.append(Block(article, heads, numbered(join_markers(body)), part))
@@ -123,7 +126,7 @@ def _blocks(lines: list[Line], entry: DocEntry) -> list[Block]:
             level = text.split(" ")[0].upper()
             if level in _HEADING_LEVELS:
                 flush()
-                for k in _HEADING_LEVELS[_HEADING_LEVELS.index(level):]:
+                for k in _HEADING_LEVELS[_HEADING_LEVELS.index(level) :]:
                     headings.pop(k, None)
                 headings[level] = text
         elif cls == "ti-section-2" and level in headings:

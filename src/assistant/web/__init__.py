@@ -1,6 +1,6 @@
-"""The browser chat page (Gradio): `build_app` makes the page (or the compact widget), `page_options` and
-`launch_options` say how it is served."""
+"""The browser chat page (Gradio): `build_chat_page` makes the page (or the compact widget), `page_options` says
+how it is served."""
 
-from .page import build_app, launch_options, page_options
+from .page import build_chat_page, page_options
 
-__all__ = ["build_app", "launch_options", "page_options"]
+__all__ = ["build_chat_page", "page_options"]

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 
 from ..errors import AssistantError
 from ..pipeline import Assistant
+from ..streaming import answer_pieces
 from ..types import Answer
 from ..validation import displayable
 from . import render
 from .examples import ExamplePicker
 
 log = logging.getLogger(__name__)
-
-WORDS_PER_STEP = 3
 
 
 @dataclass(frozen=True)
@@ -42,8 +41,11 @@ class Exchange:
     def record(self) -> dict:
         """What a rating of this exchange stores: question, plain answer text and citations as data."""
         answer = self.answer
-        return {"question": self.question, "answer": answer.text if answer else "",
-                "citations": [asdict(c) for c in answer.citations] if answer else []}
+        return {
+            "question": self.question,
+            "answer": answer.text if answer else "",
+            "citations": [asdict(c) for c in answer.citations] if answer else [],
+        }
 
 
 def to_messages(exchanges: list[Exchange]) -> list[dict]:
@@ -53,20 +55,21 @@ def to_messages(exchanges: list[Exchange]) -> list[dict]:
 
 def history(exchanges: list[Exchange], max_turns: int) -> list[dict]:
     """The earlier turns given to the pipeline: questions and answer texts only, never HTML, newest kept."""
-    answered = [ex for ex in exchanges if ex.answer is not None]
-    keep = answered[-(max_turns // 2):] if max_turns >= 2 else []
-    return [turn for ex in keep for turn in ({"role": "user", "content": ex.question},
-                                             {"role": "assistant", "content": ex.answer.text})]
+    answered = [(ex.question, ex.answer) for ex in exchanges if ex.answer is not None]
+    keep = answered[-(max_turns // 2) :] if max_turns >= 2 else []
+    return [
+        turn
+        for question, answer in keep
+        for turn in ({"role": "user", "content": question}, {"role": "assistant", "content": answer.text})
+    ]
 
 
 class Chat:
     """Answers one message of a session: a searching state first, then the answer word group by word group."""
 
-    def __init__(self, assistant: Assistant, picker: ExamplePicker, document_urls: Mapping[tuple[str, str], str],
-                 stream_delay: float = 0.03):
+    def __init__(self, assistant: Assistant, picker: ExamplePicker, stream_delay: float = 0.03):
         self.assistant = assistant
         self.picker = picker
-        self.document_urls = document_urls
         self.stream_delay = stream_delay
 
     def respond(self, message: str, exchanges: list[Exchange]) -> Iterator[tuple[list[dict], list[Exchange]]]:
@@ -96,16 +99,19 @@ class Chat:
         answer = replace(answer, hits=())  # the session keeps what it shows, not the retrieved passages
         if answer.abstained:
             suggestions = tuple(self.picker.nearest(message, 3))
-            current = replace(current, answer=answer, suggestions=suggestions,
-                              shown=render.abstention(answer, suggestions))
+            current = replace(
+                current, answer=answer, suggestions=suggestions, shown=render.abstention(answer, suggestions)
+            )
             yield to_messages(exchanges + [current]), exchanges + [current]
             return
 
-        words = answer.text.split(" ")
-        for end in range(WORDS_PER_STEP, len(words), WORDS_PER_STEP):
-            partial = replace(current, answer=answer, shown=render.partial_answer(
-                " ".join(words[:end]), answer.citations, number))
+        written = ""
+        for piece in answer_pieces(answer.text)[:-1]:
+            written += piece
+            partial = replace(current, answer=answer, shown=render.partial_answer(written, answer.citations, number))
             yield to_messages(exchanges + [partial]), exchanges + [partial]
             time.sleep(self.stream_delay)
-        current = replace(current, answer=answer, shown=render.full_answer(answer, number, self.document_urls))
+        # the served index may have moved to a newer generation since the page was built: its links, not the old ones
+        urls = self.assistant.index.manifest.document_urls()
+        current = replace(current, answer=answer, shown=render.full_answer(answer, number, urls))
         yield to_messages(exchanges + [current]), exchanges + [current]

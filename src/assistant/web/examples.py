@@ -59,8 +59,11 @@ class ExamplePicker:
     def __init__(self, questions: Sequence[str], embed: Callable[[str], np.ndarray]):
         self.questions = tuple(questions)
         self.embed = embed
-        self.vectors = np.stack([np.asarray(embed(q), dtype=np.float32) for q in self.questions]) if self.questions \
+        self.vectors = (
+            np.stack([np.asarray(embed(q), dtype=np.float32) for q in self.questions])
+            if self.questions
             else np.zeros((0, 1), dtype=np.float32)
+        )
 
     def nearest(self, question: str, k: int = 3) -> list[str]:
         """Up to k examples by cosine similarity (the vectors are unit length), leaving out the question itself."""

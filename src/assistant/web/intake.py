@@ -27,8 +27,14 @@ def picked_text(data: gr.SelectData) -> str:
 
 def _taken(text: str) -> tuple:
     # the box is emptied and stays locked while the answer is written; Stop replaces Send; no notice
-    return (text, gr.update(value="", interactive=False), gr.update(visible=False), gr.update(visible=True), "",
-            gr.update(value="", visible=False))
+    return (
+        text,
+        gr.update(value="", interactive=False),
+        gr.update(visible=False),
+        gr.update(visible=True),
+        "",
+        gr.update(value="", visible=False),
+    )
 
 
 def _waiting(why: str, box: dict) -> tuple:
@@ -46,7 +52,9 @@ class Intake:
 
     def refused(self, request: gr.Request | None) -> str:
         """Why a question from this request cannot be taken now, or "" when it can."""
-        queue = getattr(self.page, "_queue", None)  # Gradio keeps the queue private; `build_app` gives it max_size
+        queue = getattr(
+            self.page, "_queue", None
+        )  # Gradio keeps the queue private; `build_chat_page` gives it max_size
         if queue is not None and queue.max_size is not None and len(queue) >= queue.max_size:
             return BUSY
         if self.refusal is None or request is None:

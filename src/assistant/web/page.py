@@ -1,4 +1,4 @@
-"""The chat page: `build_app` lays out the Gradio Blocks and wires the events; it never launches."""
+"""The chat page: `build_chat_page` lays out the Gradio Blocks and wires the events; it never launches."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import gradio as gr
 
 from ..config import Settings
-from ..feedback import FeedbackStore
+from ..feedback import MAX_COMMENT_CHARS, FeedbackStore
 from ..pipeline import Assistant
 from .chat import Chat
 from .examples import EXAMPLES, START, ExamplePicker
@@ -29,9 +29,11 @@ COMPACT_NOTICE = """Not legal advice: only the texts in the Official Journal of 
 ([EUR-Lex](https://eur-lex.europa.eu))."""
 
 # Gradio's Markdown keeps line breaks, so the paragraph is one line (it wrapped mid-sentence in the narrow widget).
-PLACEHOLDER = ("### Ask about EU foreign, security and defence policy\n"
-               "How decisions are taken, the High Representative, CSDP missions, PESCO, sanctions, mutual assistance… "
-               "Type a question below or start with one of these:")
+PLACEHOLDER = (
+    "### Ask about EU foreign, security and defence policy\n"
+    "How decisions are taken, the High Representative, CSDP missions, PESCO, sanctions, mutual assistance… "
+    "Type a question below or start with one of these:"
+)
 
 
 # Opening "Read the whole article" scrolls the article to the quoted words (the answer HTML itself carries no script).
@@ -55,18 +57,19 @@ def _cleared() -> tuple:
     return ([], {}, None, gr.update(visible=False), *_answered())
 
 
-def document_urls(assistant: Assistant) -> dict[tuple[str, str], str]:
-    """Each indexed document's official page, by (source id, kind), for the "whole document" links."""
-    return assistant.index.manifest.document_urls()
-
-
-def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore, *, stream_delay: float = 0.03,
-              compact: bool = False, refusal: Refusal | None = None) -> gr.Blocks:
-    """The chat page for one loaded assistant; call `.launch(**launch_options(settings))` on the result to serve it,
-    or mount it with `page_options`. `compact` is the embeddable widget: short header and notice, no autofocus.
+def build_chat_page(
+    assistant: Assistant,
+    settings: Settings,
+    feedback: FeedbackStore,
+    *,
+    stream_delay: float = 0.03,
+    compact: bool = False,
+    refusal: Refusal | None = None,
+) -> gr.Blocks:
+    """The chat page for one loaded assistant, to mount with `page_options` (or `.launch(**page_options())`).
+    `compact` is the embeddable widget: short header and notice, no autofocus.
     `refusal` says why a caller may not ask now (the server's rate limit); a full queue is checked here."""
-    chat = Chat(assistant, ExamplePicker(EXAMPLES, assistant.embedder.embed_query), document_urls(assistant),
-                stream_delay=stream_delay)
+    chat = Chat(assistant, ExamplePicker(EXAMPLES, assistant.embedder.embed_query), stream_delay=stream_delay)
     ratings = Ratings(feedback)
 
     with gr.Blocks(title="CFSP Assistant", analytics_enabled=False, fill_height=True, fill_width=compact) as demo:
@@ -78,22 +81,46 @@ def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore,
 
         gr.Markdown(COMPACT_HEADER if compact else HEADER, elem_id="cfsp-header")
         chatbot = gr.Chatbot(
-            value=[], elem_id="cfsp-chat", label="Conversation", show_label=False, scale=1,
+            value=[],
+            elem_id="cfsp-chat",
+            label="Conversation",
+            show_label=False,
+            scale=1,
             min_height=240 if compact else 360,
-            placeholder=PLACEHOLDER, examples=[{"text": q} for q in START], feedback_options=("Like", "Dislike"),
-            sanitize_html=True, render_markdown=True, autoscroll=True, layout="panel", buttons=[],
+            placeholder=PLACEHOLDER,
+            examples=[{"text": q} for q in START],
+            feedback_options=("Like", "Dislike"),
+            sanitize_html=True,
+            render_markdown=True,
+            autoscroll=True,
+            layout="panel",
+            buttons=[],
         )
         with gr.Row(equal_height=True):
-            question = gr.Textbox(placeholder="Type your question, e.g. Who can join PESCO?", show_label=False,
-                                  label="Your question", lines=1, max_lines=6, max_length=settings.max_question_chars,
-                                  scale=8, autofocus=not compact,  # a widget must not take the host page's focus
-                                  elem_id="cfsp-question", submit_btn=False)
+            question = gr.Textbox(
+                placeholder="Type your question, e.g. Who can join PESCO?",
+                show_label=False,
+                label="Your question",
+                lines=1,
+                max_lines=6,
+                max_length=settings.max_question_chars,
+                scale=8,
+                autofocus=not compact,  # a widget must not take the host page's focus
+                elem_id="cfsp-question",
+                submit_btn=False,
+            )
             send = gr.Button("Send", variant="primary", scale=1, min_width=90, elem_id="cfsp-send")
             stop = gr.Button("Stop", variant="stop", scale=1, min_width=90, elem_id="cfsp-stop", visible=False)
         waiting = gr.HTML("", visible=False, elem_id="cfsp-wait")  # why a question was not sent (busy, rate limit)
         with gr.Row(visible=False, elem_id="cfsp-comment") as comment_row:
-            comment = gr.Textbox(label="Thank you for rating this answer. Add a comment (optional):", lines=2,
-                                 max_lines=6, max_length=1000, scale=8, elem_id="cfsp-comment-text")
+            comment = gr.Textbox(
+                label="Thank you for rating this answer. Add a comment (optional):",
+                lines=2,
+                max_lines=6,
+                max_length=MAX_COMMENT_CHARS,
+                scale=8,
+                elem_id="cfsp-comment-text",
+            )
             save_comment = gr.Button("Send comment", scale=1, min_width=120, elem_id="cfsp-comment-send")
         gr.Markdown(COMPACT_NOTICE if compact else NOTICE, elem_id="cfsp-notice")
         api_button = gr.Button(visible=False)
@@ -102,30 +129,58 @@ def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore,
         # (the box empties and Stop shows at once) if it may be asked now, then streams the answer to the question
         # it took. A question that must wait stays in the box, a notice says why, and nothing is enqueued.
         intake = Intake(demo, refusal)
-        answer = dict(fn=chat.respond, inputs=[pending, exchanges], outputs=[chatbot, exchanges],
-                      show_progress="hidden", api_visibility="private")
-        take = dict(outputs=[pending, question, send, stop, refused, waiting], queue=False, api_visibility="private")
-        taken = [question.submit(intake.take_typed, question, **take), send.click(intake.take_typed, question, **take),
-                 chatbot.example_select(intake.take_picked, None, **take),
-                 chatbot.option_select(intake.take_picked, None, **take)]
+        answer: dict[str, Any] = dict(
+            fn=chat.respond,
+            inputs=[pending, exchanges],
+            outputs=[chatbot, exchanges],
+            show_progress="hidden",
+            api_visibility="private",
+        )
+        take: dict[str, Any] = dict(
+            outputs=[pending, question, send, stop, refused, waiting], queue=False, api_visibility="private"
+        )
+        taken = [
+            question.submit(intake.take_typed, question, **take),
+            send.click(intake.take_typed, question, **take),
+            chatbot.example_select(intake.take_picked, None, **take),
+            chatbot.option_select(intake.take_picked, None, **take),
+        ]
         # no outputs, so its stop puts no "Error" over the conversation
-        checked = [event.success(stop_if_refused, refused, None, queue=False, api_visibility="private")
-                   for event in taken]
+        checked = [
+            event.success(stop_if_refused, refused, None, queue=False, api_visibility="private") for event in taken
+        ]
         running = [event.success(**answer) for event in checked]
         for event in running:
             event.then(_answered, None, [question, send, stop], queue=False, api_visibility="private")
         stop.click(_answered, None, [question, send, stop], cancels=running, queue=False, api_visibility="private")
         # The same chat function for programs (gradio_client): question in, the conversation's messages out.
-        api_button.click(chat.respond, [question, exchanges], [chatbot, exchanges], api_name="ask",
-                         api_description="Answer a question; follow-ups are read in this session's context.")
-        chatbot.clear(_cleared, None, [exchanges, rated, commenting, comment_row, question, send, stop],
-                      cancels=running, queue=False, api_visibility="private")
+        api_button.click(
+            chat.respond,
+            [question, exchanges],
+            [chatbot, exchanges],
+            api_name="ask",
+            api_description="Answer a question; follow-ups are read in this session's context.",
+        )
+        chatbot.clear(
+            _cleared,
+            None,
+            [exchanges, rated, commenting, comment_row, question, send, stop],
+            cancels=running,
+            queue=False,
+            api_visibility="private",
+        )
         # Ratings are quick SQLite writes: outside the queue, so they never count as questions against the rate limit
-        chatbot.like(ratings.rate, [exchanges, rated], [rated, commenting, comment_row], queue=False,
-                     api_visibility="private")
+        chatbot.like(
+            ratings.rate, [exchanges, rated], [rated, commenting, comment_row], queue=False, api_visibility="private"
+        )
         for trigger in (comment.submit, save_comment.click):
-            trigger(ratings.comment, [comment, commenting], [comment, commenting, comment_row], queue=False,
-                    api_visibility="private")
+            trigger(
+                ratings.comment,
+                [comment, commenting],
+                [comment, commenting, comment_row],
+                queue=False,
+                api_visibility="private",
+            )
 
     # api_open=False: the answer runs only through the queue (its /run/ REST route skipped the queue and its limit)
     demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.queue_max_size, api_open=False)
@@ -135,10 +190,11 @@ def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore,
 def page_options(compact: bool = False) -> dict[str, Any]:
     """The page's look and behaviour, for `Blocks.launch` and `gr.mount_gradio_app` alike (Gradio 6 takes them there):
     CSS and theme, no server-side rendering, errors kept on the server; the widget has no footer."""
-    return {"css": CSS + COMPACT_CSS if compact else CSS, "theme": theme(), "ssr_mode": False, "show_error": False,
-            "footer_links": [] if compact else ["api"], "js": ON_LOAD}
-
-
-def launch_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for `Blocks.launch`: address, port and share switch from the settings, plus `page_options`."""
-    return {"server_name": settings.host, "server_port": settings.port, "share": settings.share, **page_options()}
+    return {
+        "css": CSS + COMPACT_CSS if compact else CSS,
+        "theme": theme(),
+        "ssr_mode": False,
+        "show_error": False,
+        "footer_links": [] if compact else ["api"],
+        "js": ON_LOAD,
+    }

@@ -11,8 +11,6 @@ from .chat import Exchange
 
 log = logging.getLogger(__name__)
 
-THANKS = "Thank you. Add a comment if you like (what was wrong, missing or useful?):"
-
 
 def _rating(liked: bool | str) -> int:
     """+1 or -1, or 0 when the thumb was clicked again to take the rating back."""

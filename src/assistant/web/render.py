@@ -68,8 +68,7 @@ def answer_text(text: str, citations: Sequence[Citation], exchange: int) -> str:
         n = int(match.group(1))
         if n not in labels:
             return match.group(0)
-        return (f'<a class="cfsp-cite" href="#{source_id(exchange, n)}" title="{escape(labels[n])}">'
-                f'[{n}]</a>')
+        return f'<a class="cfsp-cite" href="#{source_id(exchange, n)}" title="{escape(labels[n])}">[{n}]</a>'
 
     return _MARKER.sub(link, escape(text))
 
@@ -115,10 +114,19 @@ def source_card(c: Citation, exchange: int, document_url: str = "") -> str:
     request, the quote marked) and links to the official text."""
     links = [_link(c.url, "Official text")]
     if document_url and document_url != c.url:
-        links.append(_link(document_url, "Whole document on EUR-Lex" if "eur-lex.europa.eu" in document_url
-                           else "Whole document"))
-    context = (f'<details class="cfsp-context"><summary>{_context_title(c)}</summary>'
-               f'<div class="cfsp-context-text">{context_html(c)}</div></details>') if c.context else ""
+        links.append(
+            _link(
+                document_url, "Whole document on EUR-Lex" if "eur-lex.europa.eu" in document_url else "Whole document"
+            )
+        )
+    context = (
+        (
+            f'<details class="cfsp-context"><summary>{_context_title(c)}</summary>'
+            f'<div class="cfsp-context-text">{context_html(c)}</div></details>'
+        )
+        if c.context
+        else ""
+    )
     return (
         f'<li class="cfsp-source" id="{source_id(exchange, c.n)}">'
         f'<div class="cfsp-source-head"><span class="cfsp-num">[{c.n}]</span>'
@@ -126,15 +134,15 @@ def source_card(c: Citation, exchange: int, document_url: str = "") -> str:
         f'<span class="cfsp-badge cfsp-kind-{_slug(c.kind)}">{escape(c.kind_label)}</span>'
         f'<span class="cfsp-date">{escape(c.date_label)}</span></div>'
         f'<blockquote class="cfsp-quote">{_text(c.quote)}</blockquote>'
-        f'{context}'
+        f"{context}"
         f'<div class="cfsp-source-foot"><span class="cfsp-title">{escape(c.title)}</span>'
         f'<span class="cfsp-links">{"".join(links)}</span></div>'
-        f'</li>'
+        f"</li>"
     )
 
 
 def searched_for(answer: Answer) -> str:
-    """"Searched for: …" when the search differs from what was typed (a follow-up's topic, a corrected word)."""
+    """A "Searched for: …" line when the search differs from what was typed (a follow-up's topic, a typo)."""
     if not answer.search_query or answer.search_query == answer.question:
         return ""
     return f'<p class="cfsp-searched">Searched for: <q>{_text(answer.search_query)}</q></p>'
@@ -144,14 +152,25 @@ def full_answer(answer: Answer, exchange: int, document_urls: Mapping[tuple[str,
     """The finished answer with its sources section underneath."""
     urls = document_urls or {}
     cards = "".join(source_card(c, exchange, urls.get((c.source_id, c.kind), "")) for c in answer.citations)
-    sources = (f'<div class="cfsp-sources"><div class="cfsp-sources-title">Sources</div>'
-               f'<ol class="cfsp-source-list">{cards}</ol></div>') if cards else ""
-    return (f'<div class="cfsp-answer">{searched_for(answer)}{_paragraphs(answer.text, answer.citations, exchange)}'
-            f'{sources}</div>')
+    sources = (
+        (
+            f'<div class="cfsp-sources"><div class="cfsp-sources-title">Sources</div>'
+            f'<ol class="cfsp-source-list">{cards}</ol></div>'
+        )
+        if cards
+        else ""
+    )
+    return (
+        f'<div class="cfsp-answer">{searched_for(answer)}{_paragraphs(answer.text, answer.citations, exchange)}'
+        f"{sources}</div>"
+    )
 
 
 def abstention(answer: Answer, suggestions: Sequence[str]) -> str:
     """The honest "not in the texts" message, what is covered, and a pointer to nearby questions."""
-    hint = ('<p class="cfsp-try">Questions I can answer that are close to yours — click one to ask it:</p>'
-            if suggestions else "")
+    hint = (
+        '<p class="cfsp-try">Questions I can answer that are close to yours — click one to ask it:</p>'
+        if suggestions
+        else ""
+    )
     return f'<div class="cfsp-abstain">{searched_for(answer)}<p>{_text(answer.text)}</p>{hint}</div>'

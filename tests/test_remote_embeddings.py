@@ -16,8 +16,8 @@ from werkzeug import Response
 
 from assistant.config import Settings
 from assistant.embeddings import packaged_model_dir
-from assistant.embeddings_api import OpenAICompatibleEmbedder
 from assistant.errors import ModelError
+from assistant.remote_embeddings import OpenAICompatibleEmbedder
 
 from .servers import Served
 
@@ -28,9 +28,21 @@ def openai_answer(request) -> Response:
     """Deterministic unit-ish vectors in the OpenAI format, one per input."""
     body = json.loads(request.data)
     inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-    data = [{"object": "embedding", "index": i, "embedding": [float(len(t)), 1.0, 0.0, float(i)]} for i, t in enumerate(inputs)]
-    return Response(json.dumps({"object": "list", "data": data[::-1], "model": body.get("model"),
-                                "usage": {"prompt_tokens": 1, "total_tokens": 1}}), content_type="application/json")
+    data = [
+        {"object": "embedding", "index": i, "embedding": [float(len(t)), 1.0, 0.0, float(i)]}
+        for i, t in enumerate(inputs)
+    ]
+    return Response(
+        json.dumps(
+            {
+                "object": "list",
+                "data": data[::-1],
+                "model": body.get("model"),
+                "usage": {"prompt_tokens": 1, "total_tokens": 1},
+            }
+        ),
+        content_type="application/json",
+    )
 
 
 @pytest.fixture
@@ -61,7 +73,10 @@ def test_token_counts_match_the_local_model(httpserver, tokenizer, embedder):
     """Chunk sizes must not depend on the provider: the same tokenizer counts the same tokens."""
     httpserver.expect_request("/v1/embeddings").respond_with_handler(openai_answer)
     emb = embedder_for(httpserver, tokenizer)
-    text = "If a Member State is the victim of armed aggression on its territory, the other Member States shall help. " * 20
+    text = (
+        "If a Member State is the victim of armed aggression on its territory, the other Member States shall help. "
+        * 20
+    )
     assert emb.count_tokens(text) == embedder.count_tokens(text) > 300
 
 
@@ -69,7 +84,9 @@ def test_rate_limited_request_is_retried_after_the_wait(httpserver, tokenizer):
     httpserver.expect_request("/v1/embeddings").respond_with_handler(openai_answer)  # the probe
     emb = embedder_for(httpserver, tokenizer, retries=2)
     httpserver.clear()
-    httpserver.expect_ordered_request("/v1/embeddings").respond_with_data("slow down", status=429, headers={"Retry-After": "0"})
+    httpserver.expect_ordered_request("/v1/embeddings").respond_with_data(
+        "slow down", status=429, headers={"Retry-After": "0"}
+    )
     httpserver.expect_ordered_request("/v1/embeddings").respond_with_data("busy", status=503)
     httpserver.expect_ordered_request("/v1/embeddings").respond_with_handler(openai_answer)
     assert emb.embed_query("What is PESCO?").shape == (DIM,)
@@ -106,8 +123,11 @@ def test_provider_settings_are_checked():
         Settings(embedding_provider="openai-compatible")
     with pytest.raises(ValidationError, match="unknown embedding provider"):
         Settings(embedding_provider="cohere")
-    ok = Settings(embedding_provider="openai-compatible", embedding_base_url="http://127.0.0.1:7860/v1",
-                  embedding_api_key="secret-key-123")
+    ok = Settings(
+        embedding_provider="openai-compatible",
+        embedding_base_url="http://127.0.0.1:7860/v1",
+        embedding_api_key="secret-key-123",
+    )
     assert "secret-key-123" not in repr(ok)  # the key is a secret: never printed
 
 
@@ -136,9 +156,15 @@ def test_ingest_and_ask_through_the_api_provider(own_endpoint, small_corpus, tmp
     from assistant.pipeline import Assistant
 
     corpus, catalogue = small_corpus
-    api = Settings(corpus_dir=corpus, catalogue_path=catalogue, data_dir=tmp_path / "data",
-                   embedding_cache=tmp_path / "cache.sqlite", embedding_provider="openai-compatible",
-                   embedding_base_url=own_endpoint, embedding_model="all-MiniLM-L6-v2")
+    api = Settings(
+        corpus_dir=corpus,
+        catalogue_path=catalogue,
+        data_dir=tmp_path / "data",
+        embedding_cache=tmp_path / "cache.sqlite",
+        embedding_provider="openai-compatible",
+        embedding_base_url=own_endpoint,
+        embedding_model="all-MiniLM-L6-v2",
+    )
     remote = make_embedder(api)
     assert remote.dim == embedder.dim == 384
     report = ingest(api, remote)

@@ -1,6 +1,6 @@
 """A short load run against /api/v1/ask: N concurrent clients for S seconds, then requests/s and latency percentiles.
 
-    python -m assistant.api.loadtest --url http://127.0.0.1:7860 --clients 16 --seconds 20
+    python -m assistant.loadtest --url http://127.0.0.1:7860 --clients 16 --seconds 20
 
 Each client sends the example questions in turn, one request after another, over its own keep-alive connection.
 Only loopback addresses are targeted unless --allow-remote is given; the run always stops by itself.
@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .stats import percentile
+
 
 @dataclass(frozen=True)
 class Report:
@@ -38,17 +40,6 @@ class Report:
     max_ms: float
 
 
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0-100) by linear interpolation between the closest ranks."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
 def is_loopback(url: str) -> bool:
     """Does the URL's host resolve to loopback addresses only?"""
     host = urlsplit(url).hostname or ""
@@ -56,11 +47,17 @@ def is_loopback(url: str) -> bool:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
     except socket.gaierror:
         return False
-    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses)
+    return bool(addresses) and all(ipaddress.ip_address(str(a).split("%")[0]).is_loopback for a in addresses)
 
 
-async def _client(http: httpx.AsyncClient, questions: list[str], offset: int, deadline: float,
-                  latencies: list[float], statuses: Counter) -> None:
+async def _client(
+    http: httpx.AsyncClient,
+    questions: list[str],
+    offset: int,
+    deadline: float,
+    latencies: list[float],
+    statuses: Counter,
+) -> None:
     i = offset
     while time.perf_counter() < deadline:
         started = time.perf_counter()
@@ -90,15 +87,23 @@ async def run(url: str, clients: int, seconds: float, questions: list[str], key:
         await asyncio.gather(*(_client(http, questions, n, deadline, latencies, statuses) for n in range(clients)))
         elapsed = time.perf_counter() - started
     total = sum(statuses.values())
-    return Report(clients=clients, seconds=round(elapsed, 2), requests=total, ok=statuses.get("200", 0),
-                  statuses=dict(statuses), requests_per_second=round(statuses.get("200", 0) / elapsed, 1),
-                  p50_ms=round(percentile(latencies, 50), 1), p95_ms=round(percentile(latencies, 95), 1),
-                  p99_ms=round(percentile(latencies, 99), 1), max_ms=round(max(latencies, default=0.0), 1))
+    return Report(
+        clients=clients,
+        seconds=round(elapsed, 2),
+        requests=total,
+        ok=statuses.get("200", 0),
+        statuses=dict(statuses),
+        requests_per_second=round(statuses.get("200", 0) / elapsed, 1),
+        p50_ms=round(percentile(latencies, 50) or 0.0, 1),
+        p95_ms=round(percentile(latencies, 95) or 0.0, 1),
+        p99_ms=round(percentile(latencies, 99) or 0.0, 1),
+        max_ms=round(max(latencies, default=0.0), 1),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: run, then print the report (human lines, or --json)."""
-    parser = argparse.ArgumentParser(prog="python -m assistant.api.loadtest", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m assistant.loadtest", description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:7860", help="the assistant's base URL")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients (1-256)")
     parser.add_argument("--seconds", type=float, default=20, help="length of the run (1-600)")
@@ -116,10 +121,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         print(json.dumps(asdict(report), indent=2))
         return
-    print(f"{report.requests} requests in {report.seconds} s with {report.clients} clients "
-          f"({report.ok} answered, statuses {report.statuses})")
-    print(f"throughput {report.requests_per_second} requests/s; latency p50 {report.p50_ms} ms, "
-          f"p95 {report.p95_ms} ms, p99 {report.p99_ms} ms, max {report.max_ms} ms")
+    print(
+        f"{report.requests} requests in {report.seconds} s with {report.clients} clients "
+        f"({report.ok} answered, statuses {report.statuses})"
+    )
+    print(
+        f"throughput {report.requests_per_second} requests/s; latency p50 {report.p50_ms} ms, "
+        f"p95 {report.p95_ms} ms, p99 {report.p99_ms} ms, max {report.max_ms} ms"
+    )
     if report.ok < report.requests:
         sys.exit(1)
 

@@ -1,0 +1,5 @@
+"""`python -m assistant ...`: the same commands as `cfsp-assistant ...`."""
+
+from .cli import main
+
+main()
