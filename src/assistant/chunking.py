@@ -200,6 +200,6 @@ class Chunker:
             paragraph=paragraph,
             headings=headings,
             text=text,
-            sentences=split_sentences(text, [p.number for p in lines]),
+            sentences=split_sentences(text, [p.number for p in lines for _ in p.text.split("\n")]),
             label_base=template,
         )

@@ -14,8 +14,10 @@ from .types import Chunk
 
 
 def content_key(model_id: str, chunk: Chunk) -> str:
-    """Cache key: the model and the exact text embedded (sentence spans derive from that text)."""
-    return hashlib.sha256(f"{model_id}\x1f{chunk.embed_text}".encode("utf-8")).hexdigest()
+    """Cache key: the model, the exact text embedded and its sentence spans (so a change in how sentences are
+    split never meets vectors cached for the old split)."""
+    spans = ",".join(f"{s.start}-{s.end}" for s in chunk.sentences)
+    return hashlib.sha256(f"{model_id}\x1f{spans}\x1f{chunk.embed_text}".encode()).hexdigest()
 
 
 class EmbeddingCache:
