@@ -105,12 +105,14 @@ def _ingest_lock(root: Path) -> Iterator[None]:
 
 
 def fingerprint(settings: Settings, chunks: list[Chunk], backend: str = "torch") -> str:
-    """Identity of an index's content: format, provider, model, backend and the sorted content-derived chunk ids."""
+    """Identity of an index's content: format, provider, model, backend, and each chunk's content-derived id and
+    sentence spans (in id order), so a change in how text is split is a change of index."""
     digest = hashlib.sha256(
         f"{INDEX_FORMAT}\x1f{settings.embedding_provider}\x1f{settings.embedding_model}\x1f{backend}".encode()
     )
-    for cid in sorted(c.id for c in chunks):
-        digest.update(cid.encode())
+    for chunk in sorted(chunks, key=lambda c: c.id):
+        digest.update(chunk.id.encode())
+        digest.update(",".join(f"{s.start}-{s.end}" for s in chunk.sentences).encode())
     return digest.hexdigest()
 
 
