@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
@@ -11,6 +12,7 @@ from . import evidence
 from .chunking import render_label
 from .composer import Candidate, Composer, Part
 from .labels import WEB_TIER
+from .languages import Language, eurlex_home
 from .query import Query
 from .retrieval import Retrieval
 from .types import Answer, Chunk, Citation
@@ -40,6 +42,16 @@ def unknown_names_message(names: list[str] | tuple[str, ...]) -> str:
     """Abstention naming what the sources never mention."""
     quoted = " or ".join(f"“{n}”" for n in names[:3])
     return f"The official texts I search never mention {quoted}, so they cannot answer this question. " + COVERAGE
+
+
+def other_language(question: str, language: Language, started: float) -> Answer:
+    """The answer to a question in another language when no language model can bridge it to the English texts."""
+    text = (
+        f"Your question seems to be in {language.name}. I search the official texts in English and, without a "
+        f"language model to translate, can only answer questions asked in English: please ask in English. The "
+        f"official texts are on EUR-Lex in {language.name}: {eurlex_home(language.code)}"
+    )
+    return Answer(question, text, (), True, language=language.code, latency_ms=(time.perf_counter() - started) * 1000)
 
 
 def missing_message(what: str) -> str:

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .config import load_settings
-from .errors import AssistantError, os_error_message
+from .errors import AssistantError, QuestionError, os_error_message
 
 commands = typer.Typer(
     add_completion=False,
@@ -82,13 +82,24 @@ def ask(
     question: Annotated[str, typer.Argument(help="Your question, in quotes.")],
     json_output: Annotated[bool, typer.Option("--json", help="Print the Answer record as JSON.")] = False,
     top_k: Annotated[int, typer.Option(min=1, max=50, help="Passages to retrieve.")] = 5,
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="auto (the language model when CFSP_LLM_BASE_URL is set), extractive (quoted) or llm (worded by "
+            "the language model, every sentence checked)."
+        ),
+    ] = "auto",
 ) -> None:
     """Answer one question with citations to the official texts."""
-    from .pipeline import Assistant, validate_question
+    from .pipeline import ANSWERERS, NO_LLM, Assistant, validate_question
 
     settings = load_settings()
     validate_question(question, settings.max_question_chars)
-    answer = Assistant.from_settings(settings).ask(question, top_k=top_k)
+    if mode not in ANSWERERS:
+        raise QuestionError(f"unknown --mode {mode!r}; allowed: {', '.join(ANSWERERS)}")
+    if mode == "llm" and not settings.llm_base_url:
+        raise QuestionError(NO_LLM)
+    answer = Assistant.from_settings(settings).ask(question, top_k=top_k, answerer=mode)
     if json_output:
         out.print_json(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
@@ -96,7 +107,20 @@ def ask(
     if answer.citations:
         out.print()
         for c in answer.citations:
-            out.print(f"[{c.n}] {c.label} — {c.url}", markup=False, highlight=False)
+            link = f"{c.url} ({c.local_url})" if c.local_url else c.url
+            out.print(f"[{c.n}] {c.label} — {link}", markup=False, highlight=False)
+    if answer.mode == "llm":
+        err.print(
+            f"Written by {answer.model} from the official texts; every sentence checked against its source.",
+            markup=False,
+            highlight=False,
+        )
+    elif answer.fallback_reason:
+        err.print(
+            f"Quoted from the official texts: {answer.model}'s answer was not shown ({answer.fallback_reason}).",
+            markup=False,
+            highlight=False,
+        )
 
 
 @commands.command()

@@ -13,6 +13,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PACKAGED_MODEL = "all-MiniLM-L6-v2"
 MIN_KEY_CHARS = 16
 PROVIDERS = ("local", "openai-compatible")  # embedding providers `make_embedder` knows
+RATE_LIMIT_STORAGES = ("memory", "redis", "rediss")  # schemes of CFSP_RATE_LIMIT_STORAGE
 
 
 class Settings(BaseSettings):
@@ -78,6 +79,28 @@ class Settings(BaseSettings):
         0.38, ge=-1.0, le=1.0, description="Minimum cosine similarity of the best passage."
     )
 
+    # An optional language model (any OpenAI-compatible chat endpoint) to word answers; everything it writes is checked
+    llm_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1; "
+        "unset: answers are quoted from the official texts.",
+    )
+    llm_model: str = Field("default", description="The endpoint's model name (shown in the answer's badge).")
+    llm_api_key: SecretStr | None = Field(None, description="Bearer key for the endpoint, if it needs one.")
+    llm_timeout: float = Field(
+        30.0, gt=0, le=600, description="Seconds a reply may take in all before the quoted answer is shown instead."
+    )
+    llm_max_tokens: int = Field(400, ge=32, le=8192, description="Longest reply, in the model's tokens.")
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
+    llm_output: str = Field(
+        "auto",
+        description="How structured replies are asked for: auto (found once per "
+        "endpoint), json_schema, json_object (llama-cpp-python's schema form) or text.",
+    )
+    llm_passages: int = Field(5, ge=1, le=10, description="Provisions the model is given to answer from.")
+    llm_circuit_failures: int = Field(3, ge=1, le=100, description="Failures in a row that pause the endpoint.")
+    llm_circuit_seconds: float = Field(60.0, ge=0, le=3600, description="How long a failing endpoint is paused.")
+
     host: str = Field("127.0.0.1", description="Address the chat page binds to; 0.0.0.0 exposes it to the network.")
     port: int = Field(7860, ge=1, le=65535, description="Port of the chat page.")
     concurrency_limit: int = Field(4, ge=1, le=64, description="Questions the chat page answers at the same time.")
@@ -110,6 +133,14 @@ class Settings(BaseSettings):
         "60/minute",
         description="Requests per API key or client address, e.g. '60/minute' or '3 per 2 seconds'; 'off' disables it.",
     )
+    rate_limit_storage: str | None = Field(
+        None,
+        description="Where rate-limit counts live: unset or memory:// (each server process counts alone), or "
+        "redis://host:port/db / rediss://... (shared by every worker and server using that Redis).",
+    )
+    workers: int = Field(
+        1, ge=1, le=16, description="Server processes answering on the same port (each loads the model and index)."
+    )
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted (413 above).")
     max_top_k: int = Field(20, ge=1, le=200, description="Largest top_k an API client may ask for.")
     max_embedding_inputs: int = Field(128, ge=1, le=4096, description="Texts per /v1/embeddings request.")
@@ -136,6 +167,21 @@ class Settings(BaseSettings):
         if value not in PROVIDERS:
             raise ValueError(f"unknown embedding provider {value!r}; allowed: {', '.join(PROVIDERS)}")
         return value
+
+    @field_validator("llm_output")
+    @classmethod
+    def _llm_output(cls, value: str) -> str:
+        allowed = ("auto", "json_schema", "json_object", "text")
+        if value not in allowed:
+            raise ValueError(f"unknown llm_output {value!r}; allowed: {', '.join(allowed)}")
+        return value
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _llm_url(cls, value: str | None) -> str | None:
+        if value is not None and value.strip() and not value.strip().startswith(("http://", "https://")):
+            raise ValueError("llm_base_url must be an http(s) URL such as http://127.0.0.1:8080/v1")
+        return value.strip().rstrip("/") or None if value else None
 
     @field_validator("host")
     @classmethod
@@ -174,6 +220,21 @@ class Settings(BaseSettings):
                 "'3 per 2 seconds' ('off' disables it)"
             ) from None
         return value.strip()
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _rate_limit_storage(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        scheme = value.partition("://")[0].lower() if "://" in value else ""
+        if scheme not in RATE_LIMIT_STORAGES:
+            given = f"unknown scheme {scheme}://" if scheme else "no scheme"
+            raise ValueError(
+                f"{given}: use memory:// (each process counts alone) or a Redis URL such as "
+                "redis://127.0.0.1:6379/0 or rediss://host:6380/0"
+            )
+        return value
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

@@ -6,23 +6,27 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 
 from threadpoolctl import threadpool_limits
 
-from .answering import RESERVE_PASSAGES, Answerer
+from .answering import RESERVE_PASSAGES, Answerer, other_language
 from .catalogue import load_glossary, load_words
+from .checking import Checker
 from .composer import Composer, idf_of
 from .config import Settings
-from .conversation import Turn, validate_history
+from .conversation import Turn, is_follow_up, validate_history
 from .embeddings import Embedder, make_embedder
 from .errors import IndexDamagedError, IndexMismatchError, IndexMissingError, IndexUnusableError, QuestionError
 from .index import Index, IndexManifest, Lease, load_index, manifest_stamp, read_manifest
+from .languages import LanguageDetector
+from .llm import LLMError, make_language_model
 from .query import Expander, Query, QueryAnalyser, Thesaurus
 from .retrieval import Retrieval, Retriever
 from .types import Answer
 from .vocabulary import english_words
+from .writer import Event, Writer, localized
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +45,20 @@ def validate_question(question: str, max_chars: int) -> str:
     return question
 
 
+ANSWERERS = ("auto", "extractive", "llm")
+NO_LLM = "no language model is configured (set CFSP_LLM_BASE_URL), so answers can only be quoted: use mode extractive"
+
+
 @dataclass(frozen=True)
 class Engine:
-    """One loaded generation with the analyser, retriever and answerer built on it; swapped whole when the index
-    changes."""
+    """One loaded generation with the analyser, retriever, answerer and (with a language model) writer built on it;
+    swapped whole when the index changes."""
 
     index: Index
     analyser: QueryAnalyser
     retriever: Retriever
     answerer: Answerer
+    writer: Writer | None = None
 
 
 class Assistant:
@@ -67,6 +76,8 @@ class Assistant:
         self.embedder = embedder
         self.expander = Expander(load_glossary(settings.glossary_path))
         self.words = load_words(settings.glossary_path)
+        self.llm = make_language_model(settings)
+        self.languages = LanguageDetector()
         self.english = english_words()
         self._engine = self._build(index)
         self._lease: Lease | None = Lease(settings, index.generation)
@@ -93,7 +104,12 @@ class Assistant:
         answerer = Answerer(
             composer, self.settings.abstain_threshold, passages=self.settings.top_k, rare=index.vocabulary.rare
         )
-        return Engine(index, analyser, retriever, answerer)
+        writer = None
+        if self.llm is not None:
+            writer = Writer(
+                self.llm, Checker(self.embedder.embed_texts, index.lexical.terms), self.settings.llm_passages
+            )
+        return Engine(index, analyser, retriever, answerer, writer)
 
     def understand(self, question: str, history: Iterable[Turn | Mapping] | None = None) -> Query:
         """The `Query` record for a question in its conversation (what is searched, what the answer must hold)."""
@@ -137,15 +153,59 @@ class Assistant:
         top_k: int | None = None,
         mode: str = "hybrid",
         history: Iterable[Turn | Mapping] | None = None,
+        answerer: str = "auto",
     ) -> Answer:
         """A cited answer (or an abstention) for one question, read in the context of the earlier turns.
         `top_k` is how many passages are retrieved (and returned in `hits`); the answer itself is always built
-        from the best `settings.top_k` of them, so a larger `top_k` only adds evidence to inspect."""
+        from the best `settings.top_k` of them, so a larger `top_k` only adds evidence to inspect. `answerer`:
+        extractive (quoted), llm (worded by the language model, checked) or auto (llm when one is configured)."""
+        answer: Answer | None = None
+        for event in self.ask_stream(question, top_k, mode, history, answerer):
+            answer = event.answer or answer
+        assert answer is not None  # the stream always ends with the answer
+        return answer
+
+    def ask_stream(
+        self,
+        question: str,
+        top_k: int | None = None,
+        mode: str = "hybrid",
+        history: Iterable[Turn | Mapping] | None = None,
+        answerer: str = "auto",
+    ) -> Iterator[Event]:
+        """The answer as it is made: checked sentences as a language model's answer passes them, then the answer.
+        A quoted answer comes in one piece."""
         started = time.perf_counter()
         question = validate_question(question, self.settings.max_question_chars)
         turns = validate_history(history, self.settings.max_history_turns, self.settings.max_question_chars * 4)
+        if answerer not in ANSWERERS:
+            raise QuestionError(f"unknown answer mode {answerer!r}; allowed: {', '.join(ANSWERERS)}")
         engine = self._engine  # one generation for the whole question, even if a newer one arrives meanwhile
-        query = engine.analyser.analyse(question, turns)
+        writer = engine.writer if answerer in ("auto", "llm") else None
+        if answerer == "llm" and writer is None:
+            raise QuestionError(NO_LLM)
+        language = self.languages.detect(question)
+        standalone = None
+        if not language.english:
+            if writer is None:  # the texts are English and only a model could bridge the languages
+                yield Event("answer", answer=other_language(question, language, started))
+                return
+            try:
+                standalone = writer.translate(question)
+            except LLMError as exc:
+                yield Event(
+                    "answer",
+                    answer=replace(
+                        other_language(question, language, started), fallback_reason=str(exc), model=writer.model.name
+                    ),
+                )
+                return
+        if writer is not None and turns and is_follow_up(standalone or question):
+            try:  # a follow-up made to stand on its own; the conversation's words carried over when the model fails
+                standalone = writer.rewrite(standalone or question, [(t.role, t.content) for t in turns])
+            except LLMError as exc:
+                log.info("follow-up not rewritten (%s): carrying the conversation's words instead", exc)
+        query = engine.analyser.analyse(question, turns, standalone)
         k = top_k or self.settings.top_k
         try:  # the answerer may look past the passages shown for a specific thing asked for: retrieve enough
             retrieval = engine.retriever.search(query, max(k, RESERVE_PASSAGES), mode)
@@ -158,16 +218,32 @@ class Assistant:
             self.problem = problem
             raise IndexDamagedError(f"the index being served is unusable: {problem}") from exc
         searched = time.perf_counter()
-        answer = engine.answerer.answer(query, retrieval)
-        return replace(
-            answer,
+        quoted = engine.answerer.answer(query, retrieval)
+        quoted = replace(
+            quoted,
             question=question,
-            hits=answer.evidence(k),
+            hits=quoted.evidence(k),
             search_query=query.searched,
             corrections=query.corrections,
+            language=language.code,
+            citations=localized(quoted.citations, language.code),
             retrieval_ms=(searched - started) * 1000,
             latency_ms=(time.perf_counter() - started) * 1000,
         )
+        if writer is None or quoted.abstained:
+            yield Event("answer", answer=quoted)
+            return
+        passages = writer.given(engine.answerer.composer.candidates(query, retrieval))
+        for event in writer.write(standalone or question, language, passages, quoted, started):
+            if event.answer is not None:
+                written = event.answer
+                event = replace(
+                    event,
+                    answer=replace(
+                        written, hits=written.evidence(k), latency_ms=(time.perf_counter() - started) * 1000
+                    ),
+                )
+            yield event
 
     def sources(self) -> list[dict]:
         """What is indexed: one row per document with its chunk count."""

@@ -235,14 +235,16 @@ class QueryAnalyser:
         ]
         return [w for w in dict.fromkeys(candidates) if not self.vocabulary.knows(w)]
 
-    def analyse(self, question: str, history: Iterable[Turn] = ()) -> Query:
-        """The `Query` for a question in its conversation."""
+    def analyse(self, question: str, history: Iterable[Turn] = (), standalone: str | None = None) -> Query:
+        """The `Query` for a question in its conversation. `standalone` is the question already made to stand on
+        its own in English (a language model's rewrite or translation): then it is what is analysed and searched."""
         turns = tuple(history)
-        fixes = self.corrections(question)
-        corrected = question
+        base = standalone or question
+        fixes = self.corrections(base)
+        corrected = base
         for typed, fixed in fixes:
             corrected = re.sub(rf"(?<![\w'’]){re.escape(typed)}(?![\w])", fixed, corrected)
-        searched = resolve(corrected, turns)
+        searched = corrected if standalone else resolve(corrected, turns)
         extra = self.expander.additions(searched)
         expanded = f"{searched} ({'; '.join(extra)})" if extra else searched
         unknown = self.unknown(corrected)

@@ -147,6 +147,7 @@ class Citation:
     tier: int = 2  # 1 treaty, 2 legal act, 3 official summary, 4 web page or other document (not official law)
     context: str = ""  # the whole article, summary section or page the quote comes from
     highlights: tuple[tuple[int, int], ...] = ()  # where the quoted sentences are in `context` (start, end)
+    local_url: str = ""  # the official text on EUR-Lex in the question's language, when it is not English
 
     @property
     def kind_label(self) -> str:
@@ -174,6 +175,13 @@ class Answer:
     search_query: str = ""  # the question as searched: the conversation's topic carried over, typos corrected
     corrections: tuple[tuple[str, str], ...] = ()  # (as typed, as searched) for each corrected word
     cited_hits: tuple[Hit, ...] = field(default=(), repr=False)  # the hits the citations quote, in citation order
+    mode: str = "extractive"  # extractive (quoted) | llm (written by a language model, every sentence checked)
+    model: str = ""  # the language model that wrote it
+    fallback_reason: str = ""  # why a language model's answer was not shown (the quoted answer is shown instead)
+    language: str = "en"  # the question's language (ISO 639-1)
+    drafted: int = 0  # sentences the language model wrote
+    dropped: tuple[str, ...] = ()  # for each sentence the checks dropped, the rule it broke
+    first_sentence_ms: float = 0.0  # from the question to the first checked sentence (language model answers)
 
     def evidence(self, k: int) -> tuple[Hit, ...]:
         """The first k hits, plus the hit behind each citation that lies further down (a sibling paragraph of a
@@ -193,6 +201,10 @@ class Answer:
             "question": self.question,
             "search_query": self.search_query or self.question,
             "corrections": [list(c) for c in self.corrections],
+            "mode": self.mode,
+            "model": self.model,
+            "fallback_reason": self.fallback_reason,
+            "language": self.language,
             "answer": self.text,
             "abstained": self.abstained,
             "confidence": round(self.confidence, 4),

@@ -13,9 +13,10 @@ from fastapi.sse import EventSourceResponse, format_sse_event
 
 from ..conversation import validate_history
 from ..errors import QuestionError
-from ..pipeline import Assistant, validate_question
+from ..pipeline import NO_LLM, Assistant, validate_question
 from ..streaming import answer_pieces
 from ..types import Answer
+from ..writer import Event
 from .schemas import AskRequest, AskResponse, ErrorResponse, HealthResponse, Source, SourcesResponse
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -37,12 +38,14 @@ def api_router(assistant: Assistant, limiter: anyio.CapacityLimiter) -> APIRoute
         top_k = settings.top_k if request.top_k is None else request.top_k
         if not 1 <= top_k <= settings.max_top_k:
             raise QuestionError(f"top_k must be between 1 and {settings.max_top_k}, not {top_k}")
+        if request.mode == "llm" and assistant.llm is None:
+            raise QuestionError(NO_LLM)
         return question, [{"role": t.role, "content": t.content} for t in turns], top_k
 
     async def answer(request: AskRequest) -> Answer:
         question, history, top_k = checked(request)
         return await anyio.to_thread.run_sync(
-            lambda: assistant.ask(question, top_k=top_k, history=history), limiter=limiter
+            lambda: assistant.ask(question, top_k=top_k, history=history, answerer=request.mode), limiter=limiter
         )
 
     @router.post("/ask", response_model=AskResponse, summary="Answer a question with citations")
@@ -51,26 +54,50 @@ def api_router(assistant: Assistant, limiter: anyio.CapacityLimiter) -> APIRoute
         return AskResponse.of(await answer(request))
 
     # Not `response_class=EventSourceResponse`: that makes FastAPI expect a generator, and this endpoint first
-    # answers (so bad input is a plain 4xx) and then returns the stream itself.
+    # checks the request and makes the first step of the answer (so bad input is a plain 4xx), then streams.
     @router.post(
         "/ask/stream",
         summary="Answer a question, streamed (server-sent events)",
         responses={
             200: {
-                "description": "`delta` events with pieces of the answer text, then one `answer` "
-                "event with the same JSON as /api/v1/ask.",
+                "description": "`delta` events with pieces of the answer text (a language model's sentences as each "
+                "passes the checks), a `restart` event if the language model's answer is then withdrawn for the "
+                "quoted one (drop the text so far), then one `answer` event with the same JSON as /api/v1/ask.",
                 "content": {"text/event-stream": {}},
             }
         },
     )
     async def ask_stream(request: AskRequest) -> EventSourceResponse:
-        """Server-sent events: `delta` ({"text": piece}) as the answer is written, then `answer` (the full JSON)."""
-        result = AskResponse.of(await answer(request))  # bad input is a plain 4xx before the stream opens
+        """Server-sent events: `delta` ({"text": piece}) as the answer is written, `restart` ({"reason": ...}) when
+        streamed sentences are withdrawn, then `answer` (the full JSON, which is authoritative)."""
+        question, history, top_k = checked(request)
+        steps = assistant.ask_stream(question, top_k=top_k, history=history, answerer=request.mode)
+
+        def step() -> Event | None:
+            return next(steps, None)
+
+        # one step at a time in a worker thread, each counted against the limiter like a whole answer
+        first = await anyio.to_thread.run_sync(step, limiter=limiter)  # bad input raises here: a plain 4xx
 
         async def events() -> AsyncIterator[bytes]:
-            for piece in answer_pieces(result.answer):
-                yield format_sse_event(event="delta", data_str=json.dumps({"text": piece}, ensure_ascii=False))
-            yield format_sse_event(event="answer", data_str=result.model_dump_json())
+            event, shown = first, False
+            while event is not None:
+                if event.kind == "sentence":
+                    text = (" " if shown else "") + event.text
+                    shown = True
+                    yield format_sse_event(event="delta", data_str=json.dumps({"text": text}, ensure_ascii=False))
+                elif event.answer is not None:
+                    result = AskResponse.of(event.answer)
+                    if shown and result.mode != "llm":  # sentences went out, then the model's answer was withdrawn
+                        restart = json.dumps({"reason": result.fallback_reason}, ensure_ascii=False)
+                        yield format_sse_event(event="restart", data_str=restart)
+                        shown = False
+                    if not shown:
+                        for piece in answer_pieces(result.answer):
+                            data = json.dumps({"text": piece}, ensure_ascii=False)
+                            yield format_sse_event(event="delta", data_str=data)
+                    yield format_sse_event(event="answer", data_str=result.model_dump_json())
+                event = await anyio.to_thread.run_sync(step, limiter=limiter)
 
         return EventSourceResponse(events(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

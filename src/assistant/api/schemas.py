@@ -7,6 +7,7 @@ the messages can name the configured limit; the models check only what never cha
 from __future__ import annotations
 
 from dataclasses import asdict
+from os import getpid
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,13 +36,21 @@ class AskRequest(BaseModel):
         },
     )
 
-    question: str = Field(description="The question, in English.")
+    question: str = Field(
+        description="The question. In English, or, with a language model configured, in any official EU language."
+    )
     history: list[HistoryTurn] = Field(
         default_factory=list,
         description="Earlier turns, oldest first (questions and "
         "answer texts), so a follow-up such as 'Who can join it?' is understood.",
     )
     top_k: int | None = Field(None, description="Passages to retrieve; default the server's top_k.")
+    mode: Literal["auto", "extractive", "llm"] = Field(
+        "auto",
+        description="How the answer is made: extractive (quoted from the official texts), llm (worded by the "
+        "configured language model, every sentence checked against its source; the quoted answer when the model "
+        "fails or its sentences fail the checks) or auto (llm when a language model is configured).",
+    )
 
 
 class CitationOut(BaseModel):
@@ -68,6 +77,9 @@ class CitationOut(BaseModel):
     highlights: list[tuple[int, int]] = Field(
         default_factory=list, description="Where the quoted sentences are in `context`: [start, end) character offsets."
     )
+    local_url: str = Field(
+        "", description="The official text on EUR-Lex in the question's language, when the question is not in English."
+    )
 
 
 class AskResponse(BaseModel):
@@ -83,6 +95,16 @@ class AskResponse(BaseModel):
     corrections: list[tuple[str, str]] = Field(
         default_factory=list, description="[as typed, as searched] for each word corrected before searching."
     )
+    mode: Literal["extractive", "llm"] = Field(
+        "extractive",
+        description="extractive: quoted from the official texts; llm: written by `model`, every sentence checked "
+        "against the quoted official wording it cites.",
+    )
+    model: str = Field("", description="The language model that wrote the answer, or whose answer was not shown.")
+    fallback_reason: str = Field(
+        "", description="Why the language model's answer was not shown and the quoted answer is shown instead."
+    )
+    language: str = Field("en", description="The question's language (ISO 639-1), as detected.")
 
     @classmethod
     def of(cls, answer: Answer) -> "AskResponse":
@@ -94,6 +116,10 @@ class AskResponse(BaseModel):
             latency_ms=round(answer.latency_ms, 2),
             search_query=answer.search_query or answer.question,
             corrections=list(answer.corrections),
+            mode="llm" if answer.mode == "llm" else "extractive",
+            model=answer.model,
+            fallback_reason=answer.fallback_reason,
+            language=answer.language,
             citations=[
                 CitationOut(
                     **{k: v for k, v in asdict(c).items() if k in fields},
@@ -140,6 +166,7 @@ class HealthResponse(BaseModel):
     dimension: int
     vector_store: Literal["embedded", "server"]
     built_at: str | None
+    worker_pid: int = Field(default_factory=getpid, description="The server process that answered (CFSP_WORKERS).")
 
 
 class EmbeddingRequest(BaseModel):

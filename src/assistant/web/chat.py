@@ -44,6 +44,8 @@ class Exchange:
         return {
             "question": self.question,
             "answer": answer.text if answer else "",
+            "mode": answer.mode if answer else "",
+            "model": answer.model if answer else "",
             "citations": [asdict(c) for c in answer.citations] if answer else [],
         }
 
@@ -84,8 +86,17 @@ class Chat:
         yield to_messages(exchanges + [current]), exchanges + [current]
 
         number = len(exchanges) + 1  # the exchange's position on the page: its source ids use it
+        written = ""  # a language model's checked sentences, shown as each passes
         try:
-            answer = self.assistant.ask(message, history=earlier)
+            answer = None
+            for event in self.assistant.ask_stream(message, history=earlier):
+                if event.answer is not None:
+                    answer = event.answer
+                    break
+                written = f"{written} {event.text}".strip()
+                partial = replace(current, shown=render.partial_answer(written, (), number, writing=True))
+                yield to_messages(exchanges + [partial]), exchanges + [partial]
+            assert answer is not None  # the stream always ends with the answer
         except AssistantError as exc:
             current = replace(current, shown=render.error_message(str(exc)))
             yield to_messages(exchanges + [current]), exchanges + [current]
@@ -105,12 +116,15 @@ class Chat:
             yield to_messages(exchanges + [current]), exchanges + [current]
             return
 
-        written = ""
-        for piece in answer_pieces(answer.text)[:-1]:
-            written += piece
-            partial = replace(current, answer=answer, shown=render.partial_answer(written, answer.citations, number))
-            yield to_messages(exchanges + [partial]), exchanges + [partial]
-            time.sleep(self.stream_delay)
+        if answer.mode != "llm":  # a quoted answer is written out word group by word group
+            written = ""
+            for piece in answer_pieces(answer.text)[:-1]:
+                written += piece
+                partial = replace(
+                    current, answer=answer, shown=render.partial_answer(written, answer.citations, number)
+                )
+                yield to_messages(exchanges + [partial]), exchanges + [partial]
+                time.sleep(self.stream_delay)
         # the served index may have moved to a newer generation since the page was built: its links, not the old ones
         urls = self.assistant.index.manifest.document_urls()
         current = replace(current, answer=answer, shown=render.full_answer(answer, number, urls))

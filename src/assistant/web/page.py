@@ -19,6 +19,13 @@ HEADER = """# CFSP Assistant
 Ask about the EU's Common Foreign and Security Policy. Answers are sentences quoted from the official texts: click a
 number such as [1] to see the passage, its source and a link to the official text."""
 
+# With a language model configured the answers are worded by it, in the question's language, and checked.
+LLM_HEADER = """# CFSP Assistant
+Ask about the EU's Common Foreign and Security Policy, in any official EU language. Answers are written in plain words
+by a language model from the official texts, and each sentence is shown only once it has been checked against the
+official wording it cites: click a number such as [1] to see that wording, its source and a link to the official
+text."""
+
 NOTICE = """Answers quote official texts but are not legal advice. Only the texts published in the Official Journal
 of the European Union are authentic: check the linked text on [EUR-Lex](https://eur-lex.europa.eu) before relying
 on it."""
@@ -79,7 +86,9 @@ def build_chat_page(
         pending = gr.State("")  # the question being answered, taken out of the box
         refused = gr.State("")  # why the question just sent was not taken ("" when it was)
 
-        gr.Markdown(COMPACT_HEADER if compact else HEADER, elem_id="cfsp-header")
+        gr.Markdown(
+            COMPACT_HEADER if compact else LLM_HEADER if assistant.llm is not None else HEADER, elem_id="cfsp-header"
+        )
         chatbot = gr.Chatbot(
             value=[],
             elem_id="cfsp-chat",

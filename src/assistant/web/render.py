@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from html import escape
+from html import unescape as html_unescape
 
 from .. import labels
+from ..languages import language_of_url
 from ..types import Answer, Citation
 
 SEARCHING = "Searching the official sources…"
@@ -79,9 +81,31 @@ def _paragraphs(text: str, citations: Sequence[Citation], exchange: int) -> str:
     return "".join(f'<p class="cfsp-text">{answer_text(p, citations, exchange)}</p>' for p in parts if p.strip())
 
 
-def partial_answer(text: str, citations: Sequence[Citation], exchange: int) -> str:
-    """The answer while it is being written out."""
-    return f'<div class="cfsp-answer cfsp-streaming">{_paragraphs(text, citations, exchange)}</div>'
+def partial_answer(text: str, citations: Sequence[Citation], exchange: int, writing: bool = False) -> str:
+    """The answer while it is being written out (`writing`: a language model's sentences, each shown once it has
+    been checked against its source)."""
+    status = (
+        '<p class="cfsp-how cfsp-how-checking" role="status"><span class="cfsp-spinner"></span>'
+        "Writing in plain words; each sentence is shown once it has been checked against its source…</p>"
+        if writing
+        else ""
+    )
+    return f'<div class="cfsp-answer cfsp-streaming">{status}{_paragraphs(text, citations, exchange)}</div>'
+
+
+def how_made(answer: Answer) -> str:
+    """The badge saying how the answer was made: written by a language model and checked, or quoted."""
+    if answer.mode == "llm":
+        return (
+            f'<p class="cfsp-how cfsp-how-llm">Written by {escape(answer.model)} from the official texts; '
+            "every sentence checked against its source</p>"
+        )
+    why = (
+        f' title="{escape(answer.model)}\'s wording was not shown: {escape(answer.fallback_reason)}"'
+        if answer.fallback_reason
+        else ""
+    )
+    return f'<p class="cfsp-how cfsp-how-quoted"{why}>Quoted from the official texts</p>'
 
 
 def _link(url: str, text: str) -> str:
@@ -113,6 +137,8 @@ def source_card(c: Citation, exchange: int, document_url: str = "") -> str:
     """One cited passage: number, label, kind badge, date, the quote, the whole article around it (opened on
     request, the quote marked) and links to the official text."""
     links = [_link(c.url, "Official text")]
+    if c.local_url:
+        links.append(_link(c.local_url, f"Official text in {language_of_url(c.local_url)}"))
     if document_url and document_url != c.url:
         links.append(
             _link(
@@ -161,8 +187,8 @@ def full_answer(answer: Answer, exchange: int, document_urls: Mapping[tuple[str,
         else ""
     )
     return (
-        f'<div class="cfsp-answer">{searched_for(answer)}{_paragraphs(answer.text, answer.citations, exchange)}'
-        f"{sources}</div>"
+        f'<div class="cfsp-answer">{how_made(answer)}{searched_for(answer)}'
+        f"{_paragraphs(answer.text, answer.citations, exchange)}{sources}</div>"
     )
 
 
@@ -173,4 +199,13 @@ def abstention(answer: Answer, suggestions: Sequence[str]) -> str:
         if suggestions
         else ""
     )
-    return f'<div class="cfsp-abstain">{searched_for(answer)}<p>{_text(answer.text)}</p>{hint}</div>'
+    return f'<div class="cfsp-abstain">{searched_for(answer)}<p>{_linked(answer.text)}</p>{hint}</div>'
+
+
+def _linked(text: str) -> str:
+    """Escaped text whose EUR-Lex addresses are links (a message pointing to the texts in another language)."""
+    return re.sub(
+        r"https://eur-lex\.europa\.eu/\S+?(?=[\s.,;)]*(?:\s|$))",
+        lambda m: _link(html_unescape(m.group(0)), html_unescape(m.group(0))),
+        _text(text),
+    )

@@ -74,6 +74,11 @@ CSS = """
 #cfsp-chat mark.cfsp-mark { background: rgba(250, 204, 21, 0.45); color: inherit; padding: 0 0.1em;
     border-radius: 2px; }
 #cfsp-chat .cfsp-searched { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 0 0 0.4em; }
+#cfsp-chat .cfsp-how { display: inline-flex; align-items: center; gap: 0.4em; font-size: 0.8em; margin: 0 0 0.5em;
+  padding: 0.1em 0.6em; border-radius: 999px; color: var(--body-text-color-subdued);
+  background: var(--background-fill-secondary); }
+#cfsp-chat .cfsp-how-llm { color: #1d4ed8; background: rgba(29, 78, 216, 0.08); }
+#cfsp-chat .cfsp-links { flex-wrap: wrap; }
 #cfsp-chat .cfsp-source-foot { display: flex; flex-wrap: wrap; justify-content: space-between; gap: 0.2em 1em;
     font-size: 0.82em; color: var(--body-text-color-subdued); }
 #cfsp-chat .cfsp-links { display: flex; gap: 1em; }

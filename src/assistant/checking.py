@@ -1,0 +1,190 @@
+"""Checking a sentence a language model wrote against the official wording it cites, before anyone sees it.
+
+A sentence is kept only if all of these hold:
+- every [n] marker refers to a passage that was given, and it has at least one;
+- its evidence (the words it says it rests on) occurs verbatim in a cited passage (whitespace, quotes and case
+  aside), and is long enough to say something;
+- every article or act it names is among the passages given;
+- every number and date it states occurs in the evidence;
+- it says "not" exactly when the evidence does (a "cannot" against a "shall" fails);
+- its content words and meaning are close enough to the evidence (share of its words found there, and the
+  similarity of the two by the embedding model, both above calibrated thresholds).
+For an answer in another language the model also gives each sentence in English: that English sentence is held to
+the rules above, and the sentence shown must carry the same numbers, references and negation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_EVIDENCE_CHARS = 20  # "the Council" is not evidence of anything
+MIN_OVERLAP = 0.4  # share of the sentence's content words found in its evidence
+MIN_SIMILARITY = 0.5  # cosine similarity of the sentence and its evidence (all-MiniLM-L6-v2)
+STRONG_OVERLAP = 0.75  # ... unless nearly all its words are the evidence's own
+RULES = ("empty", "marker", "evidence", "reference", "number", "negation", "support")
+
+_MARKER = re.compile(r"\s*\[(\d+)\]")
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"'})
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?(?!\w)")
+_NUMBER_WORDS = {
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+    "eleven": "11",
+    "twelve": "12",
+    "twenty": "20",
+    "thirty": "30",
+    "half": "1/2",
+    "third": "1/3",
+    "thirds": "2/3",
+    "quarter": "1/4",
+}
+_REFERENCE = re.compile(
+    r"\b(?:article|art\.?)s?\s*(\d{1,3})|\b(?:decision|regulation|joint action|common position)\s*"
+    r"(?:\((?:cfsp|eu|ec)\)\s*)?(?:no\s*)?(\d{1,4}/\d{1,4})|\bprotocol\s*(?:no\.?\s*)?(\d{1,2})",
+    re.I,
+)
+# words that make a statement negative, in the EU's most used languages (the displayed sentence may be in any)
+_NEGATION = re.compile(
+    r"\b(not|no|never|cannot|can't|won't|isn't|aren't|doesn't|don't|neither|nor|none|nothing|without|"
+    r"ne|pas|jamais|aucune?|sans|nicht|kein(?:e|en|er|es)?|nie|niemals|ohne|nunca|ningún|ninguna|sin|non|mai|"
+    r"nessun[oa]?|senza|nigdy|żaden|bez|niet|geen|nooit|zonder|não|nenhum|sem|inte|ingen|aldrig|ikke|ei)\b(?!-)|n't\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One sentence as the model wrote it: its text, the passages it cites and the words it rests on."""
+
+    text: str
+    markers: tuple[int, ...]
+    evidence: str
+    english: str = ""  # the same sentence in English, when the answer is in another language
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the checks made of a draft: kept (with the passage and span it rests on) or the rule it broke."""
+
+    draft: Draft
+    kept: bool
+    rule: str = ""
+    passage: int = 0
+    span: tuple[int, int] = (0, 0)  # where the evidence is in that passage's text
+
+    @property
+    def shown(self) -> str:
+        """The sentence as shown: its words and its markers."""
+        text = _MARKER.sub("", self.draft.text).strip()
+        return f"{text} {' '.join(f'[{n}]' for n in self.draft.markers)}"
+
+
+def normalise(text: str) -> str:
+    """Text compared for verbatim evidence: quotes unified, whitespace collapsed, lower case."""
+    return " ".join(text.translate(_QUOTES).split()).lower()
+
+
+def _references(text: str) -> set[str]:
+    return {"|".join(g for g in m.groups() if g) for m in _REFERENCE.finditer(text)}
+
+
+def _plain(text: str) -> str:
+    """The text without its article and act references and their paragraph numbers (not figures, not "No")."""
+    return re.sub(r"\(\d{1,2}\)|\bNos?\.?\s*(?=\d)", " ", _REFERENCE.sub(" ", text))
+
+
+def _numbers(text: str) -> set[str]:
+    text = _plain(text)
+    found = {re.sub(r"[.,\s]", "", n) for n in _NUMBER.findall(text)}
+    found |= {_NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in _NUMBER_WORDS}
+    return found
+
+
+def _negative(text: str) -> bool:
+    return bool(_NEGATION.search(_plain(text)))
+
+
+class Checker:
+    """Holds drafted sentences to the rules against the numbered passages the model was given."""
+
+    def __init__(self, embed: Callable[[list[str]], np.ndarray], terms: Callable[[list[str]], list[list[str]]]):
+        self.embed = embed
+        self.terms = terms
+
+    def check(self, drafts: Sequence[Draft], passages: Sequence[str], labels: Sequence[str]) -> list[Verdict]:
+        """A verdict for each draft; `passages[i]` and `labels[i]` are passage number i + 1."""
+        verdicts: list[Verdict | None] = [self._rules(d, passages, labels) for d in drafts]
+        pending = [i for i, v in enumerate(verdicts) if v is not None and v.kept]
+        if pending:  # meaning and words: one embedding call for every sentence still standing
+            checked = [self._english(drafts[i]) for i in pending]
+            evidence = [drafts[i].evidence for i in pending]
+            vectors = self.embed(checked + evidence)
+            words = self.terms(checked + evidence)
+            for k, i in enumerate(pending):
+                mine, theirs = set(words[k]), set(words[len(pending) + k])
+                overlap = len(mine & theirs) / len(mine) if mine else 0.0
+                similarity = float(vectors[k] @ vectors[len(pending) + k])
+                if not (overlap >= STRONG_OVERLAP or (overlap >= MIN_OVERLAP and similarity >= MIN_SIMILARITY)):
+                    verdicts[i] = Verdict(drafts[i], False, "support")
+        return [v for v in verdicts if v is not None]
+
+    @staticmethod
+    def _english(draft: Draft) -> str:
+        return _MARKER.sub("", draft.english or draft.text).strip()
+
+    def _rules(self, draft: Draft, passages: Sequence[str], labels: Sequence[str]) -> Verdict:
+        """Every rule but meaning; a kept verdict here still has to pass `support`."""
+        text = _MARKER.sub("", draft.text).strip()
+        english = self._english(draft)
+        if not text or not english:
+            return Verdict(draft, False, "empty")
+        in_text = {int(n) for n in _MARKER.findall(draft.text)}
+        markers = set(draft.markers) | in_text
+        if not markers or any(not 1 <= n <= len(passages) for n in markers):
+            return Verdict(draft, False, "marker")
+        evidence = normalise(draft.evidence)
+        if len(evidence) < MIN_EVIDENCE_CHARS:
+            return Verdict(draft, False, "evidence")
+        found = None
+        for n in sorted(markers):
+            at = normalise(passages[n - 1]).find(evidence)
+            if at >= 0:
+                found = (n, at)
+                break
+        if found is None:
+            return Verdict(draft, False, "evidence")
+        given = _references(" ".join(labels) + " " + " ".join(passages))
+        if not (_references(text) | _references(english)) <= given:
+            return Verdict(draft, False, "reference")
+        if not (_numbers(text) | _numbers(english)) <= _numbers(draft.evidence):
+            return Verdict(draft, False, "number")
+        if _negative(english) != _negative(draft.evidence) or _negative(text) != _negative(english):
+            return Verdict(draft, False, "negation")
+        n, at = found
+        return Verdict(
+            Draft(text, tuple(sorted(markers)), draft.evidence, draft.english),
+            True,
+            "",
+            n,
+            _span(passages[n - 1], draft.evidence),
+        )
+
+
+def _span(passage: str, evidence: str) -> tuple[int, int]:
+    """Where the evidence is in the passage's own text (the normalised match mapped back to characters)."""
+    words = [re.escape(w) for w in evidence.translate(_QUOTES).split()]
+    pattern = re.compile(r"\s+".join(words), re.I)
+    m = pattern.search(passage.translate(_QUOTES))
+    return (m.start(), m.end()) if m else (0, 0)

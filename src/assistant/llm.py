@@ -1,0 +1,222 @@
+"""An OpenAI-compatible chat model (a hosted API, Ollama, vLLM, llama.cpp) through LangChain's `ChatOpenAI`, used to
+word answers, rewrite follow-ups and translate questions — never trusted: what it writes is checked before it is
+shown (see checking.py), and any failure falls back to the quoted answer.
+
+A circuit breaker stops calling an endpoint that keeps failing, for a while, so people do not wait on it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .config import Settings
+
+log = logging.getLogger(__name__)
+
+OUTPUTS = ("auto", "json_schema", "json_object", "text")  # how structured answers are asked for
+_TAGGED = re.compile(
+    r"^\s*(?:SENTENCE:)?\s*(?P<text>.+?)\s*\|\s*MARKERS:\s*(?P<markers>[\d,\s\[\]]+)\s*\|\s*"
+    r"EVIDENCE:\s*\"?(?P<evidence>.+?)\"?\s*(?:\|\s*ENGLISH:\s*(?P<english>.+?))?\s*$",
+    re.I,
+)
+_FORMAT_REFUSED = re.compile(r"response_format|json_schema|json_object|literal_error|grammar", re.I)
+
+
+class LLMError(Exception):
+    """The model could not be used for this answer; the message is the reason given with the fallback."""
+
+
+class Circuit:
+    """After `failures` failures in a row, calls are refused for `seconds`; then one call may try again."""
+
+    def __init__(self, failures: int, seconds: float, clock: Callable[[], float] = time.monotonic):
+        self.failures, self.seconds, self.clock = failures, seconds, clock
+        self._count = 0
+        self._open_until = 0.0
+        self._lock = threading.Lock()
+
+    def allows(self) -> bool:
+        """May the endpoint be called now?"""
+        with self._lock:
+            return self.clock() >= self._open_until
+
+    def record(self, ok: bool) -> None:
+        """Count a call's outcome: a success closes the circuit, the n-th failure in a row opens it."""
+        with self._lock:
+            if ok:
+                self._count, self._open_until = 0, 0.0
+                return
+            self._count += 1
+            if self._count >= self.failures:
+                self._open_until = self.clock() + self.seconds
+                self._count = 0
+                log.warning(
+                    "language model endpoint failed %d times in a row: not called for %.0f s",
+                    self.failures,
+                    self.seconds,
+                )
+
+
+@dataclass(frozen=True)
+class Chat:
+    """One request: a system instruction, the user's part (data), an output limit and, for structured answers, the
+    JSON schema the reply must follow."""
+
+    system: str
+    user: str
+    max_tokens: int
+    schema: dict[str, Any] | None = None
+
+
+class LanguageModel:
+    """The configured chat model. Thread-safe; one instance is shared by every request of a server."""
+
+    def __init__(self, settings: Settings):
+        from langchain_openai import ChatOpenAI
+
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
+        self.name = settings.llm_model
+        self.timeout = settings.llm_timeout
+        self.max_tokens = settings.llm_max_tokens
+        # max_retries=0: a slow or failing endpoint costs one attempt, then the quoted answer is shown instead
+        self.client = ChatOpenAI(
+            base_url=settings.llm_base_url,
+            api_key=key,
+            model=settings.llm_model,
+            temperature=settings.llm_temperature,
+            timeout=settings.llm_timeout,
+            max_retries=0,
+        )
+        self.output = settings.llm_output
+        self.circuit = Circuit(settings.llm_circuit_failures, settings.llm_circuit_seconds)
+
+    def _messages(self, chat: Chat) -> list[tuple[str, str]]:
+        return [("system", chat.system), ("human", chat.user)]
+
+    def _extra(self, chat: Chat, output: str) -> dict[str, Any]:
+        # max_tokens goes in the body: ChatOpenAI's own parameter is sent as max_completion_tokens, which llama.cpp,
+        # Ollama and older servers ignore
+        body: dict[str, Any] = {"max_tokens": chat.max_tokens}
+        if chat.schema is not None and output == "json_schema":
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": chat.schema, "strict": False},
+            }
+        elif chat.schema is not None and output == "json_object":  # llama-cpp-python's grammar-constrained form
+            body["response_format"] = {"type": "json_object", "schema": chat.schema}
+        return body
+
+    def stream(self, chat: Chat) -> Iterator[str]:
+        """The reply's text as it arrives; LLMError (with the reason) on any failure, after `llm_timeout` in all, or
+        while the circuit is open. For a structured request the output form is found once, then remembered."""
+        if not self.circuit.allows():
+            raise LLMError("the language model endpoint failed repeatedly and is paused")
+        outputs = (
+            [self.output] if self.output != "auto" or chat.schema is None else ["json_schema", "json_object", "text"]
+        )
+        for attempt, output in enumerate(outputs):
+            try:
+                yield from self._stream_once(chat, output)
+                self.circuit.record(True)
+                if self.output == "auto" and chat.schema is not None:
+                    self.output = output  # this endpoint's way: asked that way from now on
+                return
+            except LLMError:
+                self.circuit.record(False)
+                raise
+            except Exception as exc:  # the OpenAI client raises many types; each is a reason to fall back
+                refused = bool(_FORMAT_REFUSED.search(str(exc))) and attempt + 1 < len(outputs)
+                if refused:
+                    log.info("endpoint refused %s output (%s): trying the next form", output, _first_line(exc))
+                    continue
+                self.circuit.record(False)
+                raise LLMError(_reason(exc)) from exc
+
+    def _stream_once(self, chat: Chat, output: str) -> Iterator[str]:
+        system = chat.system if output != "text" or chat.schema is None else chat.system + TAGGED_INSTRUCTION
+        started = time.monotonic()
+        client = self.client.bind(extra_body=self._extra(chat, output))
+        finished = False
+        for chunk in client.stream(self._messages(Chat(system, chat.user, chat.max_tokens, chat.schema))):
+            if time.monotonic() - started > self.timeout:
+                raise LLMError(f"the language model took longer than {self.timeout:g} s")
+            text = chunk.content if isinstance(chunk.content, str) else ""
+            finish = (chunk.response_metadata or {}).get("finish_reason")
+            finished = finished or finish is not None
+            if finish == "length":
+                raise LLMError("the language model's reply was cut off at its length limit")
+            if text:
+                yield text
+        if not finished:
+            raise LLMError("the language model's reply ended without finishing")
+
+    def complete(self, chat: Chat) -> str:
+        """The whole reply (for short requests: rewriting a follow-up, translating a question)."""
+        return "".join(self.stream(chat)).strip()
+
+
+TAGGED_INSTRUCTION = (
+    "\n\nReply with one line per sentence and nothing else, in this form:\n"
+    'SENTENCE: <your sentence> | MARKERS: <passage numbers> | EVIDENCE: "<words copied exactly from the passage>"\n'
+    "(add | ENGLISH: <the sentence in English> when you write in another language)."
+)
+
+
+def parse_sentences(text: str) -> list[dict[str, Any]]:
+    """The sentences of a reply, from JSON ({"sentences": [...]}) or the tagged lines; ValueError if neither."""
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        data = json.loads(stripped)
+        sentences = data.get("sentences") if isinstance(data, dict) else None
+        if not isinstance(sentences, list):
+            raise ValueError("the reply has no list of sentences")
+        return [s for s in sentences if isinstance(s, dict)]
+    found = []
+    for line in stripped.splitlines():
+        m = _TAGGED.match(line)
+        if m:
+            markers = [int(n) for n in re.findall(r"\d+", m.group("markers"))]
+            found.append(
+                {
+                    "text": m.group("text"),
+                    "markers": markers,
+                    "evidence": m.group("evidence"),
+                    "english": m.group("english") or "",
+                }
+            )
+    if stripped and not found:
+        raise ValueError("the reply is neither JSON nor tagged sentences")
+    return found
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
+
+
+def _reason(exc: BaseException) -> str:
+    """A failure as a short reason people and operators can read."""
+    import openai
+
+    if isinstance(exc, openai.APITimeoutError):
+        return "the language model did not answer in time"
+    if isinstance(exc, openai.APIConnectionError):
+        return "the language model endpoint cannot be reached or dropped the connection"
+    if isinstance(exc, openai.AuthenticationError):
+        return "the language model endpoint refused the key"
+    if isinstance(exc, openai.RateLimitError):
+        return "the language model endpoint is rate-limiting"
+    if isinstance(exc, openai.APIStatusError):
+        return f"the language model endpoint answered HTTP {exc.status_code}"
+    return f"the language model failed ({exc.__class__.__name__}: {_first_line(exc)})"
+
+
+def make_language_model(settings: Settings) -> LanguageModel | None:
+    """The configured chat model, or None when no endpoint is configured (answers are then quoted)."""
+    return LanguageModel(settings) if settings.llm_base_url else None
