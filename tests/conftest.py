@@ -122,6 +122,62 @@ def assistant(full_index, full_settings, embedder):
 
 
 @pytest.fixture(scope="session")
+def scripted_server():
+    """An OpenAI-compatible endpoint on pytest-httpserver (threaded: HTTP/1.1, so a dropped stream is noticed)."""
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def llm_assistant(full_index, full_settings, embedder, scripted_server):
+    """The session's index answered through the scripted language model endpoint."""
+    from assistant.pipeline import Assistant
+
+    from .llm_servers import MODEL
+
+    settings = Settings(
+        **{
+            **full_settings.model_dump(),
+            "llm_base_url": scripted_server.url_for("/v1"),
+            "llm_model": MODEL,
+            "llm_timeout": 3,
+        }
+    )
+    return Assistant.from_settings(settings, embedder)
+
+
+@pytest.fixture
+def scripted_llm(llm_assistant, scripted_server):
+    """Fresh scripts for each test; the endpoint's remembered output form and its circuit start over."""
+    from assistant.llm import Circuit
+
+    from .llm_servers import ScriptedLLM
+
+    settings = llm_assistant.settings
+    llm_assistant.llm.output = settings.llm_output
+    llm_assistant.llm.circuit = Circuit(settings.llm_circuit_failures, settings.llm_circuit_seconds)
+    scripted = ScriptedLLM(scripted_server)
+    scripted.install()
+    yield scripted
+    scripted_server.clear()
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """llama.cpp's server with SmolLM2-135M-Instruct, once per session."""
+    from .llm_servers import LlamaServer
+
+    server = LlamaServer(tmp_path_factory.mktemp("llama") / "server.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def browser():
     """Debian's Chromium driven by Playwright (no browser download), launched once per session."""
     from playwright.sync_api import sync_playwright

@@ -30,7 +30,18 @@ KEY = "test-key-0123456789abcdef"
 FILE_KEY = "file-key-fedcba9876543210"
 NEWSROOM = "https://news.example.org"
 EXAMPLE_PAGE = PROJECT_ROOT / "docs" / "widget-example.html"
-ANSWER_FIELDS = {"answer", "citations", "abstained", "latency_ms", "search_query", "corrections"}
+ANSWER_FIELDS = {
+    "answer",
+    "citations",
+    "abstained",
+    "latency_ms",
+    "search_query",
+    "corrections",
+    "mode",
+    "model",
+    "fallback_reason",
+    "language",
+}
 CITATION_FIELDS = {
     "n",
     "label",
@@ -46,6 +57,7 @@ CITATION_FIELDS = {
     "quote",
     "context",
     "highlights",
+    "local_url",
 }
 
 
@@ -278,6 +290,8 @@ def test_ask_answers_with_citations_of_the_treaty(open_api):
     body = response.json()
     assert set(body) == ANSWER_FIELDS and not body["abstained"] and "[1]" in body["answer"]
     assert body["search_query"] == MUTUAL_DEFENCE and body["latency_ms"] > 0
+    # no language model configured: quoted, in English, and nothing to explain
+    assert (body["mode"], body["model"], body["fallback_reason"], body["language"]) == ("extractive", "", "", "en")
     assert all(set(c) == CITATION_FIELDS for c in body["citations"])
     assert [c["n"] for c in body["citations"]] == list(range(1, len(body["citations"]) + 1))
     teu = [c for c in body["citations"] if c["source_id"] == "TEU" and c["article"] == "42"]
@@ -322,6 +336,7 @@ def test_sources_and_health(open_api, assistant):
         "dimension": 384,
         "vector_store": "embedded",
         "built_at": assistant.index.manifest.built_at,
+        "worker_pid": os.getpid(),  # the server runs in this test's process
     }
 
 

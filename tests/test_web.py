@@ -135,7 +135,7 @@ def test_chat_abstention_suggests_close_examples(chat):
 class Broken(Assistant):
     """The real assistant with a bug in it: what an unexpected failure looks like to a user."""
 
-    def ask(self, *args, **kwargs):
+    def ask_stream(self, *args, **kwargs):
         raise RuntimeError("index file /srv/secret/chunks.jsonl is corrupt")
 
 

@@ -298,6 +298,13 @@ def _partial_sentences(reply: str) -> list[dict]:
     """The sentences of a reply still being written (JSON parsed as far as it goes; tagged lines as they end)."""
     stripped = reply.lstrip()
     if stripped.startswith("{"):
+        try:  # every sentence so far is closed (the list is between items): all are complete
+            closed = json.loads(stripped.rstrip().rstrip(",") + "]}")
+            sentences = closed.get("sentences") if isinstance(closed, dict) else None
+            if isinstance(sentences, list):
+                return [s for s in sentences if isinstance(s, dict)] + [{}]
+        except ValueError:
+            pass
         data = parse_partial_json(stripped)
         sentences = data.get("sentences") if isinstance(data, dict) else None
         return [s for s in sentences if isinstance(s, dict)] if isinstance(sentences, list) else []
