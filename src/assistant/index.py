@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import Settings
+from .config import BACKEND_FAMILIES, Settings
 from .errors import DataDirError, IndexDamagedError, IndexMismatchError, IndexMissingError
 from .lexical import LexicalIndex
 from .store import VectorStore, close_client, collection_names, make_client
@@ -143,7 +143,8 @@ def manifest_stamp(settings: Settings) -> tuple[int, int, int] | None:
 
 
 def check_compatible(settings: Settings, manifest: IndexManifest, backend: str | None = None) -> None:
-    """IndexMismatchError when the index was built by another format, provider, model or backend."""
+    """IndexMismatchError when the index was built by another format, provider or model, or by a backend whose
+    vectors differ from the asked one's."""
     if manifest.format != INDEX_FORMAT:
         raise IndexMismatchError(
             f"the index in {settings.data_dir} was built by an older version of the assistant", REBUILD
@@ -154,12 +155,19 @@ def check_compatible(settings: Settings, manifest: IndexManifest, backend: str |
             f"ask for {settings.embedding_model!r} ({settings.embedding_provider})",
             REBUILD,
         )
-    if backend is not None and manifest.backend != backend:
+    built, asked = vector_family(manifest.backend), vector_family(backend) if backend is not None else None
+    if asked is not None and built != asked:  # torch and onnx give the same vectors: either serves the other's index
         raise IndexMismatchError(
-            f"the index was built with the {manifest.backend!r} embedding backend, but the "
-            f"settings ask for {backend!r}",
-            REBUILD,
+            f"the index was built with the {manifest.backend!r} embedding backend ({built} vectors), but the "
+            f"settings ask for {backend!r} ({asked} vectors)",
+            f"{REBUILD}, or set CFSP_EMBEDDING_BACKEND={manifest.backend}",
         )
+
+
+def vector_family(backend: str) -> str:
+    """The kind of vectors a backend gives (fp32 for torch and onnx, int8 for onnx-int8); an unknown name is its
+    own family."""
+    return BACKEND_FAMILIES.get(backend, backend)
 
 
 def save_generation(

@@ -31,6 +31,7 @@ from .index import (
     read_manifest,
     remove_stale,
     save_generation,
+    vector_family,
     write_manifest,
 )
 from .lexical import LexicalIndex
@@ -105,10 +106,13 @@ def _ingest_lock(root: Path) -> Iterator[None]:
 
 
 def fingerprint(settings: Settings, chunks: list[Chunk], backend: str = "torch") -> str:
-    """Identity of an index's content: format, provider, model, backend, and each chunk's content-derived id and
-    sentence spans (in id order), so a change in how text is split is a change of index."""
+    """Identity of an index's content: format, provider, model, the backend's vector family (torch and onnx give
+    the same vectors, so switching between them is no change), and each chunk's content-derived id and sentence
+    spans (in id order), so a change in how text is split is a change of index."""
+    # fp32 keeps the name indexes were stamped with before the ONNX backends, so those stay current
+    family = "torch" if vector_family(backend) == "fp32" else vector_family(backend)
     digest = hashlib.sha256(
-        f"{INDEX_FORMAT}\x1f{settings.embedding_provider}\x1f{settings.embedding_model}\x1f{backend}".encode()
+        f"{INDEX_FORMAT}\x1f{settings.embedding_provider}\x1f{settings.embedding_model}\x1f{family}".encode()
     )
     for chunk in sorted(chunks, key=lambda c: c.id):
         digest.update(chunk.id.encode())

@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--clients must be 1-256 and --seconds 1-600")
     if not args.allow_remote and not is_loopback(args.url):
         parser.error(f"{args.url} is not a loopback address: load runs target this machine unless --allow-remote")
-    from ..web.examples import EXAMPLES
+    from .web.examples import EXAMPLES
 
     report = asyncio.run(run(args.url, args.clients, args.seconds, list(EXAMPLES), args.key))
     if args.json:
