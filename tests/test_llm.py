@@ -621,3 +621,44 @@ def test_browser_shows_checked_sentences_as_they_come_then_the_badge_and_sources
         assert "HTTP 500" in (quoted_badge.get_attribute("title") or "")
     finally:
         page.close()
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+@pytest.mark.slow
+def test_eval_runs_quoted_and_model_answers_in_one_report(llm_assistant, scripted_llm, tmp_path):
+    from assistant.config import PROJECT_ROOT
+    from assistant.evaluation.suite import evaluate, load_questions
+
+    sets = PROJECT_ROOT / "eval" / "questions"
+    questions = load_questions([sets / "treaty_teu.jsonl", sets / "multilingual"])
+    chosen = [q for q in questions if q.set_name == "treaty_teu"][:4] + [
+        q for q in questions if q.id.startswith("lang-fr")
+    ][:2]
+    scripted_llm.answer = Script(faithful)
+    scripted_llm.translation = Script(MUTUAL_DEFENCE)
+    outcome = evaluate(llm_assistant, chosen, tmp_path, ["hybrid"], answerers=["extractive", "llm"])
+    report = outcome.report
+    assert list(report["summary"]) == ["hybrid", "hybrid+llm"]
+    llm = report["summary"]["hybrid+llm"]
+    assert llm["llm_answer_rate"] + llm["fallback_rate"] == pytest.approx(1.0)
+    assert llm["sentences_drafted"] >= llm["sentences_kept"] > 0 and 0 <= llm["in_question_language"] <= 1
+    assert llm["first_sentence_ms_p50"] > 0 and "llm_answer_rate" not in report["summary"]["hybrid"]
+    assert set(report["llm"]) == {"hybrid+llm"}
+    rows = [json.loads(line) for line in (tmp_path / "per_question.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {(r["answerer"], r["mode"]) for r in rows} >= {("extractive", "extractive"), ("llm", "llm")}
+    assert {r["language"] for r in rows if r["id"].startswith("lang-")} == {"fr"}
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "## Language model answers" in markdown and "| hybrid+llm |" in markdown
+
+
+def test_eval_with_the_model_needs_one_configured(home):
+    from .commands import clean_env, run_cli
+
+    done = run_cli(["eval", "eval/questions", "--answerer", "extractive,llm"], clean_env(home), home)
+    assert done.returncode == 1 and done.stderr.strip().splitlines() == [
+        "error: --answerer llm needs a language model: set CFSP_LLM_BASE_URL (and CFSP_LLM_MODEL)"
+    ]
+    done = run_cli(["eval", "eval/questions", "--answerer", "poem"], clean_env(home), home)
+    assert done.returncode == 1 and "unknown --answerer poem" in done.stderr

@@ -165,7 +165,17 @@ def evaluate(
     gates_file: Annotated[
         Path | None, typer.Option("--gates", help="TOML file of gates (see eval/gates.toml).")
     ] = None,
-    gate_retriever: Annotated[str, typer.Option(help="Retriever the gates apply to.")] = "hybrid",
+    answerers: Annotated[
+        str,
+        typer.Option(
+            "--answerer",
+            help="Comma-separated answerers: extractive (quoted) and/or llm (the language model set by "
+            "CFSP_LLM_BASE_URL, every sentence checked; its runs are named like hybrid+llm).",
+        ),
+    ] = "extractive",
+    gate_retriever: Annotated[
+        str, typer.Option(help="Run the gates apply to: a retriever (its quoted answers) or e.g. hybrid+llm.")
+    ] = "hybrid",
     min_recall_at_5: Annotated[float | None, typer.Option(help="Fail below this recall@5.")] = None,
     min_mrr: Annotated[float | None, typer.Option(help="Fail below this MRR@k.")] = None,
     min_citation_accuracy: Annotated[
@@ -177,11 +187,19 @@ def evaluate(
     """Evaluate retrieval, citations and abstention on question sets; exit 1 when a gate fails."""
     from .evaluation import gates as gating
     from .evaluation.report import fmt
+    from .evaluation.runner import run_name
     from .evaluation.suite import check_gates_apply, load_questions
     from .evaluation.suite import evaluate as run_suite
     from .pipeline import Assistant
 
     modes = [m.strip() for m in retrievers.split(",") if m.strip()]
+    answered_by = [a.strip() for a in answerers.split(",") if a.strip()]
+    unknown = [a for a in answered_by if a not in ("extractive", "llm")]
+    if unknown or not answered_by:
+        raise AssistantError(f"unknown --answerer {', '.join(unknown) or '(none)'}; allowed: extractive, llm")
+    settings = load_settings()
+    if "llm" in answered_by and not settings.llm_base_url:
+        raise AssistantError("--answerer llm needs a language model: set CFSP_LLM_BASE_URL (and CFSP_LLM_MODEL)")
     bounds: dict[str, float] = {}
     if gates_file is not None:
         gate_retriever, bounds = gating.load_gates(gates_file)
@@ -193,9 +211,9 @@ def evaluate(
         "abstention_accuracy": min_abstention_accuracy,
     }
     bounds.update({name: value for name, value in flags.items() if value is not None})
-    check_gates_apply(bounds, gate_retriever, modes)
+    check_gates_apply(bounds, gate_retriever, [run_name(m, a) for a in answered_by for m in modes])
     questions = load_questions(sets)  # validated before the model and index are loaded
-    assistant = Assistant.from_settings(load_settings())
+    assistant = Assistant.from_settings(settings)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -205,7 +223,8 @@ def evaluate(
         transient=True,
         disable=not err.is_terminal,
     ) as bar:
-        task = bar.add_task(f"{len(questions)} questions x {len(modes)} retrievers", total=len(questions) * len(modes))
+        runs = len(modes) * len(answered_by)
+        task = bar.add_task(f"{len(questions)} questions x {runs} runs", total=len(questions) * runs)
         outcome = run_suite(
             assistant,
             questions,
@@ -215,6 +234,7 @@ def evaluate(
             bounds,
             gate_retriever,
             progress=lambda done, total: bar.update(task, completed=done),
+            answerers=answered_by,
         )
     table = Table(
         "retriever", "R@1", "R@5", "R@10", f"MRR@{k}", "cite first", "keywords", "abst. acc.", "p95 ms", box=None
@@ -237,6 +257,26 @@ def evaluate(
             fmt(s.get("latency_ms_p95"), 1),
         )
     out.print(table)
+    llm_runs = outcome.report.get("llm") or {}
+    if llm_runs:
+        llm_table = Table(
+            "run", "model's words", "fallback", "written", "kept", "dropped by rule", "in language", "first p50 ms",
+            "total p50 ms", box=None,
+        )  # fmt: skip
+        for name, details in llm_runs.items():
+            s = outcome.report["summary"][name]
+            llm_table.add_row(
+                name,
+                fmt(s.get("llm_answer_rate")),
+                fmt(s.get("fallback_rate")),
+                str(int(s.get("sentences_drafted") or 0)),
+                str(int(s.get("sentences_kept") or 0)),
+                ", ".join(f"{rule} {n}" for rule, n in details["dropped_by_rule"].items()) or "none",
+                fmt(s.get("in_question_language")),
+                fmt(s.get("first_sentence_ms_p50"), 0),
+                fmt(s.get("latency_ms_p50"), 0),
+            )
+        out.print(llm_table)
     out.print(f"{len(questions)} questions in {outcome.run.seconds:.1f} s; report in {out_dir / 'report.md'}")
     for g in outcome.gates:
         (out if g.passed else err).print(f"gate {g.describe()}", markup=False, highlight=False)

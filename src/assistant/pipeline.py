@@ -233,7 +233,9 @@ class Assistant:
         if writer is None or quoted.abstained:
             yield Event("answer", answer=quoted)
             return
-        passages = writer.given(engine.answerer.composer.candidates(query, retrieval))
+        # as deep as the quoted answer may have looked, so the provisions it quotes are among those given
+        candidates = engine.answerer.composer.candidates(query, retrieval, RESERVE_PASSAGES)
+        passages = writer.given(candidates, quoted.citations)
         for event in writer.write(standalone or question, language, passages, quoted, started):
             if event.answer is not None:
                 written = event.answer

@@ -111,8 +111,13 @@ class Writer:
             self.model.complete(Chat(TRANSLATE, json.dumps({"question": question}, ensure_ascii=False), 160))
         )
 
-    def given(self, candidates: list[Candidate]) -> list[Passage]:
-        """The provisions the model answers from: the best distinct ones, numbered."""
+    def given(self, candidates: list[Candidate], quoted: tuple[Citation, ...] = ()) -> list[Passage]:
+        """The provisions the model answers from, numbered: those the quoted answer cites first (in its order),
+        then the best other distinct ones."""
+        order = {(c.chunk_id, c.paragraph): k for k, c in enumerate(quoted)}
+        candidates = sorted(
+            candidates, key=lambda c: order.get((c.hit.chunk.id, c.provision.paragraph), len(order))
+        )  # stable: the rest keep their ranking
         seen: set[Provision] = set()
         out: list[Passage] = []
         for cand in candidates:

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .gates import GateResult
-from .runner import EvalRun, QuestionResult, Summary, breakdown, summarize
+from .runner import EvalRun, QuestionResult, Summary, breakdown, llm_details, summarize
 
 HEADLINE = [
     ("recall_at_1", "R@1"),
@@ -92,7 +92,7 @@ WORST = [
 
 def build(run: EvalRun, gate_retriever: str, gates: Sequence[GateResult]) -> dict:
     """The machine-readable report: summaries per retriever, breakdowns, worst lists and gates."""
-    by_mode = {mode: [r for r in run.results if r.retriever == mode] for mode in run.retrievers}
+    by_mode = {name: [r for r in run.results if r.run == name] for name in run.retrievers}
     primary = gate_retriever if gate_retriever in by_mode else run.retrievers[-1]
     return {
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -105,6 +105,7 @@ def build(run: EvalRun, gate_retriever: str, gates: Sequence[GateResult]) -> dic
         "seconds": round(run.seconds, 2),
         "index": run.index,
         "summary": {mode: summarize(rs).to_dict() for mode, rs in by_mode.items()},
+        "llm": {mode: llm_details(rs) for mode, rs in by_mode.items() if any(r.answerer != "extractive" for r in rs)},
         **{f"by_{by}": _as_dicts(breakdown(run.results, by)) for by in ("topic", "source_kind", "set", "split")},
         "primary_retriever": primary,
         "worst": {
@@ -170,6 +171,7 @@ def markdown(report: dict) -> str:
         ),
         "",
     ]
+    lines += _llm_section(report)
     splits = report.get("by_split", {}).get(report["primary_retriever"], {})
     if len(splits) > 1:
         names = [name for name in ("tuning", "held-out") if name in splits]
@@ -226,6 +228,64 @@ def markdown(report: dict) -> str:
             ],
         ) + [""]
     return "\n".join(lines)
+
+
+def _llm_section(report: dict) -> list[str]:
+    """How the language model's answers fared: shown or replaced by the quoted answer, sentences kept and
+    dropped (by rule), language, and time to the first shown sentence."""
+    runs = report.get("llm") or {}
+    if not runs:
+        return []
+    rows = []
+    for name, details in runs.items():
+        s = report["summary"][name]
+        drafted = s.get("sentences_drafted") or 0
+        rows.append(
+            [
+                name,
+                s.get("llm_answer_rate"),
+                s.get("fallback_rate"),
+                int(drafted),
+                int(s.get("sentences_kept") or 0),
+                ", ".join(f"{rule} {n}" for rule, n in details["dropped_by_rule"].items()) or "none",
+                s.get("in_question_language"),
+                None if s.get("first_sentence_ms_p50") is None else f"{s['first_sentence_ms_p50']:.0f}",
+                None if s.get("first_sentence_ms_p95") is None else f"{s['first_sentence_ms_p95']:.0f}",
+                None if s.get("latency_ms_p50") is None else f"{s['latency_ms_p50']:.0f}",
+                None if s.get("latency_ms_p95") is None else f"{s['latency_ms_p95']:.0f}",
+            ]
+        )
+    lines = [
+        "## Language model answers",
+        "",
+        "Over answered questions: the share shown in the model's words (every sentence checked) and the share "
+        "where the quoted answer stood in; sentences the model wrote, kept (in answers shown) and dropped, by "
+        "the rule they broke; answers in the question's language; milliseconds to the first shown sentence and "
+        "to the whole answer.",
+        "",
+        *_table(
+            [
+                "run",
+                "model's words",
+                "fallback",
+                "sentences written",
+                "kept",
+                "dropped by rule",
+                "in question's language",
+                "first sentence p50",
+                "p95",
+                "total p50",
+                "p95",
+            ],
+            rows,
+        ),
+        "",
+    ]
+    for name, details in runs.items():
+        if details["fallback_reasons"]:
+            lines += [f"Why the quoted answer stood in ({name}):", ""]
+            lines += [f"- {reason}: {n}" for reason, n in details["fallback_reasons"].items()] + [""]
+    return lines
 
 
 def _what_happened(metric: str, row: dict) -> str:

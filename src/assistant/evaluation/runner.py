@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -49,10 +49,29 @@ class QuestionResult:
     citations: list[str]
     retrieved: list[str]
     expected: list[dict] = field(default_factory=list)
+    answerer: str = "extractive"  # asked for: extractive | llm
+    mode: str = "extractive"  # what the answer was: llm (the model's checked sentences) or extractive (quoted)
+    model: str = ""
+    fallback_reason: str = ""
+    drafted: int = 0  # sentences the model wrote
+    dropped: list[str] = field(default_factory=list)  # the rule each dropped sentence broke
+    language: str = "en"  # the question's
+    answer_language: str = "en"  # the answer text's, as detected
+    first_sentence_ms: float = 0.0
+
+    @property
+    def run(self) -> str:
+        """The run this result belongs to: the retriever, with the answerer when it is not the quoted one."""
+        return run_name(self.retriever, self.answerer)
 
     def to_dict(self) -> dict:
         """JSON-ready form (a line of per_question.jsonl)."""
         return asdict(self)
+
+
+def run_name(retriever: str, answerer: str) -> str:
+    """The run's name: the retriever ("hybrid") for quoted answers, "hybrid+llm" for the language model's."""
+    return retriever if answerer == "extractive" else f"{retriever}+{answerer}"
 
 
 @dataclass
@@ -80,9 +99,11 @@ def source_kind(question: EvalQuestion, kinds: dict[str, str]) -> str:
     return kinds.get(source, "unknown")
 
 
-def evaluate_one(assistant: Assistant, question: EvalQuestion, mode: str, k: int, kind: str) -> QuestionResult:
+def evaluate_one(
+    assistant: Assistant, question: EvalQuestion, mode: str, k: int, kind: str, answerer: str = "extractive"
+) -> QuestionResult:
     """Ask one question (with its history) in one retrieval mode and score what came back."""
-    answer = assistant.ask(question.question, top_k=k, mode=mode, history=question.history)
+    answer = assistant.ask(question.question, top_k=k, mode=mode, history=question.history, answerer=answerer)
     hits = answer.hits[:k]
     covers = [
         frozenset(i for i, e in enumerate(question.expected) if e.matches(h.chunk.source_id, h.chunk.article))
@@ -124,6 +145,15 @@ def evaluate_one(assistant: Assistant, question: EvalQuestion, mode: str, k: int
         citations=[c.label for c in answer.citations],
         retrieved=[h.chunk.label for h in hits],
         expected=[e.to_dict() for e in question.expected],
+        answerer=answerer,
+        mode=answer.mode,
+        model=answer.model,
+        fallback_reason=answer.fallback_reason,
+        drafted=answer.drafted,
+        dropped=list(answer.dropped),
+        language=answer.language,
+        answer_language=assistant.languages.detect(answer.text).code if answered else answer.language,
+        first_sentence_ms=round(answer.first_sentence_ms, 3),
     )
 
 
@@ -133,27 +163,29 @@ def run(
     retrievers: Sequence[str] = MODES,
     k: int = 10,
     progress: Callable[[int, int], None] | None = None,
+    answerers: Sequence[str] = ("extractive",),
 ) -> EvalRun:
-    """Evaluate every question with every retriever; `progress(done, total)` is called after each."""
+    """Evaluate every question with every retriever and answerer; `progress(done, total)` is called after each."""
     unknown = [r for r in retrievers if r not in MODES]
     if unknown:
         raise ValueError(f"unknown retriever(s) {', '.join(unknown)}; choose from {', '.join(MODES)}")
+    runs = [(mode, answerer) for answerer in answerers for mode in retrievers]
     kinds: dict[str, str] = {}
     for chunk in assistant.index.chunks:
         if chunk.kind != "official summary":
             kinds.setdefault(chunk.source_id, chunk.kind)
     started = time.perf_counter()
     results: list[QuestionResult] = []
-    total = len(questions) * len(retrievers)
-    for mode in retrievers:
+    total = len(questions) * len(runs)
+    for mode, answerer in runs:
         for question in questions:
-            results.append(evaluate_one(assistant, question, mode, k, source_kind(question, kinds)))
+            results.append(evaluate_one(assistant, question, mode, k, source_kind(question, kinds), answerer))
             if progress:
                 progress(len(results), total)
     manifest = assistant.index.manifest
     return EvalRun(
         results,
-        list(retrievers),
+        [run_name(mode, answerer) for mode, answerer in runs],
         k,
         sorted({q.set_name for q in questions}),
         len(questions),
@@ -194,6 +226,15 @@ class Summary:
     answer_ms_p95: float | None = None
     latency_ms_p50: float | None = None
     latency_ms_p95: float | None = None
+    # language model answers (runs with --answerer llm)
+    llm_answer_rate: float | None = None  # answered questions shown in the model's words
+    fallback_rate: float | None = None  # answered questions where the quoted answer stood in
+    sentences_drafted: float | None = None
+    sentences_kept: float | None = None
+    sentences_dropped: float | None = None
+    in_question_language: float | None = None  # answered questions whose answer is in the question's language
+    first_sentence_ms_p50: float | None = None
+    first_sentence_ms_p95: float | None = None
 
     def value(self, metric: str) -> float | None:
         """One metric by its name (as gates files and reports name them)."""
@@ -242,12 +283,38 @@ def summarize(results: Sequence[QuestionResult]) -> Summary:
         abstention_accuracy=abstention["accuracy"],
         answer_words_mean=metrics.mean([float(r.answer_words) for r in answered]),
         **latencies,
+        **(_llm_metrics(results) if any(r.answerer != "extractive" for r in results) else {}),
     )
+
+
+def _llm_metrics(results: Sequence[QuestionResult]) -> dict[str, float | None]:
+    answered = [r for r in results if not r.abstained]
+    written = [r for r in answered if r.mode == "llm"]
+    drafted = sum(r.drafted for r in answered)
+    dropped = sum(len(r.dropped) for r in answered)
+    firsts = [r.first_sentence_ms for r in written]
+    return {
+        "llm_answer_rate": metrics.mean([float(r.mode == "llm") for r in answered]),
+        "fallback_rate": metrics.mean([float(r.mode != "llm") for r in answered]),
+        "sentences_drafted": float(drafted),
+        "sentences_kept": float(sum(r.drafted - len(r.dropped) for r in written)),
+        "sentences_dropped": float(dropped),
+        "in_question_language": metrics.mean([float(r.answer_language == r.language) for r in answered]),
+        "first_sentence_ms_p50": metrics.percentile(firsts, 50),
+        "first_sentence_ms_p95": metrics.percentile(firsts, 95),
+    }
+
+
+def llm_details(results: Sequence[QuestionResult]) -> dict[str, dict[str, int]]:
+    """For a language model run: how many sentences each rule dropped, and why answers fell back."""
+    dropped: Counter[str] = Counter(rule for r in results for rule in r.dropped)
+    reasons: Counter[str] = Counter(r.fallback_reason for r in results if r.fallback_reason)
+    return {"dropped_by_rule": dict(dropped.most_common()), "fallback_reasons": dict(reasons.most_common())}
 
 
 def breakdown(results: Sequence[QuestionResult], by: str) -> dict[str, dict[str, Summary]]:
     """summary[retriever][group] for `by` in ("topic", "source_kind", "set", "split")."""
     groups: dict[str, dict[str, list[QuestionResult]]] = defaultdict(lambda: defaultdict(list))
     for r in results:
-        groups[r.retriever][getattr(r, by)].append(r)
+        groups[r.run][getattr(r, by)].append(r)
     return {mode: {name: summarize(rs) for name, rs in sorted(by_group.items())} for mode, by_group in groups.items()}

@@ -10,7 +10,7 @@ from ..pipeline import Assistant
 from . import gates as gating
 from . import report as reporting
 from .questions import EvalQuestion, QuestionSetError, load_sets
-from .runner import EvalRun, run, summarize
+from .runner import EvalRun, run, run_name, summarize
 
 
 @dataclass(frozen=True)
@@ -46,12 +46,15 @@ def evaluate(
     gates: dict[str, float] | None = None,
     gate_retriever: str = "hybrid",
     progress: Callable[[int, int], None] | None = None,
+    answerers: Sequence[str] = ("extractive",),
 ) -> Outcome:
-    """Run every question with every retriever, check the gates on `gate_retriever` and write the report files."""
+    """Run every question with every retriever and answerer, check the gates on `gate_retriever` (a retriever's
+    quoted answers, or a run such as "hybrid+llm") and write the report files."""
     gates = gates or {}
-    check_gates_apply(gates, gate_retriever, retrievers)
-    result = run(assistant, questions, retrievers, k, progress)
-    summary = summarize([r for r in result.results if r.retriever == gate_retriever])
+    runs = [run_name(mode, answerer) for answerer in answerers for mode in retrievers]
+    check_gates_apply(gates, gate_retriever, runs)
+    result = run(assistant, questions, retrievers, k, progress, answerers)
+    summary = summarize([r for r in result.results if r.run == gate_retriever])
     checked = gating.check(summary, gates)
     return Outcome(reporting.write(result, out_dir, gate_retriever, checked), checked, result)
 
