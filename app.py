@@ -1,58 +1,27 @@
 """Serve the chat page, the widget and the HTTP API on one port (uvicorn): settings from CFSP_* variables, the index
-loaded once (built first if missing)."""
+loaded once (built first if missing), in one process or CFSP_WORKERS processes."""
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
 
 def main() -> None:
-    """Wire settings, pipeline and feedback store into the server (page, widget, API) and serve until interrupted."""
+    """Settings from the environment, then serve (see `assistant.api.serving.serve`) until interrupted."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no usage pings, no version checks
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for chatty in ("httpx", "bm25s"):  # Gradio's own start-up probes and index-building chatter
-        logging.getLogger(chatty).setLevel(logging.WARNING)
-    import uvicorn
-
-    from assistant.api import create_app
-    from assistant.api.serving import uvicorn_options
+    from assistant.api.serving import configure_logging, serve
     from assistant.config import load_settings
-    from assistant.embeddings import make_embedder
-    from assistant.errors import AssistantError, IndexUnusableError, os_error_message
-    from assistant.feedback import FeedbackStore, feedback_path
-    from assistant.ingest import ingest
-    from assistant.pipeline import Assistant
+    from assistant.errors import AssistantError, os_error_message
 
+    configure_logging()
     try:
-        settings = load_settings()
-        embedder = make_embedder(settings)
-        try:
-            assistant = Assistant.from_settings(settings, embedder)
-        except IndexUnusableError as exc:
-            print(
-                f"No usable index in {settings.data_dir} ({exc.problem}): building it from {settings.corpus_dir} "
-                "(the first time takes a few minutes)…",
-                flush=True,
-            )
-
-            def progress(stage: str, done: int, total: int) -> None:
-                print(f"\r  {stage}: {done}/{total}".ljust(40), end="", flush=True)
-
-            report = ingest(settings, embedder, progress=progress)
-            print(
-                f"\nIndexed {report.documents} documents, {report.chunks} chunks in {report.seconds:.0f} s", flush=True
-            )
-            assistant = Assistant.from_settings(settings, embedder)
-        # the app closes the assistant when it shuts down (giving up its claim on the served index)
-        app = create_app(assistant, settings, FeedbackStore(feedback_path(settings)), owns_assistant=True)
+        status = serve(load_settings())
     except AssistantError as exc:
         sys.exit(f"error: {exc}")
     except OSError as exc:  # a data folder that cannot be written, a path under a regular file ...
         sys.exit(f"error: {os_error_message(exc)}")
-    print(f"Chat page: http://{settings.host}:{settings.port}/  widget: /widget/  API docs: /docs", flush=True)
-    uvicorn.run(app, **uvicorn_options(settings))
+    sys.exit(status)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,16 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "chromium is missing: install it (sudo apt-get install chromium) or the browser tests will fail" >&2
   fi
 fi
+# The shared rate-limit tests start Debian's redis-server on a loopback port (nothing is saved to disk).
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's redis-server for the rate-limit tests"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) \
+      || echo "could not install redis-server: the rate-limit tests will fail" >&2
+  else
+    echo "redis-server is missing: install it (sudo apt-get install redis-server) or the rate-limit tests will fail" >&2
+  fi
+fi
 # The habits first, so a slip fails in seconds rather than after the tests.
 .venv/bin/ruff check . || exit 1
 .venv/bin/ruff format --check . || exit 1

@@ -52,12 +52,15 @@ def create_app(
     *,
     stream_delay: float = 0.03,
     owns_assistant: bool = False,
+    pages: bool = True,
 ) -> FastAPI:
     """The whole server for one loaded assistant: /api/v1 and /v1 (OpenAPI docs at /docs), the compact chat at
     /widget with /widget.js to embed it, and the chat page at /. While serving, the assistant follows the index
-    (see `Assistant.watch`); with `owns_assistant` it is closed at shutdown. Raises ConfigError for unusable keys."""
+    (see `Assistant.watch`); with `owns_assistant` it is closed at shutdown. Without `pages`, the API alone (for
+    one of several worker processes). Raises ConfigError for unusable keys or an unreachable rate-limit storage."""
     keys = KeyRing.from_settings(settings)
-    rate = RateLimit(settings.rate_limit) if settings.rate_limit else None  # one allowance per caller: API and chat
+    # one allowance per caller for the API and the chat; shared by every process when the storage is Redis
+    rate = RateLimit(settings.rate_limit, settings.rate_limit_storage) if settings.rate_limit else None
     # Outermost first: CORS answers preflights and labels every response (errors included) for allowed sites;
     # the size limit and the guard refuse requests before anything is parsed.
     middleware = [
@@ -127,6 +130,21 @@ def create_app(
                 405, f"use {' or '.join(allowed)} for {request.url.path}", {"Allow": ", ".join(allowed)}
             )
         return errors.error(404, "no such API endpoint: see /docs")
+
+    if not pages:
+        # A Gradio page keeps its queue and session state in the process that served it, while the kernel spreads
+        # a browser's connections over the workers: its questions would land on processes that never saw them.
+        @app.get("/", include_in_schema=False)
+        @app.get(WIDGET_PATH + "/", include_in_schema=False)
+        async def no_pages() -> Response:
+            """Where the chat page would be: why it is not, and where the API is."""
+            return errors.error(
+                404,
+                "this server runs several worker processes (CFSP_WORKERS) and serves the API only: the chat page "
+                "and widget need one process (CFSP_WORKERS=1); the API is at /api/v1, its documentation at /docs",
+            )
+
+        return app
 
     @app.get("/widget.js", include_in_schema=False)
     async def widget_js() -> Response:
