@@ -41,13 +41,14 @@ def backend(base_settings: Settings, name: str):
 
 
 @pytest.fixture(scope="session")
-def torch_embedder(embedder):
-    return embedder  # the session's packaged model on PyTorch, loaded once
+def torch_embedder(embedder, base_settings):
+    # the session's model when it already runs on that backend (loaded once), else one of its own
+    return embedder if embedder.backend == "torch" else backend(base_settings, "torch")
 
 
 @pytest.fixture(scope="session")
-def onnx_embedder(base_settings):
-    return backend(base_settings, "onnx")
+def onnx_embedder(embedder, base_settings):
+    return embedder if embedder.backend == "onnx" else backend(base_settings, "onnx")
 
 
 @pytest.fixture(scope="session")

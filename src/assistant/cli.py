@@ -287,13 +287,41 @@ def evaluate(
 
 @commands.command()
 def benchmark(
-    questions: Annotated[int, typer.Option(help="Warm queries to time.")] = 200,
-    cold: Annotated[bool, typer.Option(help="Also time a cold full ingest into a fresh data folder.")] = True,
+    backends: Annotated[
+        str,
+        typer.Option(help="Embedding backends to measure side by side, comma-separated (torch, onnx, onnx-int8)."),
+    ] = "",
+    questions: Annotated[int, typer.Option(help="Warm questions to time (encode and answer).")] = 200,
+    clients: Annotated[
+        str, typer.Option(help="Load runs against the real server: client counts, comma-separated; '' for none.")
+    ] = "1,16",
+    seconds: Annotated[float, typer.Option(help="Seconds per load run.")] = 10.0,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Measure ingest time, re-ingest time, query latency and serving memory; prints a JSON report."""
-    from .benchmark import run
+    """Measure each backend (default: CFSP_EMBEDDING_BACKEND) in a fresh data folder: cold ingest, unchanged
+    re-ingest, question encode and answer latency, answers/s through the real server, start-up, memory; one table."""
+    from .benchmark import rows, run
+    from .config import BACKENDS
 
-    out.print_json(json.dumps(run(load_settings(), questions=questions, cold=cold)))
+    settings = load_settings()
+    names = [b.strip() for b in backends.split(",") if b.strip()] or [settings.embedding_backend]
+    unknown = [b for b in names if b not in BACKENDS]
+    if unknown:
+        raise AssistantError(f"unknown embedding backend {unknown[0]!r}; allowed: {', '.join(BACKENDS)}")
+    try:
+        counts = [int(c) for c in clients.split(",") if c.strip()]
+    except ValueError:
+        raise AssistantError(f"--clients takes client counts such as 1,16, not {clients!r}") from None
+    if any(not 1 <= c <= 256 for c in counts) or not 1 <= seconds <= 600 or questions < 1:
+        raise AssistantError("--clients must be 1-256, --seconds 1-600 and --questions at least 1")
+    report = run(settings, names, questions=questions, clients=counts, seconds=seconds)
+    if json_output:
+        out.print_json(json.dumps(report))
+        return
+    table = Table("", *names, box=None)
+    for label, cells in rows(report):
+        table.add_row(label, *cells)
+    out.print(table)
 
 
 @commands.command("feedback-export")

@@ -185,7 +185,9 @@ def make_embedder(settings: Settings) -> Embedder:
             raise ModelError(
                 f"unknown embedding backend {settings.embedding_backend!r}; allowed: {', '.join(BACKENDS)}"
             )
-        if settings.embedding_backend != "torch":
+        # the ONNX backends run the packaged model only: another model runs on torch unless onnx was asked for
+        chosen = "embedding_backend" in settings.model_fields_set
+        if settings.embedding_backend != "torch" and (settings.embedding_model == PACKAGED_MODEL or chosen):
             return _onnx_embedder(settings)
         if settings.embedding_model == PACKAGED_MODEL:
             path: Path | str = packaged_model_dir(settings.data_dir)

@@ -1,0 +1,37 @@
+"""`cfsp-assistant benchmark`: one invocation measures the asked backends side by side through the real command,
+the real model and the real server (on a small corpus here; timings are reported, never asserted)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .commands import run_cli, settings_env
+
+
+def test_unknown_backend_is_one_line(home, small_settings):
+    result = run_cli(["benchmark", "--backends", "torch,cuda"], settings_env(small_settings, home), home)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert "'cuda'" in lines[0] and "allowed: torch, onnx, onnx-int8" in lines[0]
+
+
+@pytest.mark.slow  # a cold ingest, a process timing answers and the real server started and loaded
+def test_benchmark_reports_every_measurement_and_leaves_nothing(home, small_settings, tmp_path):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = settings_env(small_settings, home, TMPDIR=str(scratch))
+    args = ["benchmark", "--backends", "torch", "--questions", "3", "--clients", "2", "--seconds", "1"]
+    result = run_cli([*args, "--json"], env, home)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run,) = json.loads(result.stdout)["backends"]
+    assert run["backend"] == "torch" and run["chunks"] == run["embedded"] > 0  # cold: everything embedded
+    assert run["reingest_unchanged"] is True
+    serving = run["serving"]
+    assert serving["queries"] == 3 and serving["torch_loaded"] is True
+    assert serving["encode_ms_p50"] > 0 and serving["latency_ms_median"] > 0 and serving["rss_mb"] > 0
+    load = run["server"]["clients_2"]
+    assert load["errors"] == 0 and load["answers_per_s"] > 0 and run["server"]["ready_s"] > 0
+    assert not list(scratch.glob("cfsp-bench-*"))  # the fresh data folder is removed (gradio and torch keep theirs)
+    assert not small_settings.data_dir.exists()  # the configured index is never touched
