@@ -260,8 +260,8 @@ def _llm_section(report: dict) -> list[str]:
         "",
         "Over answered questions: the share shown in the model's words (every sentence checked) and the share "
         "where the quoted answer stood in; sentences the model wrote, kept (in answers shown) and dropped, by "
-        "the rule they broke; answers in the question's language; milliseconds to the first shown sentence and "
-        "to the whole answer.",
+        "the rule they broke; of the questions not asked in English, answers in their language; milliseconds to "
+        "the first shown sentence and to the whole answer.",
         "",
         *_table(
             [

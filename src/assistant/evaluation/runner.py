@@ -232,7 +232,7 @@ class Summary:
     sentences_drafted: float | None = None
     sentences_kept: float | None = None
     sentences_dropped: float | None = None
-    in_question_language: float | None = None  # answered questions whose answer is in the question's language
+    in_question_language: float | None = None  # answered non-English questions answered in their own language
     first_sentence_ms_p50: float | None = None
     first_sentence_ms_p95: float | None = None
 
@@ -299,7 +299,10 @@ def _llm_metrics(results: Sequence[QuestionResult]) -> dict[str, float | None]:
         "sentences_drafted": float(drafted),
         "sentences_kept": float(sum(r.drafted - len(r.dropped) for r in written)),
         "sentences_dropped": float(dropped),
-        "in_question_language": metrics.mean([float(r.answer_language == r.language) for r in answered]),
+        # of the answered questions not asked in English: English ones are answered in English either way
+        "in_question_language": metrics.mean(
+            [float(r.answer_language == r.language) for r in answered if r.language != "en"]
+        ),
         "first_sentence_ms_p50": metrics.percentile(firsts, 50),
         "first_sentence_ms_p95": metrics.percentile(firsts, 95),
     }
