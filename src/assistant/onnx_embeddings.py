@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .config import BACKEND_FAMILIES
+from .embeddings import pool_sentences
 from .errors import ModelError
 
 VARIANTS = {"onnx": "fp32", "onnx-int8": "int8"}  # backend -> ONNX file (onnx_files.FILES)
@@ -166,15 +167,7 @@ class OnnxEmbedder:
         sentence_vectors = []
         for encoding, token_vectors, text_spans, passage in zip(encodings, tokens, spans, vectors, strict=True):
             offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)
-            starts, ends = offsets[:, 0], offsets[:, 1]
-            real = ends > starts  # [CLS] and [SEP] have empty offsets
-            rows = []
-            for s, e in text_spans:
-                inside = real & (starts >= s) & (ends <= e)
-                # a sentence cut off by the model's length limit falls back to its passage's vector
-                row = token_vectors[inside].mean(axis=0) if inside.any() else passage
-                rows.append(row / (np.linalg.norm(row) + 1e-12))
-            sentence_vectors.append(np.asarray(rows, dtype=np.float32).reshape(len(text_spans), self.dim))
+            sentence_vectors.append(pool_sentences(token_vectors, offsets, text_spans, passage))
         return vectors, sentence_vectors
 
     def count_tokens(self, text: str) -> int:

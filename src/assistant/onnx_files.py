@@ -10,7 +10,6 @@ starting at once (`CFSP_WORKERS`) build it once and never read half a file.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -22,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .config import PACKAGED_MODEL
+from .embeddings import sha256_file
 from .errors import DataDirError, ModelError
 
 log = logging.getLogger(__name__)
@@ -32,15 +32,6 @@ RECORD = "checksums.json"
 RECIPE = 1  # raise when the export or quantisation changes: files made by an older recipe are rebuilt
 BUILD_TIMEOUT_S = 900
 NOT_BUILT = "not built yet"
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def onnx_folder(data_dir: Path) -> Path:
