@@ -234,12 +234,26 @@ def join_unit(chunks: list[Chunk]) -> tuple[str, dict[str, tuple[int, int]]]:
     for chunk in chunks:
         skipped = 0
         if text:
-            limit = min(len(chunk.text), len(text), OVERLAP_CHARS)
-            skipped = next((k for k in range(limit, MIN_OVERLAP - 1, -1) if text.endswith(chunk.text[:k])), 0)
+            skipped = _overlap(text, chunk.text)
             text += "" if skipped else "\n"
         starts[chunk.id] = (len(text), skipped)
         text += chunk.text[skipped:]
     return text, starts
+
+
+def _overlap(text: str, following: str) -> int:
+    """The longest start of `following` (MIN_OVERLAP to OVERLAP_CHARS characters) that `text` ends with, or 0. Only
+    where its first MIN_OVERLAP characters occur near the end can it match, so only those places are tried."""
+    limit = min(len(following), len(text), OVERLAP_CHARS)
+    if limit < MIN_OVERLAP:
+        return 0
+    head = following[:MIN_OVERLAP]
+    at = text.find(head, len(text) - limit)
+    while at != -1:  # from the left: the longest overlap first
+        if text.endswith(following[: len(text) - at]):
+            return len(text) - at
+        at = text.find(head, at + 1)
+    return 0
 
 
 def _holds_year(candidate: Candidate, year: str) -> bool:

@@ -106,28 +106,36 @@ class Composer:
         self.terms = terms
         self.idf = idf
         self.passages = passages
+        # a chunk's provisions and the terms of the index's own wording (provisions, sentences, headings) do not change
+        # for the index a composer serves: worked out once, not for every question (bounded by the corpus's size)
+        self._provisions: dict[str, list[Provision]] = {}
+        self._known_terms: dict[str, list[str]] = {}
 
     def candidates(self, query: Query, retrieval: Retrieval, passages: int | None = None) -> list[Candidate]:
         """Every quotable provision of the best passages (`passages`, by default the composer's), best first."""
         provisions = [
             (rank, hit, p)
             for rank, hit in self._with_siblings(retrieval, passages)
-            for p in split(hit.chunk)
+            for p in self._split(hit.chunk)
             if p.kind != "heading"
         ]
         if not provisions:
             return []
         sentences = [p.sentence_text(i) for _, _, p in provisions for i in p.sentences]
         heads = sorted({hit.chunk.headings for _, hit, _ in provisions})
-        texts = [query.searched, " ".join(query.expansions + query.related)] + [p.text for _, _, p in provisions]
-        tokenised = self.terms(texts + sentences + heads)  # one tokenizer call per question
+        asked = [query.searched, " ".join(query.expansions + query.related)]
+        named = [" ".join(query.names)] if query.names else []
+        texts = asked + [p.text for _, _, p in provisions]
+        question_terms, own_terms = self._tokenise(asked + named, texts[len(asked) :] + sentences + heads)
+        name_terms = question_terms[len(asked) :]
+        tokenised = question_terms[: len(asked)] + own_terms
         sentence_terms = iter(tokenised[len(texts) : len(texts) + len(sentences)])
         head_terms = dict(zip(heads, map(frozenset, tokenised[len(texts) + len(sentences) :]), strict=True))
         tokenised = tokenised[: len(texts)]
         weights = {t: self.idf(t) for t in set(tokenised[0])}
         for t in set(tokenised[1]) - set(weights):
             weights[t] = EXPANSION_WEIGHT * self.idf(t)
-        names = {t for t in self.terms([" ".join(query.names)])[0]} if query.names else set()
+        names = set(name_terms[0]) if name_terms else set()
         for t in names & set(weights):
             weights[t] *= NAME_WEIGHT
         total = sum(weights.values()) or 1.0
@@ -185,6 +193,21 @@ class Composer:
         out.sort(key=lambda c: -c.score)
         return out
 
+    def _split(self, chunk: Chunk) -> list[Provision]:
+        """The chunk's provisions (`provisions.split`), split once per chunk."""
+        provisions = self._provisions.get(chunk.id)
+        if provisions is None:
+            provisions = self._provisions[chunk.id] = split(chunk)
+        return provisions
+
+    def _tokenise(self, fresh: list[str], own: list[str]) -> tuple[list[list[str]], list[list[str]]]:
+        """Terms of the question's texts (`fresh`) and of the index's wording (`own`, remembered), in one tokenizer
+        call for what is not known yet; a text's terms do not depend on the others tokenised with it."""
+        missing = [t for t in dict.fromkeys(own) if t not in self._known_terms]
+        tokenised = self.terms(fresh + missing)
+        self._known_terms.update(zip(missing, tokenised[len(fresh) :], strict=True))
+        return tokenised[: len(fresh)], [self._known_terms[t] for t in own]
+
     def _with_siblings(self, retrieval: Retrieval, passages: int | None) -> list[tuple[int, Hit]]:
         """(rank, hit) for the best passages, each followed by the other paragraphs of its article (with its rank
         and scores), so the paragraph that answers is a candidate even when a sibling was retrieved instead."""
@@ -221,13 +244,16 @@ class Composer:
         lead = candidates[0]
         parts = [Part(lead, *self.trim(lead, LEAD_WORDS))]
         covered = set(lead.terms)
+        asked: set[str] | None = None  # the question's terms, tokenised once when a further provision needs them
         for cand in candidates[1:]:
             if len(parts) >= MAX_PARTS:
                 break
             if cand.score < EXTRA_MIN_SHARE * lead.score:
                 break
             new_terms = {t for t in cand.terms - covered if self.idf(t) > 0}
-            relevant_new = new_terms & set(self.terms([query.expanded])[0])
+            if asked is None:
+                asked = set(self.terms([query.expanded])[0])
+            relevant_new = new_terms & asked
             if not relevant_new and cand.score < EXTRA_ALONE_SHARE * lead.score:
                 continue
             if any(self._repeats(cand, p.candidate) for p in parts):

@@ -37,6 +37,8 @@ class Retriever:
         self.candidates = candidates
         self.rrf_k = rrf_k
         self.treaty_positions = np.array([i for i, c in enumerate(index.chunks) if c.tier == 1], dtype=np.int64)
+        # the treaty stratum's passage vectors, widened once rather than gathered and converted per question
+        self.treaty_vectors = index.passage_vectors[self.treaty_positions].astype(np.float32)
         self.treaty_articles: dict[str, set[str]] = {}
         self.by_article: dict[tuple[str, str], list[int]] = {}
         self.by_source: dict[str, list[int]] = {}
@@ -68,7 +70,7 @@ class Retriever:
         if mode in ("dense", "hybrid"):
             channels.append([self._dense(qvec)])
             if mode == "hybrid":  # the treaty stratum is small: scored in memory
-                sims = passage[self.treaty_positions].astype(np.float32) @ qvec
+                sims = self.treaty_vectors @ qvec
                 channels[-1].append(self._top(sims, self.treaty_positions, positive_only=False))
         if mode == "hybrid":
             channels.append([self._best_by_sentence(qvec)])
