@@ -134,6 +134,11 @@ class LocalEmbedder:
         """How many threads torch gives each model call (a process-wide setting)."""
         self._torch.set_num_threads(threads)
 
+    @property
+    def threads(self) -> int:
+        """Threads each model call uses now."""
+        return int(self._torch.get_num_threads())
+
     def embed_query(self, text: str) -> np.ndarray:
         """Unit vector of one question."""
         with self._torch.inference_mode():
