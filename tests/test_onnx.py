@@ -86,6 +86,7 @@ def with_models(cache_dir: Path, data_dir: Path) -> Path:
     return data_dir
 
 
+@pytest.mark.slow  # the model on two or three backends over the small corpus
 def test_fp32_onnx_gives_torch_vectors(small_settings, torch_embedder, onnx_embedder):
     chunks = corpus_chunks(small_settings, torch_embedder)
     texts, spans = passages_of(chunks)
@@ -103,6 +104,7 @@ def test_fp32_onnx_gives_torch_vectors(small_settings, torch_embedder, onnx_embe
     assert onnx_embedder.space == torch_embedder.space  # one cache serves both
 
 
+@pytest.mark.slow  # the model on two or three backends over the small corpus
 def test_torch_and_onnx_indexes_are_interchangeable(small_settings, tmp_path, torch_embedder, onnx_embedder):
     built_by_torch = ingest(small_settings, torch_embedder)
     # the same corpus through the onnx backend is no change: same chunks, same vector family
@@ -123,6 +125,7 @@ def test_torch_and_onnx_indexes_are_interchangeable(small_settings, tmp_path, to
             assert onnx_served.ask(question).text == torch_served.ask(question).text
 
 
+@pytest.mark.slow  # the model on two or three backends over the small corpus
 def test_int8_is_close_but_needs_its_own_index(small_settings, tmp_path, torch_embedder, int8_embedder):
     chunks = corpus_chunks(small_settings, torch_embedder, 32)
     texts, spans = passages_of(chunks)

@@ -155,6 +155,7 @@ def run_app(env: dict[str, str], cwd: Path, timeout: int = 300) -> subprocess.Co
 # ---------------------------------------------------------------- settings
 
 
+@pytest.mark.slow  # each case starts app.py
 @pytest.mark.parametrize(
     ("name", "value", "says"),
     [
@@ -171,6 +172,7 @@ def test_wrong_worker_and_storage_settings_stop_app_py_in_one_line(name, value, 
     assert result.stderr.startswith(f"error: invalid settings: {name}: ") and says in result.stderr, result.stderr
 
 
+@pytest.mark.slow  # starts app.py
 def test_an_address_in_use_stops_workers_at_once_in_one_line(home):
     import socket
 
