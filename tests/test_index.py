@@ -7,11 +7,15 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
+import httpx
 import numpy as np
 import pytest
 
+from assistant.api import create_app
 from assistant.errors import IndexDamagedError
+from assistant.feedback import FeedbackStore
 from assistant.index import (
     LEASE_DIR,
     chroma_dir,
@@ -26,6 +30,7 @@ from assistant.pipeline import Assistant
 from assistant.store import make_client
 
 from .commands import run_cli, settings_env
+from .servers import Served
 
 QUESTION = "What are the restrictive measures against cyber-attacks?"
 
@@ -171,3 +176,28 @@ def test_passage_vectors_match_their_chunks(small_settings, embedder):
         assert float(np.abs(index.passage_vectors[0].astype(np.float32) - local).max()) < 1e-3
     finally:
         index.close()
+
+
+def test_over_http_an_unusable_index_is_a_503_and_health_unready_until_repaired(small_settings, embedder, tmp_path):
+    first = ingest(small_settings, embedder)
+    with Assistant.from_settings(small_settings, embedder) as server:
+        served = Served(create_app(server, small_settings, FeedbackStore(tmp_path / "feedback.sqlite")))
+        try:
+            assert httpx.get(f"{served.url}/api/v1/health").json()["ready"] is True
+            make_client(small_settings, chroma_dir(small_settings, first.generation)).delete_collection(
+                server.index.manifest.collection
+            )
+            asked = httpx.post(f"{served.url}/api/v1/ask", json={"question": QUESTION}, timeout=30)
+            assert asked.status_code == 503 and "the index being served is unusable" in asked.json()["error"]
+            health = httpx.get(f"{served.url}/api/v1/health")
+            assert health.status_code == 503 and health.json()["ready"] is False
+            assert "vector store" in health.json()["problem"]
+            ingest(small_settings, embedder)  # the repair the message names; the server follows it by itself
+            deadline = time.monotonic() + 30
+            while httpx.get(f"{served.url}/api/v1/health").status_code != 200:
+                assert time.monotonic() < deadline, "the server did not move to the repaired index"
+                time.sleep(0.2)
+            answered = httpx.post(f"{served.url}/api/v1/ask", json={"question": QUESTION}, timeout=30)
+            assert answered.status_code == 200 and answered.json()["citations"][0]["source_id"] == "32019D0797"
+        finally:
+            served.stop()
