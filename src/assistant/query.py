@@ -89,9 +89,12 @@ ASKS_FOR: tuple[tuple[str, re.Pattern], ...] = (
         ),
     ),
     (
+        # a rule: what may, must or cannot be done. A plain yes/no question ("Is the CFSP intergovernmental?",
+        # "Do member states keep their own policies?") asks for a fact, which a descriptive statement answers as
+        # well as a "shall" does, so it is "general".
         "rule",
         re.compile(
-            r"^\s*(can|could|may|must|should|is|are|does|do|am|has to|have to|would)\b|"
+            r"^\s*(can|could|may|must|should|has to|have to|would)\b|"
             r"\b(allowed|permitted|obliged|required|forbidden|prohibited|entitled|have to|has to)\b",
             re.I,
         ),
