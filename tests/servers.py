@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import uvicorn
+
+from assistant.config import PROJECT_ROOT
 
 
 def free_port() -> int:
@@ -14,6 +19,21 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_app_py(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]:
+    """`python app.py` as operators run it, on a free loopback port, its output going to `log`; returns the process
+    and the port (the caller waits for it to be ready in its own way)."""
+    port = free_port()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(PROJECT_ROOT / "app.py")],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**env, "CFSP_PORT": str(port)},
+            cwd=log.parent,
+        )
+    return proc, port
 
 
 class Served:

@@ -4,7 +4,6 @@ moves to the new index by itself, and lets the old one go."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -12,12 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.config import PROJECT_ROOT
 from assistant.index import LEASE_DIR, generation_dir, index_root
 from assistant.ingest import ingest
 
 from .commands import CLI, settings_env
-from .servers import free_port
+from .servers import start_app_py
 
 NEW_TEXT = (
     "Hybrid threats\n\nThe Union's member states agreed to set up rapid response teams against hybrid "
@@ -34,17 +32,9 @@ class AppProcess:
     """`python app.py` on a free loopback port, its output kept in a log file."""
 
     def __init__(self, env: dict[str, str], log: Path):
-        self.port = free_port()
+        self.proc, self.port = start_app_py(env, log)
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        with log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, str(PROJECT_ROOT / "app.py")],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={**env, "CFSP_PORT": str(self.port)},
-                cwd=log.parent,
-            )
         deadline = time.monotonic() + 180
         while True:
             try:

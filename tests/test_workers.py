@@ -25,7 +25,7 @@ from assistant.ingest import ingest
 from assistant.pipeline import Assistant
 
 from .commands import clean_env, settings_env
-from .servers import Served, free_port
+from .servers import Served, free_port, start_app_py
 
 SHARED_KEY = "shared-key-0123456789abcdef"
 PROBE_KEYS = [f"probe-key-{i:02d}-0123456789" for i in range(24)]  # one request each: finding both workers
@@ -80,17 +80,9 @@ class Workers:
 
     def __init__(self, env: dict[str, str], log: Path, timeout: float = 300):
         self.workers = int(env["CFSP_WORKERS"])
-        self.port = free_port()
+        self.proc, self.port = start_app_py(env, log)
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        with log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, str(PROJECT_ROOT / "app.py")],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={**env, "CFSP_PORT": str(self.port)},
-                cwd=log.parent,
-            )
         deadline = time.monotonic() + timeout
         while not self.ready():
             if self.proc.poll() is not None or time.monotonic() > deadline:

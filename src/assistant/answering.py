@@ -172,22 +172,7 @@ class Answerer:
             label = render_label(chunk.label_base, paragraph) if chunk.label_base else chunk.label
             context, highlights = self._context(chunk, sorted(set(quoted[n])))
             citations.append(
-                Citation(
-                    n=n,
-                    label=label,
-                    url=chunk.url,
-                    source_id=chunk.source_id,
-                    article=chunk.article,
-                    paragraph=paragraph,
-                    kind=chunk.kind,
-                    date=chunk.date,
-                    title=chunk.title,
-                    quote=" ".join(quotes[n]),
-                    chunk_id=chunk.id,
-                    tier=chunk.tier,
-                    context=context,
-                    highlights=highlights,
-                )
+                Citation.of(chunk, n, label, paragraph, " ".join(quotes[n]), context=context, highlights=highlights)
             )
         lead = parts[0].candidate.hit.chunk
         text = " ".join(texts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from .labels import date_label, kind_label
 
@@ -148,6 +149,25 @@ class Citation:
     context: str = ""  # the whole article, summary section or page the quote comes from
     highlights: tuple[tuple[int, int], ...] = ()  # where the quoted sentences are in `context` (start, end)
     local_url: str = ""  # the official text on EUR-Lex in the question's language, when it is not English
+
+    @classmethod
+    def of(cls, chunk: Chunk, n: int, label: str, paragraph: str, quote: str, **more: Any) -> Citation:
+        """Citation number `n` of a chunk, quoting it; the chunk's source, kind, date and tier come with it."""
+        return cls(
+            n=n,
+            label=label,
+            url=chunk.url,
+            source_id=chunk.source_id,
+            article=chunk.article,
+            paragraph=paragraph,
+            kind=chunk.kind,
+            date=chunk.date,
+            title=chunk.title,
+            quote=quote,
+            chunk_id=chunk.id,
+            tier=chunk.tier,
+            **more,
+        )
 
     @property
     def kind_label(self) -> str:

@@ -242,19 +242,12 @@ class Writer:
             quote = " ".join(passage.text[a:b] for a, b in spans) or passage.text
             context, highlights = _context(passage, spans)
             citations.append(
-                Citation(
-                    n=n,
-                    label=passage.label,
-                    url=chunk.url,
-                    source_id=chunk.source_id,
-                    article=chunk.article,
-                    paragraph=provision.paragraph,
-                    kind=chunk.kind,
-                    date=chunk.date,
-                    title=chunk.title,
-                    quote=quote,
-                    chunk_id=chunk.id,
-                    tier=chunk.tier,
+                Citation.of(
+                    chunk,
+                    n,
+                    passage.label,
+                    provision.paragraph,
+                    quote,
                     context=context,
                     highlights=highlights,
                     local_url=eurlex_url(chunk.url, language.code),
