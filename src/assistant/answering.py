@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -74,9 +75,15 @@ class Answerer:
     citations as data, or an abstention."""
 
     def __init__(
-        self, composer: Composer, threshold: float, passages: int = 5, rare: Callable[[str], bool] = lambda name: False
+        self,
+        composer: Composer,
+        threshold: float,
+        passages: int = 5,
+        rare: Callable[[str], bool] = lambda name: False,
+        unused: Callable[[str], bool] = lambda term: False,
     ):
         self.rare = rare  # is a name particular to very few passages (a person), not a country or a city?
+        self.unused = unused  # is a search term (as the lexical index stems it) in none of the passages?
         self.composer = composer
         self.threshold = threshold
         self.passages = passages
@@ -84,7 +91,8 @@ class Answerer:
     def confidence(self, query: Query, retrieval: Retrieval) -> float:
         """Evidence strength: the best similarity among the passages answered from (so asking for more hits
         never changes the answer); full confidence for an explicit article reference, or when a passage names
-        every particular name the question asks about ("Who is Kaja Kallas?")."""
+        every particular name the question asks about ("Who is Kaja Kallas?") and asks about nothing the texts never
+        mention (a rare name in "How do I make Belgian waffles?" is not what the question is about)."""
         hits = retrieval.hits[: self.passages]
         if any(h.via == "reference" for h in hits):
             return 1.0
@@ -93,6 +101,7 @@ class Answerer:
             names
             and all(self.rare(n) for n in names)
             and any(all(_mentions(h.chunk.text, n) for n in names) for h in hits)
+            and not any(self.unused(t) for t in self.composer.terms([query.searched])[0])
         ):
             return 1.0
         return max([h.dense or 0.0 for h in hits] + [0.0])
@@ -191,8 +200,8 @@ def demands(query: Query) -> list[Demand]:
         found.append(Demand(f"mention {year}", partial(_holds_year, year=year)))
     if query.wants_figure:  # a figure about the thing asked: in one of the provisions that answer best
         found.append(Demand("give the figure you ask for", lambda c: evidence.has_figure(c.text), FIGURE_CLOSENESS))
-    if query.wants_person:
-        found.append(Demand("name the person who holds or held that post", lambda c: bool(evidence.persons(c.text))))
+    if query.wants_person:  # "who was the first ...": a name given as the first one, not just any holder's
+        found.append(Demand("name the person who holds or held that post", partial(_names_person, which=query.ordinal)))
     if query.event:  # the wording must name who or what the event is about, and speak of what was asked
         names = [variants(n)[1] if len(variants(n)) > 1 else n for n in query.names if not evidence.is_generic(n)]
         if names:
@@ -243,6 +252,13 @@ def _overlap(text: str, following: str) -> int:
 
 def _holds_year(candidate: Candidate, year: str) -> bool:
     return evidence.has_year(candidate.text, year)
+
+
+def _names_person(candidate: Candidate, which: str) -> bool:
+    """Wording that names a person, and says which one of a series it is when the question asks for one ("first")."""
+    return bool(evidence.persons(candidate.text)) and (
+        not which or re.search(rf"\b{which}\b", candidate.text, re.I) is not None
+    )
 
 
 def _tells_event(candidate: Candidate, names: tuple[str, ...]) -> bool:

@@ -82,7 +82,12 @@ class Settings(BaseSettings):
 
     top_k: int = Field(5, ge=1, le=50)
     candidates: int = Field(30, ge=5, le=200, description="Hits each retriever contributes before fusion.")
-    rrf_k: int = Field(60, ge=1)
+    rrf_k: int = Field(
+        20,
+        ge=1,
+        description="Reciprocal rank fusion's k: lower lets a passage one ranking puts first outrank one that every "
+        "ranking puts in the middle.",
+    )
     max_question_chars: int = Field(2000, ge=10)
     max_history_turns: int = Field(20, ge=0, le=200, description="Earlier messages a follow-up may carry.")
     answer_sentences: int = Field(3, ge=1, le=10)

@@ -102,7 +102,11 @@ class Assistant:
             siblings=index.unit_of,
         )
         answerer = Answerer(
-            composer, self.settings.abstain_threshold, passages=self.settings.top_k, rare=index.vocabulary.rare
+            composer,
+            self.settings.abstain_threshold,
+            passages=self.settings.top_k,
+            rare=index.vocabulary.rare,
+            unused=lambda term: index.lexical.document_frequency(term) == 0,
         )
         writer = None
         if self.llm is not None:

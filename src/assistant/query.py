@@ -38,6 +38,10 @@ _PERSON = re.compile(
     r"bound|obliged|eligible|covered|involved|affected|exempt|concerned|required|consulted|informed)\b)",
     re.I,
 )
+# which one of a series the question asks about ("the first High Representative", "the previous mission")
+_ORDINAL = re.compile(
+    r"\b(first|second|third|former|previous|predecessor|last|next|successor|founding|original)\b", re.I
+)
 _EVENT = re.compile(
     r"^\s*(has|have|had|did|will)\b(?!\s+(to|the right)\b)|\bwhat happened\b|\bwhen (will|did)\b|"
     r"\bhow did\b.*\b(react|respond)|\b(react(ed)?|respond(ed)?) to\b|\bwhat did\b.*\b(say|decide|do|think)\b",
@@ -65,7 +69,7 @@ ASKS_FOR: tuple[tuple[str, re.Pattern], ...] = (
     (
         "who",
         re.compile(
-            r"^\s*(who|whom|whose)\b|\bwhich (body|bodies|institution|institutions|organ|person|official|"
+            r"^\s*(who|whom|whose)\b|\bwhich (\w+ )?(body|bodies|institution|institutions|organ|person|official|"
             r"authority|authorities)\b|\bby whom\b|\bwho\b",
             re.I,
         ),
@@ -187,6 +191,7 @@ class Query:
     asks_for: str = "general"
     years: tuple[str, ...] = ()  # years asked about
     wants_person: bool = False  # "who is/was ...": a person's name
+    ordinal: str = ""  # which one of a series it asks about: "first", "previous", "next" ...
     event: bool = False  # whether or how something happened ("has Switzerland adopted ...", "when will ...")
     live_state: bool = False  # the present state ("current", "now", "today")
     record: bool = False  # whether something was ever used ("has it ever been invoked")
@@ -267,6 +272,7 @@ class QueryAnalyser:
             asks_for=asks_for(corrected),
             years=tuple(dict.fromkeys(_YEAR.findall(corrected))),
             wants_person=bool(_PERSON.search(corrected)),
+            ordinal=m.group(1).lower() if (m := _ORDINAL.search(corrected)) else "",
             event=bool(_EVENT.search(corrected)),
             live_state=asks_about_live_state(corrected),
             record=bool(_RECORD.search(corrected)),

@@ -14,10 +14,7 @@ from .references import Reference
 from .types import Hit
 
 MODES = ("bm25", "dense", "hybrid")
-# treaty > legal act > official summary > web page
-TIER_WEIGHT = {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0}
 REPEAT_DECAY = 0.7
-STRATUM_SHARE = 0.5  # a treaty article's second vote in a channel (from the treaty-only search) does not count again
 
 
 @dataclass(frozen=True)
@@ -31,7 +28,7 @@ class Retrieval:
 class Retriever:
     """Searches one loaded index; stateless per query, safe to share between users."""
 
-    def __init__(self, index: Index, embedder: Embedder, candidates: int = 30, rrf_k: int = 60):
+    def __init__(self, index: Index, embedder: Embedder, candidates: int = 30, rrf_k: int = 20):
         self.index = index
         self.embedder = embedder
         self.candidates = candidates
@@ -57,8 +54,8 @@ class Retriever:
         passage = self.index.passage_vectors
         # Each channel is one ranking, or a ranking plus the same search over the treaties alone (so the acts'
         # volume cannot hide a treaty article). A chunk counts once per channel, by its better rank there: the
-        # treaty stratum lifts a treaty article the whole ranking buried, but never counts twice, so it cannot
-        # bury the one web page or summary that answers.
+        # treaty stratum lifts a treaty article the whole ranking buried, but never votes twice, so a passage that
+        # one channel ranks first (the one sentence of a web page that answers) is not outvoted by authority.
         channels: list[list[list[int]]] = []
         lexical: dict[int, float] = {}
         if mode in ("bm25", "hybrid"):
@@ -75,16 +72,13 @@ class Retriever:
         if mode == "hybrid":
             channels.append([self._best_by_sentence(qvec)])
         fused: dict[int, float] = {}
-        for channel in channels:  # reciprocal rank fusion: a full vote per channel, a partial one for the stratum
-            votes: dict[int, list[float]] = {}
+        for channel in channels:  # reciprocal rank fusion: one vote per channel, by the chunk's best rank in it
+            best: dict[int, int] = {}
             for ranking in channel:
                 for rank, pos in enumerate(ranking):
-                    votes.setdefault(pos, []).append(1.0 / (self.rrf_k + rank + 1))
-            for pos, values in votes.items():
-                values.sort(reverse=True)
-                fused[pos] = fused.get(pos, 0.0) + values[0] + STRATUM_SHARE * sum(values[1:])
-        for pos in fused:  # prefer the more authoritative text when the evidence is otherwise close
-            fused[pos] *= TIER_WEIGHT.get(self.index.chunks[pos].tier, 1.0)
+                    best[pos] = min(rank, best.get(pos, rank))
+            for pos, rank in best.items():
+                fused[pos] = fused.get(pos, 0.0) + 1.0 / (self.rrf_k + rank + 1)
         pinned = self._pin(query.references, fused)
         ranked = [p for p, _ in sorted(fused.items(), key=lambda kv: -kv[1]) if p not in pinned]
         order = pinned + self._diversify(ranked, fused)
