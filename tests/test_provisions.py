@@ -92,6 +92,22 @@ def test_recitals_headings_and_further_reading_are_not_operative_text():
     assert prose[0].kind == "text"
 
 
+def test_a_list_of_links_is_never_quoted_and_ends_at_the_next_section():
+    """ "See also:" and the page titles it lists are links, however they end; the next section is text again."""
+    background = split(
+        chunk(
+            "The measures were first adopted in 2010.\nSee also:\nIran and the EU (European External Action Service)\n"
+            "Information note on EU sanctions to be lifted under the joint comprehensive plan of action "
+            "(European Union).\nKEY TERMS\nFreezing of funds: preventing any move of funds.",
+            ["", "", "", "", "", ""],
+            label="EUR-Lex summary",
+            headings="Summary — BACKGROUND",
+        )
+    )
+    assert [p.kind for p in background] == ["text", "heading", "text"]
+    assert "Information note" in background[1].text and "Freezing of funds" in background[2].text
+
+
 def test_trimming_keeps_the_lead_in_of_a_quoted_item_and_marks_omissions():
     c = chunk(
         LIST + "\nThe restrictive measures shall be reviewed every year in the light of developments on the "

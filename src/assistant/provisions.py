@@ -90,6 +90,12 @@ _FURTHER_READING = re.compile(
 )
 
 
+# the lead-in of a list of links: "See also:", "For more information, see:"
+_READING_LIST = re.compile(
+    r"^\s*(see also|(for )?(more|further) information|further reading)\b.*:\s*$", re.I
+)
+
+
 def _heading(line: str) -> bool:
     """A title, heading or link to further reading: not ending like a sentence or a list entry, or a short titled
     reference to a publisher's page ("EU sanctions map: DRC (Council of the European Union).")."""
@@ -100,6 +106,12 @@ def _heading(line: str) -> bool:
         return True
     titled = ":" in stripped or "—" in stripped or "press release" in stripped.lower()
     return titled and len(stripped.split()) <= READING_WORDS and bool(_FURTHER_READING.search(stripped))
+
+
+def _reading_entry(line: str) -> bool:
+    """A title in a list of links: short, and not the next section's heading (in capitals)."""
+    stripped = line.strip()
+    return bool(stripped) and not stripped.isupper() and len(stripped.split()) <= READING_WORDS
 
 
 def _continues_list(line: str, previous: str) -> bool:
@@ -124,6 +136,15 @@ def split(chunk: Chunk) -> list[Provision]:
     i = 0
     while i < len(lines):
         line, ids = lines[i]
+        if _READING_LIST.match(line):  # "See also:" and the titles it lists: links, not text to quote
+            group, j = list(ids), i + 1
+            while j < len(lines) and _reading_entry(lines[j][0]):
+                group += lines[j][1]
+                j += 1
+            if group:
+                units.append(Provision(chunk, "heading", paragraph[group[0]], tuple(group), operative=False))
+            i = j
+            continue
         if not ids:
             i += 1
             continue
