@@ -91,9 +91,7 @@ _FURTHER_READING = re.compile(
 
 
 # the lead-in of a list of links: "See also:", "For more information, see:"
-_READING_LIST = re.compile(
-    r"^\s*(see also|(for )?(more|further) information|further reading)\b.*:\s*$", re.I
-)
+_READING_LIST = re.compile(r"^\s*(see also|(for )?(more|further) information|further reading)\b.*:\s*$", re.I)
 
 
 def _heading(line: str) -> bool:
