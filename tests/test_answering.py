@@ -98,6 +98,17 @@ def test_a_list_is_quoted_with_its_lead_in(assistant):
     assert "include those which: (a) originate" in listed[0].quote
 
 
+def test_a_fragment_is_quoted_with_the_provision_it_follows_on_from(assistant):
+    """ "The mechanism shall be called Athena." alone does not say what Athena is: the paragraph before it does."""
+    answer = assistant.ask("What is the Athena mechanism?")
+    assert answer.text.startswith("A mechanism to administer the financing of the common costs of operations")
+    assert "shall be called Athena" in answer.text
+    assert [c.label for c in answer.citations[:2]] == [
+        "Art. 2(1) of Decision (CFSP) 2015/528",
+        "Art. 2(2) of Decision (CFSP) 2015/528",
+    ]
+
+
 def test_a_recital_is_not_quoted_for_a_question_about_the_rules(assistant):
     answer = assistant.ask("Who decides on restrictive measures against cyber-attacks?")
     assert not answer.abstained

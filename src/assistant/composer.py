@@ -243,7 +243,13 @@ class Composer:
             return named
         lead = candidates[0]
         parts = [Part(lead, *self.trim(lead, LEAD_WORDS))]
-        covered = set(lead.terms)
+        if len(lead.text.split()) < SHORT_WORDS:  # a fragment ("The mechanism shall be called Athena.") says little
+            # alone: the provision of its own article it follows on from comes with it, in reading order
+            context, before = self._unit_context(lead, candidates)
+            if context is not None:
+                part = Part(context, *self.trim(context, EXTRA_WORDS))
+                parts = [part, *parts] if before else [*parts, part]
+        covered = set().union(*(p.candidate.terms for p in parts))
         asked: set[str] | None = None  # the question's terms, tokenised once when a further provision needs them
         for cand in candidates[1:]:
             if len(parts) >= MAX_PARTS:
@@ -264,6 +270,24 @@ class Composer:
             parts.append(Part(cand, quote, kept))
             covered |= cand.terms
         return parts
+
+    def _unit_context(self, lead: Candidate, candidates: list[Candidate]) -> tuple[Candidate | None, bool]:
+        """The provision of the lead's article or section that comes just before it (what a fragment such as "The
+        mechanism shall be called Athena." refers back to), else the one just after, among those that say
+        something on their own; and whether it comes before."""
+        chunk = lead.hit.chunk
+        unit = [
+            c
+            for c in candidates
+            if (c.hit.chunk.source_id, c.hit.chunk.article, c.hit.chunk.headings)
+            == (chunk.source_id, chunk.article, chunk.headings)
+            and (c is lead or len(c.text.split()) >= SHORT_WORDS)
+        ]
+        unit.sort(key=lambda c: (self.position_of[c.hit.chunk.id], c.provision.sentences[:1]))
+        at = next(i for i, c in enumerate(unit) if c is lead)
+        if at > 0:
+            return unit[at - 1], True
+        return (unit[at + 1] if at + 1 < len(unit) else None), False
 
     def _named_paragraph(self, query: Query, candidates: list[Candidate]) -> list[Part]:
         """For "What does Article 42(7) TEU say?": that paragraph's provisions in reading order."""
