@@ -76,6 +76,15 @@ def test_source_card_shows_label_badge_date_quote_and_safe_links():
     assert render.human_date("2016-06-07") == "7 June 2016" and render.human_date("") == "date unknown"
 
 
+def test_the_badge_says_whether_every_source_is_an_official_text():
+    official = Answer("q", "Text [1]", (citation(),), False)
+    with_page = Answer("q", "Text [1] [2]", (citation(), citation(n=2, source_id="cfsp-overview", tier=4)), False)
+    assert ">Quoted from the official texts<" in render.how_made(official)
+    assert ">Quoted from the sources below, not all of them official texts<" in render.how_made(with_page)
+    written = replace(with_page, mode="llm", model="m")
+    assert "Written by m from the sources below, not all of them official texts;" in render.how_made(written)
+
+
 def test_history_gives_the_pipeline_plain_text_only():
     answer = Answer("What is PESCO?", "PESCO is established. [1]", (citation(),), False)
     exchanges = [

@@ -94,10 +94,13 @@ def partial_answer(text: str, citations: Sequence[Citation], exchange: int, writ
 
 
 def how_made(answer: Answer) -> str:
-    """The badge saying how the answer was made: written by a language model and checked, or quoted."""
+    """The badge saying how the answer was made: written by a language model and checked, or quoted; and from
+    what (the official texts, or sources not all of which are official texts, such as a web page)."""
+    unofficial = any(c.tier >= labels.WEB_TIER for c in answer.citations)
+    sources = "the sources below, not all of them official texts" if unofficial else "the official texts"
     if answer.mode == "llm":
         return (
-            f'<p class="cfsp-how cfsp-how-llm">Written by {escape(answer.model)} from the official texts; '
+            f'<p class="cfsp-how cfsp-how-llm">Written by {escape(answer.model)} from {sources}; '
             "every sentence checked against its source</p>"
         )
     why = (
@@ -105,7 +108,7 @@ def how_made(answer: Answer) -> str:
         if answer.fallback_reason
         else ""
     )
-    return f'<p class="cfsp-how cfsp-how-quoted"{why}>Quoted from the official texts</p>'
+    return f'<p class="cfsp-how cfsp-how-quoted"{why}>Quoted from {sources}</p>'
 
 
 def _link(url: str, text: str) -> str:
