@@ -16,6 +16,9 @@ CITED_FIRST = [
     ("What does the Political and Security Committee do?", {("TEU", "38")}),
     ("What is PESCO?", {("32017D2315", None), ("PROTOCOL-10", None), ("TEU", "46"), ("TEU", "42")}),
     ("What is the European Peace Facility?", {("32021D0509", None)}),
+    # the treaty writes "European External Action Service" in full: that is what "EEAS" names, as fully as the
+    # acronym in another act's sentence about the secretariat of a board
+    ("What does the EEAS do?", {("TEU", "27")}),
     (
         "Can the EU impose sanctions for cyber-attacks?",
         {("32019R0796", None), ("32019D0797", None)},

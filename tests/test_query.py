@@ -51,6 +51,8 @@ def test_specific_things_asked_for():
     assert a.analyse("How much did the Facility spend in 2023?").years == ("2023",)
     assert a.analyse("What did Decision (CFSP) 2017/2315 establish?").years == ()  # an act's number is no year
     assert a.analyse("Who was the first High Representative?").wants_person
+    assert a.analyse("Who was the first High Representative?").ordinal == "first"
+    assert a.analyse("Who is the High Representative?").ordinal == ""
     assert not a.analyse("Who is responsible for the mission?").wants_person  # a body, not a person
     assert a.analyse("Who is the High Representative now?").live_state
     assert a.analyse("Has the solidarity clause ever been used?").record
@@ -77,6 +79,19 @@ def test_everyday_words_bring_the_legal_words():
     a = analyser({"pay": ("financed", "contributions")})
     assert a.analyse("Who pays for the Agency?").related == ("financed", "contributions")
     assert "financed" in a.analyse("Who pays for the Agency?").lexical
+
+
+def test_a_short_name_is_known_as_the_same_thing_as_its_full_name():
+    from assistant.catalogue import Term
+
+    expander = Expander([Term("EEAS", "European External Action Service", ("EU diplomatic service",))])
+    assert expander.aliases("What does the EEAS do?") == [("EEAS", "European External Action Service")]
+    assert expander.aliases("Who heads the EU diplomatic service?") == [
+        ("EU diplomatic service", "European External Action Service")
+    ]
+    # a question that writes the full name itself needs no alias; nor does one that names neither
+    assert expander.aliases("Is the European External Action Service (EEAS) a body?") == []
+    assert expander.aliases("What is the budget?") == []
 
 
 def test_word_variants():

@@ -141,7 +141,16 @@ class Composer:
         total = sum(weights.values()) or 1.0
         # the question's focus: its terms weighted by how rare they are among these candidates, so the words that
         # every candidate shares (the act's subject) count little and the specific ask ("approve", "budget") a lot
-        pool = [frozenset(words) for words in tokenised[2:]]
+        # a text that writes a term's full name holds what the question's short name for it says: "European External
+        # Action Service" answers to "EEAS" as fully as the acronym itself does
+        aliases = [
+            (frozenset(names), full.lower())
+            for names, (_, full) in zip(self.terms([a for a, _ in query.aliases]), query.aliases, strict=True)
+        ]
+        pool = [
+            frozenset(words).union(*(names for names, full in aliases if full in p.text.lower()))
+            for words, (_, _, p) in zip(tokenised[2:], provisions, strict=True)
+        ]
         local = {t: weights[t] * math.log((len(pool) + 1) / (sum(t in terms for terms in pool) + 0.5)) for t in weights}
         local_total = sum(local.values()) or 1.0
         centroid = np.mean([hit_vectors for hit_vectors in self._vectors(provisions)], axis=0)
@@ -150,8 +159,7 @@ class Composer:
         entities = [e.lower() for e in query.entities if len(e.split()) > 1]
         wanted = {r.paragraph for r in query.references if r.paragraph}
         out = []
-        for (rank, hit, provision), words in zip(provisions, tokenised[2:], strict=True):
-            terms = frozenset(words)
+        for (rank, hit, provision), terms in zip(provisions, pool, strict=True):
             vectors = self.sentence_vectors_of(self.position_of[hit.chunk.id])
             rows = [vectors[i] for i in provision.sentences if i < len(vectors)]
             sims = [float(v @ retrieval.query_vector) for v in rows] or [hit.dense or 0.0]

@@ -140,6 +140,17 @@ class Expander:
         """The full names of the glossary terms a question mentions, by any of their names."""
         return list(dict.fromkeys(name for pattern, name in self.names if pattern.search(question)))
 
+    def aliases(self, question: str) -> list[tuple[str, str]]:
+        """(name as the question writes it, the full name) for each other name of a glossary term it uses ("EEAS",
+        "European External Action Service"): one thing, whichever way a text writes it. Not when the question
+        writes the full name too."""
+        found: list[tuple[str, str]] = []
+        for pattern, name in self.names:
+            match = pattern.search(question)
+            if match and name.lower() not in question.lower() and (match.group(0), name) not in found:
+                found.append((match.group(0), name))
+        return found
+
     def additions(self, question: str) -> list[str]:
         """The expansions of the terms the question mentions, each once."""
         extra: list[str] = []
@@ -182,6 +193,7 @@ class Query:
     expanded: str  # `searched` plus glossary expansions: what the retrievers read
     expansions: tuple[str, ...] = ()  # glossary expansions of its terms and acronyms
     entities: tuple[str, ...] = ()  # full names of the glossary terms it mentions ("Political and Security Committee")
+    aliases: tuple[tuple[str, str], ...] = ()  # (other name as written, full name): ("EEAS", "European External ...")
     related: tuple[str, ...] = ()  # legal words for its everyday words: searched lexically, with less weight
     corrections: tuple[tuple[str, str], ...] = ()  # (as typed, as searched)
     references: tuple[Reference, ...] = ()
@@ -263,6 +275,7 @@ class QueryAnalyser:
             expanded=expanded,
             expansions=tuple(extra),
             entities=tuple(self.expander.entities(searched)),
+            aliases=tuple(self.expander.aliases(searched)),
             related=tuple(self.thesaurus.related(searched)),
             corrections=tuple(fixes),
             references=tuple(find_references(searched, self.treaty_articles)),
