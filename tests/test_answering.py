@@ -143,6 +143,10 @@ def test_spelling_and_punctuation_never_make_it_decline(assistant, question, sea
         ("How much did the European Peace Facility spend in 2023?", "do not mention 2023"),
         ("What does Article 5 of the North Atlantic Treaty say?", "do not contain the text of Article 5 of the North"),
         ("Who was the first High Representative?", "do not name the person"),
+        # the page names today's holder, not the one before: that is not an answer
+        ("Who was High Representative before Kaja Kallas?", "do not name the person"),
+        # wording that names Ukraine but says nothing of what is asked about it
+        ("When will Ukraine become a full member of the EU?", "do not record whether or how that happened"),
         ("What is in the 14th package of sanctions against Russia?", "never mention “14th”"),
     ],
 )

@@ -52,6 +52,7 @@ def test_specific_things_asked_for():
     assert a.analyse("What did Decision (CFSP) 2017/2315 establish?").years == ()  # an act's number is no year
     assert a.analyse("Who was the first High Representative?").wants_person
     assert a.analyse("Who was the first High Representative?").ordinal == "first"
+    assert a.analyse("Who was High Representative before Kaja Kallas?").ordinal == "before"
     assert a.analyse("Who is the High Representative?").ordinal == ""
     assert not a.analyse("Who is responsible for the mission?").wants_person  # a body, not a person
     assert a.analyse("Who is the High Representative now?").live_state

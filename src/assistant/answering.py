@@ -35,6 +35,7 @@ LIVE_STATE = (
 LEAD_CAN_YIELD = 0.6  # a provision that holds what was asked may lead if it scores this share of the best
 FIGURE_CLOSENESS = 0.9  # ... but a figure must come from one of the best-scoring provisions
 EVENT_COVERAGE = 0.35  # an event is found only in wording holding this share of the question's (weighted) terms
+EVENT_ASKED = 0.12  # ... and this share of them apart from the names: what is asked about, not only who it is about
 RESERVE_PASSAGES = 20  # where to look further for a specific thing asked for before saying the texts lack it
 OVERLAP_CHARS, MIN_OVERLAP = 400, 20  # how a split paragraph's repeated words are recognised when joining
 
@@ -263,7 +264,11 @@ def _names_person(candidate: Candidate, which: str) -> bool:
 
 def _tells_event(candidate: Candidate, names: tuple[str, ...]) -> bool:
     """Wording that names who or what an event is about and speaks of what was asked."""
-    return all(_mentions(candidate.text, n) for n in names) and candidate.features["lexical"] >= EVENT_COVERAGE
+    return (
+        all(_mentions(candidate.text, n) for n in names)
+        and candidate.features["lexical"] >= EVENT_COVERAGE
+        and candidate.features["unnamed"] >= EVENT_ASKED
+    )
 
 
 def _mentions(text: str, name: str) -> bool:

@@ -39,6 +39,7 @@ WEIGHTS = {
     "orphan": -0.05,  # list items whose lead-in sits in another passage
     "authority": 0.06,  # 1 treaty ... 0 web page: tips the balance only between candidates that answer alike
     "short": 0.0,  # a fragment of fewer than SHORT_WORDS words
+    "unnamed": 0.0,  # `lexical` without the question's names: whether it speaks of what is asked about them
 }
 EXPANSION_WEIGHT = 0.5  # glossary words count half as much as the question's own
 NAME_WEIGHT = 2.0  # a name in the question (a country, a mission) counts double
@@ -139,6 +140,7 @@ class Composer:
         for t in names & set(weights):
             weights[t] *= NAME_WEIGHT
         total = sum(weights.values()) or 1.0
+        unnamed_total = sum(w for t, w in weights.items() if t not in names) or 1.0
         # the question's focus: its terms weighted by how rare they are among these candidates, so the words that
         # every candidate shares (the act's subject) count little and the specific ask ("approve", "budget") a lot
         # a text that writes a term's full name holds what the question's short name for it says: "European External
@@ -195,6 +197,7 @@ class Composer:
                 "orphan": float(provision.orphan),
                 "authority": (4 - hit.chunk.tier) / 3,
                 "short": float(len(text.split()) < SHORT_WORDS),
+                "unnamed": sum(weights[t] for t in terms if t in weights and t not in names) / unnamed_total,
             }
             score = sum(WEIGHTS[name] * value for name, value in features.items())
             out.append(Candidate(provision, hit, rank, relevance, terms, whole, features, score))

@@ -40,7 +40,7 @@ _PERSON = re.compile(
 )
 # which one of a series the question asks about ("the first High Representative", "the previous mission")
 _ORDINAL = re.compile(
-    r"\b(first|second|third|former|previous|predecessor|last|next|successor|founding|original)\b", re.I
+    r"\b(first|second|third|former|previous|predecessor|last|next|successor|founding|original|before|after)\b", re.I
 )
 _EVENT = re.compile(
     r"^\s*(has|have|had|did|will)\b(?!\s+(to|the right)\b)|\bwhat happened\b|\bwhen (will|did)\b|"
