@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from assistant import evidence
 from assistant.query import Expander, QueryAnalyser, Thesaurus, asks_for
 from assistant.vocabulary import Vocabulary, variants
 
@@ -101,3 +102,22 @@ def test_word_variants():
     vocabulary = Vocabulary.build(TEXTS)
     assert vocabulary.knows("HR/VP") is False and vocabulary.knows("Kallas") and vocabulary.rare("Kallas")
     assert not vocabulary.rare("the") and not vocabulary.rare("Ruritania")  # common, or not used at all
+
+
+@pytest.mark.parametrize(
+    "text,figure",
+    [
+        ("The 27 EU member states maintain permanent representations.", True),
+        ("The reference amount is EUR 5 million.", True),
+        ("at least one third of the Member States", True),
+        ("EUFOR comprises around 2000 military personnel.", True),
+        ("The Council shall act unanimously.", True),
+        # a date or a year says when, not how much or how many
+        ("in line with the Interinstitutional Agreement of 13 April 2016 on Better Law-Making", False),
+        ("The measures have applied since July 2014.", False),
+        ("The decision was adopted in 2015.", False),
+        ("as referred to in Article 42(7)", False),
+    ],
+)
+def test_a_figure_is_an_amount_or_count_not_a_date(text, figure):
+    assert evidence.has_figure(text) is figure

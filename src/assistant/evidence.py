@@ -81,9 +81,18 @@ def strip_references(text: str) -> str:
     return _REFERENCE_NUMBER.sub(" ", text)
 
 
+# a date or a year is when, not how much: "13 April 2016", "July 2015", "in 2023"
+_CALENDAR = re.compile(
+    r"\b(\d{1,2} )?(January|February|March|April|May|June|July|August|September|October|November|December)"
+    r"( \d{4})?\b|\b(in|since|from|until|by|before|after|of|during|year|years)\s+(19|20)\d\d\b(?![,.]?\d)",
+    re.I,
+)
+
+
 def has_figure(text: str) -> bool:
-    """An amount, count or share ("20 %", "25 of the 27", "one third", "EUR 5 million", "unanimously")."""
-    return bool(FIGURE.search(strip_references(text)))
+    """An amount, count or share ("20 %", "25 of the 27", "one third", "EUR 5 million", "unanimously"); dates and
+    years do not count."""
+    return bool(FIGURE.search(_CALENDAR.sub(" ", strip_references(text))))
 
 
 def has_year(text: str, year: str) -> bool:
