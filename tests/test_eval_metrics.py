@@ -77,3 +77,19 @@ def test_percentile_and_mean():
     assert metrics.percentile([10.0, 20.0, 30.0, 40.0], 50) == 25.0  # linear interpolation between 20 and 30
     assert metrics.percentile([], 95) is None
     assert metrics.mean([1.0, None, 0.0]) == 0.5  # undefined values are skipped
+
+
+def test_a_question_counts_as_a_web_page_question_only_when_nothing_else_answers_it():
+    from assistant.evaluation.questions import EvalQuestion, Expected
+    from assistant.evaluation.runner import source_kind
+
+    kinds = {"cfsp-overview": "web page", "32019D0797": "decision"}
+
+    def q(*sources: str) -> EvalQuestion:
+        return EvalQuestion("q", "?", True, tuple(Expected(s) for s in sources))
+
+    assert source_kind(q("cfsp-overview"), kinds) == "web page"
+    # the page and a treaty article both answer: a treaty question, where the treaty should be cited first
+    assert source_kind(q("cfsp-overview", "TEU"), kinds) == "treaty"
+    assert source_kind(q("cfsp-overview", "32019D0797"), kinds) == "decision"
+    assert source_kind(EvalQuestion("q", "?", False), kinds) == "unanswerable"

@@ -89,14 +89,18 @@ class EvalRun:
 
 
 def source_kind(question: EvalQuestion, kinds: dict[str, str]) -> str:
-    """The kind of text a question is about, from its first expected source: treaty, decision, regulation,
-    agreement, web page ..., or 'unanswerable'."""
+    """The kind of text that answers a question: treaty, decision, regulation, agreement ..., from its first
+    expected official source; 'web page' only when nothing but a web page answers it; or 'unanswerable'."""
     if not question.answerable:
         return "unanswerable"
-    source = question.expected[0].source
-    if source in TREATY_SOURCES or source.startswith(("PROTOCOL-", "DECLARATION-")):
-        return "treaty"
-    return kinds.get(source, "unknown")
+
+    def kind(source: str) -> str:
+        if source in TREATY_SOURCES or source.startswith(("PROTOCOL-", "DECLARATION-")):
+            return "treaty"
+        return kinds.get(source, "unknown")
+
+    found = [kind(e.source) for e in question.expected]
+    return next((k for k in found if k != "web page"), found[0])
 
 
 def evaluate_one(
