@@ -112,6 +112,15 @@ def test_a_fragment_is_quoted_with_the_provision_it_follows_on_from(assistant):
     ]
 
 
+def test_a_long_provision_is_trimmed_to_the_sentence_that_holds_what_is_asked(assistant):
+    """Art. 31(1) TEU is long; for "how many" the quote keeps its sentence with the figure (one third)."""
+    answer = assistant.ask(
+        "How many member states have to abstain formally before a foreign policy decision falls through?"
+    )
+    assert answer.citations[0].label.startswith("Art. 31")
+    assert "one third" in answer.text
+
+
 def test_a_recital_is_not_quoted_for_a_question_about_the_rules(assistant):
     answer = assistant.ask("Who decides on restrictive measures against cyber-attacks?")
     assert not answer.abstained

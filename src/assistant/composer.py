@@ -45,6 +45,7 @@ EXPANSION_WEIGHT = 0.5  # glossary words count half as much as the question's ow
 NAME_WEIGHT = 2.0  # a name in the question (a country, a mission) counts double
 SHORT_WORDS = 8
 SENTENCE_FOCUS = 0.5  # in trimming, a sentence's share of the question's focus words counts this much beside meaning
+SENTENCE_KIND = 0.2  # ... and holding the kind of thing asked for (a figure for "how many", a body for "who") this much
 
 MAX_PARTS = 3
 EXTRA_MIN_SHARE = 0.75  # a further provision must score this share of the first one
@@ -165,12 +166,17 @@ class Composer:
             vectors = self.sentence_vectors_of(self.position_of[hit.chunk.id])
             rows = [vectors[i] for i in provision.sentences if i < len(vectors)]
             sims = [float(v @ retrieval.query_vector) for v in rows] or [hit.dense or 0.0]
-            # a sentence's relevance, for trimming: its meaning plus the question's focus words it holds
+            # a sentence's relevance, for trimming: its meaning, the question's focus words it holds, and whether it
+            # holds the kind of thing asked for
             focus = [
                 sum(local[t] for t in set(next(sentence_terms)) if t in local) / local_total
                 for _ in provision.sentences
             ]
-            relevance = tuple(sim + SENTENCE_FOCUS * f for sim, f in zip(sims, focus, strict=False))
+            kinds = [
+                SENTENCE_KIND * evidence.answers_kind(provision.sentence_text(i), query.asks_for)
+                for i in provision.sentences
+            ]
+            relevance = tuple(sim + SENTENCE_FOCUS * f + k for sim, f, k in zip(sims, focus, kinds, strict=False))
             whole = None
             if rows:
                 whole = np.sum(rows, axis=0)
