@@ -147,11 +147,11 @@ class Composer:
         # a text that writes a term's full name holds what the question's short name for it says: "European External
         # Action Service" answers to "EEAS" as fully as the acronym itself does
         aliases = [
-            (frozenset(names), full.lower())
-            for names, (_, full) in zip(self.terms([a for a, _ in query.aliases]), query.aliases, strict=True)
+            (frozenset(short), full.lower())
+            for short, (_, full) in zip(self.terms([a for a, _ in query.aliases]), query.aliases, strict=True)
         ]
         pool = [
-            frozenset(words).union(*(names for names, full in aliases if full in p.text.lower()))
+            frozenset(words).union(*(short for short, full in aliases if full in p.text.lower()))
             for words, (_, _, p) in zip(tokenised[2:], provisions, strict=True)
         ]
         local = {t: weights[t] * math.log((len(pool) + 1) / (sum(t in terms for terms in pool) + 0.5)) for t in weights}
