@@ -126,7 +126,7 @@ def test_the_chat_page_with_the_real_model(llama, tmp_path, browser):
         answer = page.locator("#cfsp-chat .bot-row").last
         badge = answer.locator(".cfsp-how")
         if "cfsp-how-llm" in (badge.get_attribute("class") or ""):
-            assert badge.inner_text().startswith("Written by smollm2-135m from the official texts")
+            assert badge.inner_text().startswith("Written by smollm2-135m from the ")
         else:  # the usual outcome with a 135M model: the quoted answer, and the reason on the badge
             assert badge.inner_text().startswith("Quoted from the")
             assert "smollm2-135m's wording was not shown" in (badge.get_attribute("title") or "")

@@ -106,6 +106,21 @@ def test_a_list_of_links_is_never_quoted_and_ends_at_the_next_section():
     )
     assert [p.kind for p in background] == ["text", "heading", "text"]
     assert "Information note" in background[1].text and "Freezing of funds" in background[2].text
+    # a sentence after the links is text again, and a lead-in that merely speaks of information is no link list
+    after = split(
+        chunk(
+            "See also:\nIran and the EU (European External Action Service)\n"
+            "The EU lifted its nuclear-related sanctions on 16 January 2016.",
+            ["", "", ""],
+            label="EUR-Lex summary",
+            headings="Summary — BACKGROUND",
+        )
+    )
+    assert [p.kind for p in after] == ["heading", "text"] and after[1].text.startswith("The EU lifted")
+    rules = split(
+        chunk("Further information shall be provided on:\n(a) the objectives;\n(b) its duration.", ["", "", ""])
+    )
+    assert [p.kind for p in rules] == ["list"]
 
 
 def test_trimming_keeps_the_lead_in_of_a_quoted_item_and_marks_omissions():

@@ -111,11 +111,15 @@ def test_word_variants():
         ("The reference amount is EUR 5 million.", True),
         ("at least one third of the Member States", True),
         ("EUFOR comprises around 2000 military personnel.", True),
+        ("a total of 2000 troops", True),
+        ("A maximum of 12 may be seconded.", True),  # "12 may" is no date
         ("The Council shall act unanimously.", True),
         # a date or a year says when, not how much or how many
         ("in line with the Interinstitutional Agreement of 13 April 2016 on Better Law-Making", False),
         ("The measures have applied since July 2014.", False),
         ("The decision was adopted in 2015.", False),
+        ("for the period 2021-2027", False),
+        ("signed on April 13, 2016", False),
         ("as referred to in Article 42(7)", False),
     ],
 )

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from .config import load_settings
 from .errors import AssistantError, QuestionError, os_error_message
+from .labels import WEB_TIER
 
 commands = typer.Typer(
     add_completion=False,
@@ -109,15 +110,20 @@ def ask(
         for c in answer.citations:
             link = f"{c.url} ({c.local_url})" if c.local_url else c.url
             out.print(f"[{c.n}] {c.label} — {link}", markup=False, highlight=False)
+    sources = (
+        "the sources above, not all of them official texts"
+        if any(c.tier >= WEB_TIER for c in answer.citations)
+        else "the official texts"
+    )
     if answer.mode == "llm":
         err.print(
-            f"Written by {answer.model} from the official texts; every sentence checked against its source.",
+            f"Written by {answer.model} from {sources}; every sentence checked against its source.",
             markup=False,
             highlight=False,
         )
     elif answer.fallback_reason:
         err.print(
-            f"Quoted from the official texts: {answer.model}'s answer was not shown ({answer.fallback_reason}).",
+            f"Quoted from {sources}: {answer.model}'s answer was not shown ({answer.fallback_reason}).",
             markup=False,
             highlight=False,
         )

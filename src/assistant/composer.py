@@ -47,6 +47,7 @@ SHORT_WORDS = 8
 SENTENCE_FOCUS = 0.5  # in trimming, a sentence's share of the question's focus words counts this much beside meaning
 SENTENCE_KIND = 0.2  # ... and holding the kind of thing asked for (a figure for "how many", a body for "who") this much
 
+OPEN_ASKS = ("definition", "general", "purpose")  # questions that ask what something is or does, not a specific fact
 MAX_PARTS = 3
 EXTRA_MIN_SHARE = 0.75  # a further provision must score this share of the first one
 EXTRA_ALONE_SHARE = 0.95  # ... and add a term the answer lacks, unless it scores this share
@@ -261,11 +262,13 @@ class Composer:
         lead = candidates[0]
         parts = [Part(lead, *self.trim(lead, LEAD_WORDS))]
         if len(lead.text.split()) < SHORT_WORDS:  # a fragment ("The mechanism shall be called Athena.") says little
-            # alone: the provision of its own article it follows on from comes with it, in reading order
+            # alone: the provision of its own article it follows on from comes with it; in reading order when the
+            # question asks what something is, after it when the fragment holds a specific thing asked for
             context, before = self._unit_context(lead, candidates)
             if context is not None:
                 part = Part(context, *self.trim(context, EXTRA_WORDS))
-                parts = [part, *parts] if before else [*parts, part]
+                first = before and query.asks_for in OPEN_ASKS
+                parts = [part, *parts] if first else [*parts, part]
         covered = set().union(*(p.candidate.terms for p in parts))
         asked: set[str] | None = None  # the question's terms, tokenised once when a further provision needs them
         for cand in candidates[1:]:

@@ -81,10 +81,12 @@ def strip_references(text: str) -> str:
     return _REFERENCE_NUMBER.sub(" ", text)
 
 
-# a date or a year is when, not how much: "13 April 2016", "July 2015", "in 2023"
+# a date or a year is when, not how much: "13 April 2016", "April 13, 2016", "13.4.2016", "2021-2027", "in 2023"
+# (month names capitalised: "12 may be seconded" is a count)
 _CALENDAR = re.compile(
-    r"\b(\d{1,2} )?(January|February|March|April|May|June|July|August|September|October|November|December)"
-    r"( \d{4})?\b|\b(in|since|from|until|by|before|after|of|during|year|years)\s+(19|20)\d\d\b(?![,.]?\d)",
+    r"\b(\d{1,2} )?(?-i:January|February|March|April|May|June|July|August|September|October|November|December)"
+    r"( \d{1,2},)?( \d{4})?\b|\b\d{1,2}\.\d{1,2}\.\d{4}\b|\b(19|20)\d\d\s*[-–]\s*(19|20)\d\d\b|"
+    r"\b(in|since|from|until|by|before|after|during|year|years)\s+(19|20)\d\d\b(?![,.]?\d)",
     re.I,
 )
 

@@ -90,8 +90,8 @@ _FURTHER_READING = re.compile(
 )
 
 
-# the lead-in of a list of links: "See also:", "For more information, see:"
-_READING_LIST = re.compile(r"^\s*(see also|(for )?(more|further) information|further reading)\b.*:\s*$", re.I)
+# the lead-in of a list of links: "See also:", "For more information, see:", "Further reading:"
+_READING_LIST = re.compile(r"^\s*(see also|(for )?(more|further) information,? see|further reading)\s*:\s*$", re.I)
 
 
 def _heading(line: str) -> bool:
@@ -107,9 +107,15 @@ def _heading(line: str) -> bool:
 
 
 def _reading_entry(line: str) -> bool:
-    """A title in a list of links: short, and not the next section's heading (in capitals)."""
+    """A title in a list of links: short, not the next section's heading (in capitals), and not ending like a
+    sentence unless it ends with its publisher in brackets ("… (European External Action Service).")."""
     stripped = line.strip()
-    return bool(stripped) and not stripped.isupper() and len(stripped.split()) <= READING_WORDS
+    return (
+        bool(stripped)
+        and not stripped.isupper()
+        and len(stripped.split()) <= READING_WORDS
+        and (not stripped.endswith(_TERMINAL) or stripped.rstrip(".").endswith(")"))
+    )
 
 
 def _continues_list(line: str, previous: str) -> bool:

@@ -54,8 +54,8 @@ class Retriever:
         passage = self.index.passage_vectors
         # Each channel is one ranking, or a ranking plus the same search over the treaties alone (so the acts'
         # volume cannot hide a treaty article). A chunk counts once per channel, by its better rank there: the
-        # treaty stratum lifts a treaty article the whole ranking buried, but never votes twice, so a passage that
-        # one channel ranks first (the one sentence of a web page that answers) is not outvoted by authority.
+        # treaty stratum lifts a treaty article the whole ranking buried, but never votes twice in a channel, so a
+        # passage that one channel ranks first (the one sentence of a web page that answers) keeps a fair chance.
         channels: list[list[list[int]]] = []
         lexical: dict[int, float] = {}
         if mode in ("bm25", "hybrid"):
