@@ -8,7 +8,8 @@ import numpy as np
 from assistant.chunking import split_sentences
 from assistant.composer import Candidate, Composer
 from assistant.provisions import split
-from assistant.types import Chunk
+from assistant.query import Query
+from assistant.types import Chunk, Hit
 
 LIST = (
     "2. Cyber-attacks constituting an external threat include those which:\n"
@@ -147,3 +148,30 @@ def test_trimming_keeps_the_lead_in_of_a_quoted_item_and_marks_omissions():
     assert quote.startswith("Cyber-attacks constituting an external threat include those which:")
     assert "(b) use infrastructure outside the Union;" in quote and "…" in quote
     assert "(a) originate" not in quote
+
+
+def test_a_fragment_comes_with_its_context_before_it_only_for_what_is_questions():
+    """A lead too short to say anything brings the provision of its article it follows on from: in reading order
+    when the question asks what something is, after the fragment when the fragment holds the fact asked for."""
+    c = chunk(
+        "1. A mechanism to administer the financing of the common costs of operations is hereby established.\n"
+        "2. It shall be called Athena.",
+        ["1", "2"],
+        label="Art. 2 of Decision (CFSP) 2015/528",
+    )
+    context, fragment = split(c)
+    hit = Hit(c, 1.0)
+
+    def candidate(provision, score: float) -> Candidate:
+        relevance = tuple(1.0 for _ in provision.sentences)
+        return Candidate(provision, hit, 0, relevance, frozenset(), None, {}, score)
+
+    composer = Composer(lambda position: np.zeros((0, 3)), {c.id: 0}, lambda texts: [[] for _ in texts], lambda t: 1.0)
+    ranked = [candidate(fragment, 1.0), candidate(context, 0.4)]  # the fragment scores best
+
+    def quoted(asks_for: str) -> list[str]:
+        query = Query("q", "q", "q", asks_for=asks_for)
+        return [part.quote for part in composer.compose(query, ranked)]
+
+    assert quoted("definition") == [context.text, fragment.text]
+    assert quoted("how_much") == [fragment.text, context.text]

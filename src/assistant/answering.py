@@ -14,10 +14,10 @@ from .chunking import render_label
 from .composer import Candidate, Composer, Part
 from .labels import WEB_TIER
 from .languages import Language, eurlex_home
-from .query import Query
+from .query import Query, content_words
 from .retrieval import Retrieval
 from .types import Answer, Chunk, Citation
-from .vocabulary import FUNCTION_WORDS, variants
+from .vocabulary import variants
 
 COVERAGE = (
     "I answer from the official texts on the EU's Common Foreign and Security Policy: the Treaty on European Union "
@@ -36,8 +36,6 @@ LEAD_CAN_YIELD = 0.6  # a provision that holds what was asked may lead if it sco
 FIGURE_CLOSENESS = 0.9  # ... but a figure must come from one of the best-scoring provisions
 EVENT_COVERAGE = 0.35  # an event is found only in wording holding this share of the question's (weighted) terms
 EVENT_ASKED = 0.12  # ... and this share of them apart from the names: what is asked about, not only who it is about
-# words that carry no subject, besides the function words: "Can you tell me about ...", "please"
-CHAT_WORDS = FUNCTION_WORDS | frozenset("tell me please you your my us we know explain about give show let".split())
 RESERVE_PASSAGES = 20  # where to look further for a specific thing asked for before saying the texts lack it
 OVERLAP_CHARS, MIN_OVERLAP = 400, 20  # how a split paragraph's repeated words are recognised when joining
 
@@ -104,7 +102,7 @@ class Answerer:
             names
             and all(self.rare(n) for n in names)
             and any(all(_mentions(h.chunk.text, n) for n in names) for h in hits)
-            and not any(self.unused(t) for t in self.composer.terms([_content(query.searched)])[0])
+            and not any(self.unused(t) for t in self.composer.terms([content_words(query.searched)])[0])
         ):
             return 1.0
         return max([h.dense or 0.0 for h in hits] + [0.0])
@@ -251,12 +249,6 @@ def _overlap(text: str, following: str) -> int:
             return len(text) - at
         at = text.find(head, at + 1)
     return 0
-
-
-def _content(text: str) -> str:
-    """The words of a question that say what it is about, without function and conversational words ("can you
-    tell me ...")."""
-    return " ".join(w for w in re.findall(r"[^\W\d_][\w'’\-]*", text) if w.lower() not in CHAT_WORDS)
 
 
 def _holds_year(candidate: Candidate, year: str) -> bool:

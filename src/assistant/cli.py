@@ -16,7 +16,6 @@ from rich.table import Table
 
 from .config import load_settings
 from .errors import AssistantError, QuestionError, os_error_message
-from .labels import WEB_TIER
 
 commands = typer.Typer(
     add_completion=False,
@@ -110,11 +109,7 @@ def ask(
         for c in answer.citations:
             link = f"{c.url} ({c.local_url})" if c.local_url else c.url
             out.print(f"[{c.n}] {c.label} — {link}", markup=False, highlight=False)
-    sources = (
-        "the sources above, not all of them official texts"
-        if any(c.tier >= WEB_TIER for c in answer.citations)
-        else "the official texts"
-    )
+    sources = "the official texts" if answer.official_only else "the sources above, not all of them official texts"
     if answer.mode == "llm":
         err.print(
             f"Written by {answer.model} from {sources}; every sentence checked against its source.",

@@ -129,8 +129,10 @@ class Composer:
         asked = [query.searched, " ".join(query.expansions + query.related)]
         named = [" ".join(query.names)] if query.names else []
         texts = asked + [p.text for _, _, p in provisions]
-        question_terms, own_terms = self._tokenise(asked + named, texts[len(asked) :] + sentences + heads)
-        name_terms = question_terms[len(asked) :]
+        short_names = [short for short, _ in query.aliases]
+        question_terms, own_terms = self._tokenise(asked + named + short_names, texts[len(asked) :] + sentences + heads)
+        name_terms = question_terms[len(asked) : len(asked) + len(named)]
+        short_terms = question_terms[len(asked) + len(named) :]
         tokenised = question_terms[: len(asked)] + own_terms
         sentence_terms = iter(tokenised[len(texts) : len(texts) + len(sentences)])
         head_terms = dict(zip(heads, map(frozenset, tokenised[len(texts) + len(sentences) :]), strict=True))
@@ -143,18 +145,18 @@ class Composer:
             weights[t] *= NAME_WEIGHT
         total = sum(weights.values()) or 1.0
         unnamed_total = sum(w for t, w in weights.items() if t not in names) or 1.0
-        # the question's focus: its terms weighted by how rare they are among these candidates, so the words that
-        # every candidate shares (the act's subject) count little and the specific ask ("approve", "budget") a lot
         # a text that writes a term's full name holds what the question's short name for it says: "European External
         # Action Service" answers to "EEAS" as fully as the acronym itself does
-        aliases = [
-            (frozenset(short), full.lower())
-            for short, (_, full) in zip(self.terms([a for a, _ in query.aliases]), query.aliases, strict=True)
-        ]
-        pool = [
-            frozenset(words).union(*(short for short, full in aliases if full in p.text.lower()))
-            for words, (_, _, p) in zip(tokenised[2:], provisions, strict=True)
-        ]
+        fulls = [(frozenset(short), full.lower()) for short, (_, full) in zip(short_terms, query.aliases, strict=True)]
+        pool = [frozenset(words) for words in tokenised[2:]]
+        if fulls:
+            wording = [p.text.lower() for _, _, p in provisions]
+            pool = [
+                terms.union(*(s for s, full in fulls if full in text))
+                for terms, text in zip(pool, wording, strict=True)
+            ]
+        # the question's focus: its terms weighted by how rare they are among these candidates, so the words that
+        # every candidate shares (the act's subject) count little and the specific ask ("approve", "budget") a lot
         local = {t: weights[t] * math.log((len(pool) + 1) / (sum(t in terms for terms in pool) + 0.5)) for t in weights}
         local_total = sum(local.values()) or 1.0
         centroid = np.mean([hit_vectors for hit_vectors in self._vectors(provisions)], axis=0)

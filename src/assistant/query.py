@@ -107,6 +107,16 @@ ASKS_FOR: tuple[tuple[str, re.Pattern], ...] = (
 )
 
 
+# words that carry no subject, besides the function words: "Can you tell me about ...", "please"
+CHAT_WORDS = FUNCTION_WORDS | frozenset("tell me please you your my us we know explain about give show let".split())
+
+
+def content_words(text: str) -> str:
+    """The words of a question that say what it is about, without function and conversational words ("can you
+    tell me ...")."""
+    return " ".join(w for w in _TOKEN.findall(text) if w.lower() not in CHAT_WORDS)
+
+
 def asks_about_live_state(question: str) -> bool:
     """Does the question ask about the present state of affairs ("the current head of", "today")?"""
     return bool(_LIVE_STATE.search(question))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .labels import date_label, kind_label
+from .labels import WEB_TIER, date_label, kind_label
 
 
 @dataclass(frozen=True)
@@ -202,6 +202,11 @@ class Answer:
     drafted: int = 0  # sentences the language model wrote
     dropped: tuple[str, ...] = ()  # for each sentence the checks dropped, the rule it broke
     first_sentence_ms: float = 0.0  # from the question to the first checked sentence (language model answers)
+
+    @property
+    def official_only(self) -> bool:
+        """Does every citation point to an official text (none to a web page or other document)?"""
+        return all(c.tier < WEB_TIER for c in self.citations)
 
     def evidence(self, k: int) -> tuple[Hit, ...]:
         """The first k hits, plus the hit behind each citation that lies further down (a sibling paragraph of a

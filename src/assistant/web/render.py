@@ -96,8 +96,7 @@ def partial_answer(text: str, citations: Sequence[Citation], exchange: int, writ
 def how_made(answer: Answer) -> str:
     """The badge saying how the answer was made: written by a language model and checked, or quoted; and from
     what (the official texts, or sources not all of which are official texts, such as a web page)."""
-    unofficial = any(c.tier >= labels.WEB_TIER for c in answer.citations)
-    sources = "the sources below, not all of them official texts" if unofficial else "the official texts"
+    sources = "the official texts" if answer.official_only else "the sources below, not all of them official texts"
     if answer.mode == "llm":
         return (
             f'<p class="cfsp-how cfsp-how-llm">Written by {escape(answer.model)} from {sources}; '
