@@ -176,6 +176,23 @@ def test_a_question_only_the_page_answers_is_answered_from_it_and_says_what_it_i
     assert "Southeast Asia" in first.quote
 
 
+def test_the_iran_nuclear_deal_is_known_by_its_official_name(assistant):
+    """The glossary ties "nuclear deal" to the Joint Comprehensive Plan of Action, the name the texts use."""
+    answer = assistant.ask("What role did the EU have in the Iran nuclear deal?")
+    assert not answer.abstained
+    assert "joint comprehensive plan of action" in answer.citations[0].quote.lower()
+
+
+def test_which_organisations_are_asked_for_by_a_body_not_by_a_word_in_common(assistant):
+    """A "which organisations" question asks for bodies: the page naming NATO comes before a liaison office."""
+    for question in (
+        "Do EU countries keep permanent offices in Brussels, and which organisations are they accredited to?",
+        "Are the member states represented in Brussels, and to which organisations?",
+    ):
+        first = assistant.ask(question).citations[0]
+        assert first.source_id == "cfsp-overview" and "NATO" in first.quote, (question, first.label)
+
+
 def test_who_holds_the_office_now_is_answered_from_the_page_with_the_caveat(assistant):
     answer = assistant.ask("Who is the High Representative now?")
     assert not answer.abstained

@@ -34,6 +34,7 @@ def analyser(words: dict[str, tuple[str, ...]] | None = None) -> QueryAnalyser:
         ("How often must the Council review the list?", "how_often"),
         ("How much money does the Facility have?", "how_much"),
         ("Which tasks can CSDP missions carry out?", "which"),
+        ("Do they keep offices in Brussels, and to which organisations are they accredited?", "who"),
         ("Which cyber-attacks count as a threat?", "which"),
         ("Can one country block a decision?", "rule"),
         ("Are member states allowed to keep their own embassies?", "rule"),
@@ -102,6 +103,12 @@ def test_word_variants():
     vocabulary = Vocabulary.build(TEXTS)
     assert vocabulary.knows("HR/VP") is False and vocabulary.knows("Kallas") and vocabulary.rare("Kallas")
     assert not vocabulary.rare("the") and not vocabulary.rare("Ruritania")  # common, or not used at all
+
+
+def test_an_international_organisation_answers_a_which_organisation_question():
+    assert evidence.answers_kind("The representations are accredited to the EU, NATO and the Commission.", "who")
+    assert evidence.answers_kind("cooperation with the Organisation for Security and Cooperation in Europe", "who")
+    assert not evidence.answers_kind("The Institute shall have a liaison office in Brussels.", "who")
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,9 @@ BODY = re.compile(
     r"\b(Council|Commission|Parliament|High Representative|Member States?|Political and Security Committee|"
     r"Agency|Court of Justice|Presidency|President|Secretary[- ]General|Steering Board|Head of Mission|Special "
     r"Representative|Committee|Board|Director|Administrator|Union Minister|Union delegations?|External Action "
-    r"Service|Operation Commander|Mission Commander|Civilian Operation Commander|Chair|Chairman|Coreper)\b"
+    r"Service|Operation Commander|Mission Commander|Civilian Operation Commander|Chair|Chairman|Coreper|"
+    r"United Nations|UN|NATO|North Atlantic Treaty Organi[sz]ation|Council of Europe|OSCE|Organi[sz]ation for "
+    r"(Security and Co-?operation in Europe|Economic Co-?operation and Development)|OECD)\b"
 )
 DATE = re.compile(
     r"\b(\d{1,2} (January|February|March|April|May|June|July|August|September|October|November|December) \d{4}|"

@@ -69,8 +69,8 @@ ASKS_FOR: tuple[tuple[str, re.Pattern], ...] = (
     (
         "who",
         re.compile(
-            r"^\s*(who|whom|whose)\b|\bwhich (\w+ )?(body|bodies|institution|institutions|organ|person|official|"
-            r"authority|authorities)\b|\bby whom\b|\bwho\b",
+            r"^\s*(who|whom|whose)\b|\bwhich (\w+ )?(body|bodies|institution|institutions|organ|organi[sz]ations?|"
+            r"person|official|authority|authorities)\b|\bby whom\b|\bwho\b",
             re.I,
         ),
     ),
