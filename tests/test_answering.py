@@ -157,6 +157,8 @@ def test_spelling_and_punctuation_never_make_it_decline(assistant, question, sea
         # wording that names Ukraine but says nothing of what is asked about it
         ("When will Ukraine become a full member of the EU?", "do not record whether or how that happened"),
         ("What is in the 14th package of sanctions against Russia?", "never mention “14th”"),
+        # "once the solidarity clause has been invoked, the EU mobilises ..." sets a condition, it records no use
+        ("Has the EU solidarity clause ever been used in a real emergency? Which country asked for help?", "whether"),
     ],
 )
 def test_what_the_texts_do_not_contain_is_declined_naming_what_is_missing(assistant, question, missing):
@@ -218,6 +220,14 @@ def test_where_a_treaty_and_the_page_say_the_same_the_treaty_comes_first(assista
     first = answer.citations[0]
     assert first.tier < 4 and first.source_id != "cfsp-overview", first.label
     assert "High Representative" in first.quote
+
+
+def test_the_paragraph_that_answers_comes_before_one_that_only_spells_out_the_title(assistant):
+    """A glossary term's full name that the texts write is the same thing as the name the question uses: Art. 18(1)
+    spelling out "High Representative of the Union for Foreign Affairs and Security Policy" is no better an answer
+    to "is the High Representative a member of the Commission?" than Art. 18(4), which says it."""
+    first = assistant.ask("Is the High Representative a member of the Commission?").citations[0]
+    assert first.label == "Art. 18(4) TEU" and "Vice-Presidents of the Commission" in first.quote, first.label
 
 
 def test_majority_vote_cites_article_31(assistant):

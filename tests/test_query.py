@@ -97,6 +97,38 @@ def test_a_short_name_is_known_as_the_same_thing_as_its_full_name():
     assert expander.aliases("What is the budget?") == []
 
 
+def test_every_name_of_a_glossary_term_is_known_with_the_one_the_question_uses():
+    from assistant.catalogue import Term
+
+    expander = Expander([Term("HR/VP", "High Representative of the Union", ("High Representative", "top diplomat"))])
+    assert expander.names_of["High Representative of the Union"] == (
+        "HR/VP",
+        "High Representative",
+        "top diplomat",
+        "High Representative of the Union",
+    )
+    query = QueryAnalyser(
+        expander, Thesaurus({}, lambda t: [[]] * len(t)), Vocabulary.build(TEXTS), {}, set().__contains__
+    )
+    asked = query.analyse("Is the top diplomat a member of the Commission?")
+    assert asked.aliases == (("top diplomat", "High Representative of the Union"),)
+    assert "High Representative" in asked.alias_names[0]
+
+
+@pytest.mark.parametrize(
+    "text,recorded",
+    [
+        ("France invoked it in November 2015.", True),
+        ("The mutual assistance clause has been invoked once, by France.", True),
+        # a condition records nothing
+        ("Once the solidarity clause has been invoked, the EU mobilises all its instruments.", False),
+        ("If the clause has been invoked, the Council shall act.", False),
+    ],
+)
+def test_a_use_is_recorded_only_by_wording_that_says_it_happened(text, recorded):
+    assert evidence.records_use(text) is recorded
+
+
 def test_word_variants():
     assert variants("Commission's") == ["commission's", "commission"]
     assert set(variants("cyber-attacks")) >= {"cyberattacks", "cyber", "attacks"}

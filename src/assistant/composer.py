@@ -11,6 +11,7 @@ passage and, between candidates that answer alike, the authority of its source.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from . import evidence
 from .provisions import Provision, split
-from .query import Query
+from .query import Query, name_pattern
 from .retrieval import Retrieval
 from .types import Chunk, Hit
 
@@ -113,6 +114,7 @@ class Composer:
         # for the index a composer serves: worked out once, not for every question (bounded by the corpus's size)
         self._provisions: dict[str, list[Provision]] = {}
         self._known_terms: dict[str, list[str]] = {}
+        self._patterns: dict[str, re.Pattern] = {}  # glossary names (a bounded set)
 
     def candidates(self, query: Query, retrieval: Retrieval, passages: int | None = None) -> list[Candidate]:
         """Every quotable provision of the best passages (`passages`, by default the composer's), best first."""
@@ -126,7 +128,13 @@ class Composer:
             return []
         sentences = [p.sentence_text(i) for _, _, p in provisions for i in p.sentences]
         heads = sorted({hit.chunk.headings for _, hit, _ in provisions})
-        asked = [query.searched, " ".join(query.expansions + query.related)]
+        # a glossary term's full name that these texts write is a name: where the question writes another name of the
+        # same thing, the full one adds nothing to look for (a text writing either holds it, see `pool` below). A
+        # glossary expansion no text writes ("aid and assistance armed aggression") describes: its words are sought
+        wording = [p.text.lower() for _, _, p in provisions]
+        written = {full for _, full in query.aliases if any(full.lower() in text for text in wording)}
+        sought = [e for e in query.expansions if e not in written]
+        asked = [query.searched, " ".join(sought + list(query.related))]
         named = [" ".join(query.names)] if query.names else []
         texts = asked + [p.text for _, _, p in provisions]
         short_names = [short for short, _ in query.aliases]
@@ -145,15 +153,18 @@ class Composer:
             weights[t] *= NAME_WEIGHT
         total = sum(weights.values()) or 1.0
         unnamed_total = sum(w for t, w in weights.items() if t not in names) or 1.0
-        # a text that writes a term's full name holds what the question's short name for it says: "European External
-        # Action Service" answers to "EEAS" as fully as the acronym itself does
-        fulls = [(frozenset(short), full.lower()) for short, (_, full) in zip(short_terms, query.aliases, strict=True)]
+        # a text that writes any name of a glossary term holds what the question's name for it says: "European
+        # External Action Service" answers to "EEAS", and "the High Representative" to "the EU's top diplomat", as
+        # fully as the question's own name does
+        held = [
+            (frozenset(short), [self._pattern(name) for name in names])
+            for short, names in zip(short_terms, query.alias_names, strict=True)
+        ]
         pool = [frozenset(words) for words in tokenised[2:]]
-        if fulls:
-            wording = [p.text.lower() for _, _, p in provisions]
+        if held:
             pool = [
-                terms.union(*(s for s, full in fulls if full in text))
-                for terms, text in zip(pool, wording, strict=True)
+                terms.union(*(s for s, patterns in held if any(p.search(provision.text) for p in patterns)))
+                for terms, (_, _, provision) in zip(pool, provisions, strict=True)
             ]
         # the question's focus: its terms weighted by how rare they are among these candidates, so the words that
         # every candidate shares (the act's subject) count little and the specific ask ("approve", "budget") a lot
@@ -212,6 +223,13 @@ class Composer:
             out.append(Candidate(provision, hit, rank, relevance, terms, whole, features, score))
         out.sort(key=lambda c: -c.score)
         return out
+
+    def _pattern(self, name: str) -> re.Pattern:
+        """`query.name_pattern`, compiled once per name."""
+        pattern = self._patterns.get(name)
+        if pattern is None:
+            pattern = self._patterns[name] = name_pattern(name)
+        return pattern
 
     def _split(self, chunk: Chunk) -> list[Provision]:
         """The chunk's provisions (`provisions.split`), split once per chunk."""

@@ -119,9 +119,15 @@ def states_present(text: str) -> bool:
     return bool(PRESENT.search(text))
 
 
+# "once / if / when the clause has been invoked" sets a condition: it records no use
+_CONDITION = re.compile(
+    r"\b(once|if|when|whenever|where|after|until|unless|before|in case|in the event)\b[^.;:]*$", re.I
+)
+
+
 def records_use(text: str) -> bool:
     """Does the text record that something (a clause, a mechanism) was actually used?"""
-    return bool(RECORD.search(text))
+    return any(not _CONDITION.search(text[max(0, m.start() - 80) : m.start()]) for m in RECORD.finditer(text))
 
 
 def answers_kind(text: str, kind: str) -> bool:

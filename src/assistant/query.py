@@ -128,18 +128,24 @@ def asks_for(question: str) -> str:
     return next((kind for kind, pattern in ASKS_FOR if pattern.search(question)), "general")
 
 
+def name_pattern(name: str) -> re.Pattern:
+    """Where a text writes the name: acronyms case-sensitively ("EDA", not "eda"), phrases in any case."""
+    flags = 0 if name.isupper() or "/" in name else re.I
+    return re.compile(rf"(?<![\w/]){re.escape(name)}(?![\w/])", flags)
+
+
 class Expander:
     """Adds glossary expansions (and acronyms) to a question for the lexical and dense searches."""
 
     def __init__(self, terms: list[Term]):
         self.rules: list[tuple[re.Pattern, str]] = []
         self.names: list[tuple[re.Pattern, str]] = []  # any name of a term -> its full name
+        self.names_of: dict[str, tuple[str, ...]] = {}  # a term's full name -> all its names
         for term in terms:
             names = [term.key, *term.also]
+            self.names_of[term.expansion] = (*names, term.expansion)
             for name in names:
-                # acronyms match case-sensitively ("EDA", not "eda"); phrases match in any case
-                flags = 0 if name.isupper() or "/" in name else re.I
-                pattern = re.compile(rf"(?<![\w/]){re.escape(name)}(?![\w/])", flags)
+                pattern = name_pattern(name)
                 self.rules.append((pattern, term.expansion))
                 self.names.append((pattern, term.expansion))
             full = re.compile(rf"\b{re.escape(term.expansion)}\b", re.I)
@@ -204,6 +210,7 @@ class Query:
     expansions: tuple[str, ...] = ()  # glossary expansions of its terms and acronyms
     entities: tuple[str, ...] = ()  # full names of the glossary terms it mentions ("Political and Security Committee")
     aliases: tuple[tuple[str, str], ...] = ()  # (other name as written, full name): ("EEAS", "European External ...")
+    alias_names: tuple[tuple[str, ...], ...] = ()  # each alias's every name: ("HR/VP", "High Representative", ...)
     related: tuple[str, ...] = ()  # legal words for its everyday words: searched lexically, with less weight
     corrections: tuple[tuple[str, str], ...] = ()  # (as typed, as searched)
     references: tuple[Reference, ...] = ()
@@ -285,7 +292,8 @@ class QueryAnalyser:
             expanded=expanded,
             expansions=tuple(extra),
             entities=tuple(self.expander.entities(searched)),
-            aliases=tuple(self.expander.aliases(searched)),
+            aliases=(aliases := tuple(self.expander.aliases(searched))),
+            alias_names=tuple(self.expander.names_of.get(full, (full,)) for _, full in aliases),
             related=tuple(self.thesaurus.related(searched)),
             corrections=tuple(fixes),
             references=tuple(find_references(searched, self.treaty_articles)),
