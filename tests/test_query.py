@@ -88,31 +88,30 @@ def test_a_short_name_is_known_as_the_same_thing_as_its_full_name():
     from assistant.catalogue import Term
 
     expander = Expander([Term("EEAS", "European External Action Service", ("EU diplomatic service",))])
-    assert expander.aliases("What does the EEAS do?") == [("EEAS", "European External Action Service")]
-    assert expander.aliases("Who heads the EU diplomatic service?") == [
-        ("EU diplomatic service", "European External Action Service")
-    ]
+    full = "European External Action Service"
+    names = ("EEAS", "EU diplomatic service", full)
+    assert expander.aliases("What does the EEAS do?") == [("EEAS", full, names)]
+    assert expander.aliases("Who heads the EU diplomatic service?") == [("EU diplomatic service", full, names)]
     # a question that writes the full name itself needs no alias; nor does one that names neither
     assert expander.aliases("Is the European External Action Service (EEAS) a body?") == []
     assert expander.aliases("What is the budget?") == []
 
 
-def test_every_name_of_a_glossary_term_is_known_with_the_one_the_question_uses():
+def test_every_name_of_a_glossary_term_comes_with_the_one_the_question_uses_and_a_hint_names_nothing():
     from assistant.catalogue import Term
 
-    expander = Expander([Term("HR/VP", "High Representative of the Union", ("High Representative", "top diplomat"))])
-    assert expander.names_of["High Representative of the Union"] == (
-        "HR/VP",
-        "High Representative",
-        "top diplomat",
-        "High Representative of the Union",
+    hr = Term("HR/VP", "High Representative of the Union", ("High Representative", "EU's top diplomat"), ("chief",))
+    analyser = QueryAnalyser(
+        Expander([hr]), Thesaurus({}, lambda t: [[]] * len(t)), Vocabulary.build(TEXTS), {}, set().__contains__
     )
-    query = QueryAnalyser(
-        expander, Thesaurus({}, lambda t: [[]] * len(t)), Vocabulary.build(TEXTS), {}, set().__contains__
-    )
-    asked = query.analyse("Is the top diplomat a member of the Commission?")
-    assert asked.aliases == (("top diplomat", "High Representative of the Union"),)
-    assert "High Representative" in asked.alias_names[0]
+    names = ("HR/VP", "High Representative", "EU's top diplomat", "High Representative of the Union")
+    # either apostrophe
+    asked = analyser.analyse("Is the EU’s top diplomat a member of the Commission?")
+    assert asked.aliases == (("EU’s top diplomat", "High Representative of the Union", names),)
+    assert asked.expansions == ("High Representative of the Union",)
+    # a hint brings the expansion into the search, but is no name of the term
+    hinted = analyser.analyse("Who is the chief?")
+    assert hinted.expansions == ("High Representative of the Union",) and hinted.aliases == ()
 
 
 @pytest.mark.parametrize(
@@ -120,9 +119,13 @@ def test_every_name_of_a_glossary_term_is_known_with_the_one_the_question_uses()
     [
         ("France invoked it in November 2015.", True),
         ("The mutual assistance clause has been invoked once, by France.", True),
+        ("After the terrorist attacks in Paris, Article 42(7) was invoked by France.", True),
+        ("When France was attacked in 2015, the clause was invoked for the first time.", True),
+        ("Until now, the solidarity clause has been used only once.", True),
         # a condition records nothing
         ("Once the solidarity clause has been invoked, the EU mobilises all its instruments.", False),
         ("If the clause has been invoked, the Council shall act.", False),
+        ("If Art. 42(7) has been invoked the Council shall act.", False),
     ],
 )
 def test_a_use_is_recorded_only_by_wording_that_says_it_happened(text, recorded):
@@ -138,8 +141,12 @@ def test_word_variants():
 
 
 def test_an_international_organisation_answers_a_which_organisation_question():
-    assert evidence.answers_kind("The representations are accredited to the EU, NATO and the Commission.", "who")
-    assert evidence.answers_kind("cooperation with the Organisation for Security and Cooperation in Europe", "who")
+    assert evidence.answers_kind("The representations are accredited to NATO and the OSCE.", "who")
+    assert evidence.answers_kind("cooperation with the Organisation for Security and co-operation in Europe", "who")
+    assert evidence.answers_kind("the organs of the United Nations and its specialised agencies", "who")
+    # a charter or a programme is no body
+    assert not evidence.answers_kind("the principles of the United Nations Charter", "who")
+    assert not evidence.answers_kind("the UN Programme of Action on small arms", "who")
     assert not evidence.answers_kind("The Institute shall have a liaison office in Brussels.", "who")
 
 

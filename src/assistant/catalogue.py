@@ -82,11 +82,13 @@ def load_checksums(corpus_dir: Path) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Term:
-    """A glossary term: its key (often an acronym), expansion and other names."""
+    """A glossary term: its key (often an acronym), expansion, other names, and hints: words that point to it
+    without naming it ("veto", "attacked"), which bring its expansion into the search and nothing more."""
 
     key: str
     expansion: str
     also: tuple[str, ...] = ()
+    hints: tuple[str, ...] = ()
 
 
 def load_glossary(path: Path) -> list[Term]:
@@ -97,7 +99,10 @@ def load_glossary(path: Path) -> list[Term]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise CorpusError(f"glossary {path} is not valid TOML: {exc}") from None
-    return [Term(key, v["expansion"], tuple(v.get("also", ()))) for key, v in data.get("terms", {}).items()]
+    return [
+        Term(key, v["expansion"], tuple(v.get("also", ())), tuple(v.get("hints", ())))
+        for key, v in data.get("terms", {}).items()
+    ]
 
 
 def load_words(path: Path) -> dict[str, tuple[str, ...]]:

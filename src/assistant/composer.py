@@ -128,16 +128,25 @@ class Composer:
             return []
         sentences = [p.sentence_text(i) for _, _, p in provisions for i in p.sentences]
         heads = sorted({hit.chunk.headings for _, hit, _ in provisions})
-        # a glossary term's full name that these texts write is a name: where the question writes another name of the
-        # same thing, the full one adds nothing to look for (a text writing either holds it, see `pool` below). A
-        # glossary expansion no text writes ("aid and assistance armed aggression") describes: its words are sought
-        wording = [p.text.lower() for _, _, p in provisions]
-        written = {full for _, full in query.aliases if any(full.lower() in text for text in wording)}
+        # which candidates write which of the names of the glossary terms the question calls by another name
+        holds = [
+            [any(self._pattern(name).search(p.text) for name in alias.names) for _, _, p in provisions]
+            for alias in query.aliases
+        ]
+        # when a candidate writes a term's full name, it is a name: the question's other name for the term already
+        # says it, and a provision writing any of the term's names is credited with that name (`pool` below), so
+        # its words are not sought as well. An expansion no candidate writes ("aid and assistance armed
+        # aggression") describes the term: its words are sought
+        written = {
+            alias.full
+            for alias in query.aliases
+            if any(self._pattern(alias.full).search(p.text) for _, _, p in provisions)
+        }
         sought = [e for e in query.expansions if e not in written]
         asked = [query.searched, " ".join(sought + list(query.related))]
         named = [" ".join(query.names)] if query.names else []
         texts = asked + [p.text for _, _, p in provisions]
-        short_names = [short for short, _ in query.aliases]
+        short_names = [alias.written for alias in query.aliases]
         question_terms, own_terms = self._tokenise(asked + named + short_names, texts[len(asked) :] + sentences + heads)
         name_terms = question_terms[len(asked) : len(asked) + len(named)]
         short_terms = question_terms[len(asked) + len(named) :]
@@ -156,16 +165,9 @@ class Composer:
         # a text that writes any name of a glossary term holds what the question's name for it says: "European
         # External Action Service" answers to "EEAS", and "the High Representative" to "the EU's top diplomat", as
         # fully as the question's own name does
-        held = [
-            (frozenset(short), [self._pattern(name) for name in names])
-            for short, names in zip(short_terms, query.alias_names, strict=True)
-        ]
         pool = [frozenset(words) for words in tokenised[2:]]
-        if held:
-            pool = [
-                terms.union(*(s for s, patterns in held if any(p.search(provision.text) for p in patterns)))
-                for terms, (_, _, provision) in zip(pool, provisions, strict=True)
-            ]
+        for short, holding in zip(short_terms, holds, strict=True):
+            pool = [terms | frozenset(short) if held else terms for terms, held in zip(pool, holding, strict=True)]
         # the question's focus: its terms weighted by how rare they are among these candidates, so the words that
         # every candidate shares (the act's subject) count little and the specific ask ("approve", "budget") a lot
         local = {t: weights[t] * math.log((len(pool) + 1) / (sum(t in terms for terms in pool) + 0.5)) for t in weights}
@@ -225,7 +227,7 @@ class Composer:
         return out
 
     def _pattern(self, name: str) -> re.Pattern:
-        """`query.name_pattern`, compiled once per name."""
+        """`.query.name_pattern`, cached: compiled once per glossary name, not once per question."""
         pattern = self._patterns.get(name)
         if pattern is None:
             pattern = self._patterns[name] = name_pattern(name)

@@ -11,8 +11,10 @@ BODY = re.compile(
     r"Agency|Court of Justice|Presidency|President|Secretary[- ]General|Steering Board|Head of Mission|Special "
     r"Representative|Committee|Board|Director|Administrator|Union Minister|Union delegations?|External Action "
     r"Service|Operation Commander|Mission Commander|Civilian Operation Commander|Chair|Chairman|Coreper|"
-    r"United Nations|UN|NATO|North Atlantic Treaty Organi[sz]ation|Council of Europe|OSCE|Organi[sz]ation for "
-    r"(Security and Co-?operation in Europe|Economic Co-?operation and Development)|OECD)\b"
+    # international organisations ("Council of Europe" is matched by "Council"), not their charters or conventions
+    r"(?:United Nations|UN)(?!\s+(?:Charter|Convention|Protocol|Programme|Conference|Firearms|Arms)\b)|NATO|"
+    r"North Atlantic Treaty Organi[sz]ation|OSCE|OECD|Organi[sz]ation for (?:Security and [Cc]o-?operation in "
+    r"Europe|Economic [Cc]o-?operation and Development))\b"
 )
 DATE = re.compile(
     r"\b(\d{1,2} (January|February|March|April|May|June|July|August|September|October|November|December) \d{4}|"
@@ -120,14 +122,23 @@ def states_present(text: str) -> bool:
 
 
 # "once / if / when the clause has been invoked" sets a condition: it records no use
+# "once / if / when the clause has been invoked, ..." sets a condition: within its own clause (up to a comma,
+# semicolon, colon or the end of a sentence) and 80 characters, a condition word before "has / have been invoked"
 _CONDITION = re.compile(
-    r"\b(once|if|when|whenever|where|after|until|unless|before|in case|in the event)\b[^.;:]*$", re.I
+    r"\b(?:once|if|when|whenever|where|after|until|unless|before|in case|in the event)\b"
+    r"(?:(?!\.\s+[A-Z])[^;:,])*$",
+    re.I,
 )
 
 
 def records_use(text: str) -> bool:
-    """Does the text record that something (a clause, a mechanism) was actually used?"""
-    return any(not _CONDITION.search(text[max(0, m.start() - 80) : m.start()]) for m in RECORD.finditer(text))
+    """Does the text record that something (a clause, a mechanism) was actually used? "Was invoked" tells what
+    happened; "once it has been invoked" is a condition and records nothing."""
+    return any(
+        not m.group(0).lower().startswith(("has", "have"))
+        or not _CONDITION.search(text, max(0, m.start() - 80), m.start())
+        for m in RECORD.finditer(text)
+    )
 
 
 def answers_kind(text: str, kind: str) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .catalogue import Term
 from .conversation import Turn, is_follow_up, resolve
@@ -129,17 +130,28 @@ def asks_for(question: str) -> str:
 
 
 def name_pattern(name: str) -> re.Pattern:
-    """Where a text writes the name: acronyms case-sensitively ("EDA", not "eda"), phrases in any case."""
+    """Where a text writes the name: acronyms case-sensitively ("EDA", not "eda"), phrases in any case, with
+    either apostrophe ("EU's", "EU’s")."""
     flags = 0 if name.isupper() or "/" in name else re.I
-    return re.compile(rf"(?<![\w/]){re.escape(name)}(?![\w/])", flags)
+    escaped = re.escape(name).replace("'", "['’]")
+    return re.compile(rf"(?<![\w/]){escaped}(?![\w/])", flags)
+
+
+class Alias(NamedTuple):
+    """Another name of a glossary term in a question: as written, the term's full name, and all its names."""
+
+    written: str  # "EU's top diplomat"
+    full: str  # "High Representative of the Union for Foreign Affairs and Security Policy"
+    names: tuple[str, ...]  # ("HR/VP", "High Representative", ..., the full name)
 
 
 class Expander:
     """Adds glossary expansions (and acronyms) to a question for the lexical and dense searches."""
 
     def __init__(self, terms: list[Term]):
-        self.rules: list[tuple[re.Pattern, str]] = []
+        self.rules: list[tuple[re.Pattern, str]] = []  # a name or hint -> the expansion; the full name -> the key
         self.names: list[tuple[re.Pattern, str]] = []  # any name of a term -> its full name
+        self.mentions: list[tuple[re.Pattern, str]] = []  # any name or hint of a term -> its full name
         self.names_of: dict[str, tuple[str, ...]] = {}  # a term's full name -> all its names
         for term in terms:
             names = [term.key, *term.also]
@@ -148,23 +160,27 @@ class Expander:
                 pattern = name_pattern(name)
                 self.rules.append((pattern, term.expansion))
                 self.names.append((pattern, term.expansion))
+            for hint in term.hints:
+                self.rules.append((name_pattern(hint), term.expansion))
+                self.mentions.append((name_pattern(hint), term.expansion))
             full = re.compile(rf"\b{re.escape(term.expansion)}\b", re.I)
             self.rules.append((full, term.key))
             self.names.append((full, term.expansion))
+        self.mentions += self.names
 
     def entities(self, question: str) -> list[str]:
-        """The full names of the glossary terms a question mentions, by any of their names."""
-        return list(dict.fromkeys(name for pattern, name in self.names if pattern.search(question)))
+        """The full names of the glossary terms a question mentions, by any of their names or hints."""
+        return list(dict.fromkeys(name for pattern, name in self.mentions if pattern.search(question)))
 
-    def aliases(self, question: str) -> list[tuple[str, str]]:
-        """(name as the question writes it, the full name) for each other name of a glossary term it uses ("EEAS",
-        "European External Action Service"): one thing, whichever way a text writes it. Not when the question
-        writes the full name too."""
-        found: list[tuple[str, str]] = []
+    def aliases(self, question: str) -> list[Alias]:
+        """Each other name of a glossary term the question uses ("EEAS" for "European External Action Service"):
+        one thing, whichever of its names a text writes. Not when the question writes the full name too; a hint
+        ("veto") names nothing."""
+        found: list[Alias] = []
         for pattern, name in self.names:
             match = pattern.search(question)
-            if match and name.lower() not in question.lower() and (match.group(0), name) not in found:
-                found.append((match.group(0), name))
+            if match and name.lower() not in question.lower() and all(a.full != name for a in found):
+                found.append(Alias(match.group(0), name, self.names_of.get(name, (name,))))
         return found
 
     def additions(self, question: str) -> list[str]:
@@ -209,8 +225,7 @@ class Query:
     expanded: str  # `searched` plus glossary expansions: what the retrievers read
     expansions: tuple[str, ...] = ()  # glossary expansions of its terms and acronyms
     entities: tuple[str, ...] = ()  # full names of the glossary terms it mentions ("Political and Security Committee")
-    aliases: tuple[tuple[str, str], ...] = ()  # (other name as written, full name): ("EEAS", "European External ...")
-    alias_names: tuple[tuple[str, ...], ...] = ()  # each alias's every name: ("HR/VP", "High Representative", ...)
+    aliases: tuple[Alias, ...] = ()  # other names of glossary terms it uses: "EEAS" for "European External ..."
     related: tuple[str, ...] = ()  # legal words for its everyday words: searched lexically, with less weight
     corrections: tuple[tuple[str, str], ...] = ()  # (as typed, as searched)
     references: tuple[Reference, ...] = ()
@@ -292,8 +307,7 @@ class QueryAnalyser:
             expanded=expanded,
             expansions=tuple(extra),
             entities=tuple(self.expander.entities(searched)),
-            aliases=(aliases := tuple(self.expander.aliases(searched))),
-            alias_names=tuple(self.expander.names_of.get(full, (full,)) for _, full in aliases),
+            aliases=tuple(self.expander.aliases(searched)),
             related=tuple(self.thesaurus.related(searched)),
             corrections=tuple(fixes),
             references=tuple(find_references(searched, self.treaty_articles)),
