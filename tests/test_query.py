@@ -58,6 +58,8 @@ def test_specific_things_asked_for():
     assert a.analyse("Who is the High Representative?").ordinal == ""
     assert not a.analyse("Who is responsible for the mission?").wants_person  # a body, not a person
     assert a.analyse("Who is the High Representative now?").live_state
+    assert a.analyse("When is the next meeting of the EU foreign ministers?").live_state  # a date still to come
+    assert not a.analyse("What happens next after a country invokes the clause?").live_state  # a procedure
     assert a.analyse("Has the solidarity clause ever been used?").record
     assert a.analyse("Has Switzerland adopted the sanctions?").event
     assert a.analyse("What does Article 5 of the NATO treaty say?").other_text == "Article 5 of the NATO treaty"

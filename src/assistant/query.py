@@ -23,7 +23,9 @@ _TOKEN = re.compile(r"[^\W_][\w'’\-/]*")
 # questions about what is happening now: legal texts as adopted do not record that
 _LIVE_STATE = re.compile(
     r"\b(current(ly)?|now|nowadays|today|right now|at the moment|at present|presently|"
-    r"this year|latest|so far|to date)\b",
+    r"this year|latest|so far|to date|upcoming|(next|last) (week|month|year)|"
+    # a date still to come or just past: "the next meeting of the foreign ministers", "the last summit"
+    r"(the )?(next|last) (meeting|summit|session|election|elections))\b",
     re.I,
 )
 # questions about whether something was ever used
