@@ -29,6 +29,9 @@ OUT_OF_SCOPE = [
     "Who won the football world cup?",
     "How do I bake sourdough bread?",
     "How do I make proper Belgian waffles at home?",  # a name a few texts use, in a question about something else
+    # passages on the same subject that neither mean nor say what is asked: a mission in Niger, an agency's staff
+    "Has the EU condemned the military coup in Niger?",
+    "How many soldiers have died while serving in EU military missions?",
 ]
 
 

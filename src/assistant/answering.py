@@ -36,6 +36,7 @@ LEAD_CAN_YIELD = 0.6  # a provision that holds what was asked may lead if it sco
 FIGURE_CLOSENESS = 0.9  # ... but a figure must come from one of the best-scoring provisions
 EVENT_COVERAGE = 0.35  # an event is found only in wording holding this share of the question's (weighted) terms
 EVENT_ASKED = 0.12  # ... and this share of them apart from the names: what is asked about, not only who it is about
+ANSWERS_AT_ALL = 0.5  # the best provision's meaning (its best sentence) plus its share of the question's own words
 RESERVE_PASSAGES = 20  # where to look further for a specific thing asked for before saying the texts lack it
 OVERLAP_CHARS, MIN_OVERLAP = 400, 20  # how a split paragraph's repeated words are recognised when joining
 
@@ -129,6 +130,11 @@ class Answerer:
             return decline(ABSTAIN)
         candidates = self.composer.candidates(query, retrieval)
         if not candidates:
+            return decline(ABSTAIN)
+        lead = candidates[0].features
+        if confidence < 1.0 and lead["dense_best"] + lead["unnamed"] < ANSWERS_AT_ALL:
+            # the best provision neither means what was asked nor says it: a passage on the same subject
+            # ("EUCAP Sahel Niger" for "Has the EU condemned the coup in Niger?") is no answer
             return decline(ABSTAIN)
         best = candidates[0].score
         for demand in demands(query):
