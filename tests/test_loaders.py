@@ -204,6 +204,19 @@ def test_title_goes_into_the_indexed_headings_not_the_quoted_text(treaty):
     assert other and other[0].headings.endswith("Article 41")
 
 
+def test_a_protocol_is_headed_by_its_title_a_treaty_by_its_citation(treaty):
+    """A protocol's title says what it is about ("... on permanent structured cooperation"); a Treaty's full title
+    would add only words every question shares."""
+    from assistant.chunking import Chunker
+
+    chunks = Chunker(lambda text: len(text.split()), 230, 30).chunk(
+        [treaty[("PROTOCOL-10", "treaty")], treaty[("TEU", "treaty")]]
+    )
+    protocol = [c for c in chunks if c.source_id == "PROTOCOL-10"]
+    assert protocol and all(c.headings.startswith("Protocol (No 10) on permanent structured") for c in protocol)
+    assert all(c.headings.split(" — ")[0] == "TEU" for c in chunks if c.source_id == "TEU")
+
+
 def test_malformed_titles_file_is_named(tmp_path):
     from assistant.catalogue import load_article_titles
     from assistant.errors import CorpusError

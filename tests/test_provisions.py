@@ -3,12 +3,15 @@ they are, a numbered paragraph's subparagraphs stay together."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from assistant.chunking import split_sentences
 from assistant.composer import Candidate, Composer
 from assistant.provisions import split
 from assistant.query import Query
+from assistant.retrieval import Retrieval
 from assistant.types import Chunk, Hit
 
 LIST = (
@@ -175,3 +178,21 @@ def test_a_fragment_comes_with_its_context_before_it_only_for_what_is_questions(
 
     assert quoted("definition") == [context.text, fragment.text]
     assert quoted("how_much") == [fragment.text, context.text]
+
+
+def test_a_question_of_names_alone_is_spoken_of_by_wording_that_holds_the_names():
+    """A question such as "What about Ireland?" asks about nothing but a name: wording holding it speaks of what
+    is asked (the "unnamed" share, undefined for such a question, is the whole share), wording without it does
+    not."""
+    c = chunk("1. Ireland and Italy take part.\n2. The Agency shall have its seat in Brussels.", ["1", "2"])
+
+    def terms(texts: list[str]) -> list[list[str]]:
+        return [[w for w in re.findall(r"\w+", t.lower()) if w not in {"what", "about"}] for t in texts]
+
+    composer = Composer(lambda position: np.zeros((2, 3)), {c.id: 0}, terms, lambda t: 1.0)
+    query = Query("What about Ireland?", "What about Ireland?", "What about Ireland?", names=("Ireland",))
+    found = {
+        cand.text: cand.features["unnamed"]
+        for cand in composer.candidates(query, Retrieval((Hit(c, 1.0),), np.zeros(3)))
+    }
+    assert found == {"Ireland and Italy take part.": 1.0, "The Agency shall have its seat in Brussels.": 0.0}

@@ -175,8 +175,12 @@ class Chunker:
         numbers = {p.number for p in lines}
         paragraph = numbers.pop() if len(numbers) == 1 else ""
         template = label_template(doc, block)
-        # the most specific headings only: long repeated heading paths drown what the passage itself says
-        heads = [doc.citation if doc.kind == "treaty" else doc.title, *block.headings[-2:]]
+        # the most specific headings only: long repeated heading paths drown what the passage itself says. A Treaty
+        # is named by its citation (its full title adds only words every question shares); its protocols and
+        # declarations, like acts, by their titles, which say what they are about ("... on permanent structured
+        # cooperation")
+        named_by_citation = doc.kind == "treaty" and doc.title.lower().startswith("treaty")
+        heads = [doc.citation if named_by_citation else doc.title, *block.headings[-2:]]
         if block.article:  # with the project's descriptive title where the text itself has none
             title = self.article_titles.get((doc.source_id, block.article))
             heads.append(f"Article {block.article}: {title}" if title else f"Article {block.article}")

@@ -161,7 +161,7 @@ class Composer:
         for t in names & set(weights):
             weights[t] *= NAME_WEIGHT
         total = sum(weights.values()) or 1.0
-        unnamed_total = sum(w for t, w in weights.items() if t not in names) or 1.0
+        unnamed_total = sum(w for t, w in weights.items() if t not in names)
         # a text that writes any name of a glossary term holds what the question's name for it says: "European
         # External Action Service" answers to "EEAS", and "the High Representative" to "the EU's top diplomat", as
         # fully as the question's own name does
@@ -219,8 +219,10 @@ class Composer:
                 "orphan": float(provision.orphan),
                 "authority": (4 - hit.chunk.tier) / 3,
                 "short": float(len(text.split()) < SHORT_WORDS),
-                "unnamed": sum(weights[t] for t in terms if t in weights and t not in names) / unnamed_total,
+                "unnamed": sum(weights[t] for t in terms if t in weights and t not in names) / (unnamed_total or 1.0),
             }
+            if not unnamed_total:  # a question of names alone ("What about Ireland?"): its names are what it asks
+                features["unnamed"] = features["lexical"]
             score = sum(WEIGHTS[name] * value for name, value in features.items())
             out.append(Candidate(provision, hit, rank, relevance, terms, whole, features, score))
         out.sort(key=lambda c: -c.score)

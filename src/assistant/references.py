@@ -13,6 +13,18 @@ _REFERENCE = re.compile(
     re.I,
 )
 _PROTOCOL = re.compile(r"\bprotocol\s*(?:\(?\s*no\.?\s*)?(10|11)\b", re.I)
+# the protocols named by their subject: "the PESCO protocol", "the protocol on permanent structured cooperation"
+_PROTOCOL_SUBJECT = (
+    (
+        re.compile(
+            r"\b(?:PESCO|permanent structured cooperation)\s+protocol\b|\bprotocol\s+on\s+(?:the\s+)?"
+            r"(?:PESCO|permanent structured cooperation)\b",
+            re.I,
+        ),
+        "10",
+    ),
+    (re.compile(r"\bprotocol\s+on\s+Article\s+42\b", re.I), "11"),
+)
 _DECLARATION = re.compile(r"\bdeclaration\s*(?:no\.?\s*)?(13|14)\b", re.I)
 _TREATY_NAMES = {
     "teu": "TEU",
@@ -52,6 +64,11 @@ def find_references(question: str, treaty_articles: dict[str, set[str]]) -> list
         if source and article in treaty_articles.get(source, set()):
             found.append((m.start(), Reference(source, article, paragraph)))
     found += [(m.start(), Reference(f"PROTOCOL-{m.group(1)}", "")) for m in _PROTOCOL.finditer(question)]
+    found += [
+        (m.start(), Reference(f"PROTOCOL-{number}", ""))
+        for pattern, number in _PROTOCOL_SUBJECT
+        for m in pattern.finditer(question)
+    ]
     found += [(m.start(), Reference(f"DECLARATION-{m.group(1)}", "")) for m in _DECLARATION.finditer(question)]
     # in the order the question names them: "Protocol No 11 on Article 42 TEU" is about the protocol first
     refs = [ref for _, ref in sorted(found, key=lambda item: item[0])]
