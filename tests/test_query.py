@@ -7,6 +7,7 @@ import pytest
 
 from assistant import evidence
 from assistant.query import Expander, QueryAnalyser, Thesaurus, asks_for
+from assistant.references import find_references
 from assistant.vocabulary import Vocabulary, variants
 
 TEXTS = [
@@ -59,7 +60,16 @@ def test_specific_things_asked_for():
     assert not a.analyse("Who is responsible for the mission?").wants_person  # a body, not a person
     assert a.analyse("Who is the High Representative now?").live_state
     assert a.analyse("When is the next meeting of the EU foreign ministers?").live_state  # a date still to come
-    assert not a.analyse("What happens next after a country invokes the clause?").live_state  # a procedure
+    assert a.analyse("What will the Agency's budget be next year?").live_state
+    # the texts' own wording for rules and procedures is no question about the present
+    for rule in (
+        "What happens next after a country invokes the clause?",
+        "Does the Council decide at its next meeting?",
+        "What is the budget for the next year?",
+        "What happens in the last year of the mandate?",
+        "What happens at the last meeting before a mission ends?",
+    ):
+        assert not a.analyse(rule).live_state, rule
     assert a.analyse("Has the solidarity clause ever been used?").record
     assert a.analyse("Has Switzerland adopted the sanctions?").event
     assert a.analyse("What does Article 5 of the NATO treaty say?").other_text == "Article 5 of the NATO treaty"
@@ -97,6 +107,21 @@ def test_a_short_name_is_known_as_the_same_thing_as_its_full_name():
     # a question that writes the full name itself needs no alias; nor does one that names neither
     assert expander.aliases("Is the European External Action Service (EEAS) a body?") == []
     assert expander.aliases("What is the budget?") == []
+
+
+@pytest.mark.parametrize(
+    "question,protocols",
+    [
+        ("What does the PESCO protocol require?", ["PROTOCOL-10"]),
+        ("What do the PESCO-protocol commitments say?", ["PROTOCOL-10"]),
+        ("Under the protocol on permanent structured cooperation, who joins?", ["PROTOCOL-10"]),
+        ("What does the protocol on Article 42 add?", ["PROTOCOL-11"]),
+        ("What does the protocol on Article 42(6) require?", []),  # 42(6) is PESCO, not Protocol No 11's subject
+    ],
+)
+def test_a_protocol_named_by_its_subject_is_a_reference_to_it(question, protocols):
+    found = [r.source_id for r in find_references(question, {"TEU": {"42"}}) if r.source_id.startswith("PROTOCOL")]
+    assert found == protocols
 
 
 def test_every_name_of_a_glossary_term_comes_with_the_one_the_question_uses_and_a_hint_names_nothing():

@@ -11,7 +11,7 @@ from functools import partial
 
 from . import evidence
 from .chunking import render_label
-from .composer import Candidate, Composer, Part
+from .composer import MAX_PARTS, Candidate, Composer, Part
 from .labels import WEB_TIER
 from .languages import Language, eurlex_home
 from .query import Query, content_words
@@ -36,7 +36,6 @@ LEAD_CAN_YIELD = 0.6  # a provision that holds what was asked may lead if it sco
 FIGURE_CLOSENESS = 0.9  # ... but a figure must come from one of the best-scoring provisions
 EVENT_COVERAGE = 0.35  # an event is found only in wording holding this share of the question's (weighted) terms
 EVENT_ASKED = 0.12  # ... and this share of them apart from the names: what is asked about, not only who it is about
-ANSWERS_AT_ALL = 0.5  # the best provision's meaning (its best sentence) plus its share of the question's own words
 RESERVE_PASSAGES = 20  # where to look further for a specific thing asked for before saying the texts lack it
 OVERLAP_CHARS, MIN_OVERLAP = 400, 20  # how a split paragraph's repeated words are recognised when joining
 
@@ -83,7 +82,11 @@ class Answerer:
         passages: int = 5,
         rare: Callable[[str], bool] = lambda name: False,
         unused: Callable[[str], bool] = lambda term: False,
+        answers_at_all: float = 0.0,
     ):
+        # the least a provision must have of meaning (its best sentence's similarity) plus the question's non-name
+        # terms (their share, glossary and related words at half weight) for the best ones to answer at all
+        self.answers_at_all = answers_at_all
         self.rare = rare  # is a name particular to very few passages (a person), not a country or a city?
         self.unused = unused  # is a search term (as the lexical index stems it) in none of the passages?
         self.composer = composer
@@ -131,11 +134,13 @@ class Answerer:
         candidates = self.composer.candidates(query, retrieval)
         if not candidates:
             return decline(ABSTAIN)
-        lead = candidates[0].features
-        if confidence < 1.0 and lead["dense_best"] + lead["unnamed"] < ANSWERS_AT_ALL:
-            # the best provision neither means what was asked nor says it: a passage on the same subject
-            # ("EUCAP Sahel Niger" for "Has the EU condemned the coup in Niger?") is no answer
-            return decline(ABSTAIN)
+        # none of the best provisions means what was asked or says it: a passage on the same subject ("EUCAP Sahel
+        # Niger" for "Has the EU condemned the coup in Niger?") is no answer. Said after the specific things asked
+        # for, whose messages say more
+        off_subject = confidence < 1.0 and all(
+            c.features["dense_best"] + c.features["unnamed"] < self.answers_at_all
+            for c in candidates[:MAX_PARTS]  # as many as an answer quotes
+        )
         best = candidates[0].score
         for demand in demands(query):
             led = self._lead_with(candidates, demand, best)
@@ -144,6 +149,8 @@ class Answerer:
             if led is None:
                 return decline(LIVE_STATE if demand.missing == "live" else missing_message(demand.missing))
             candidates = led
+        if off_subject:
+            return decline(ABSTAIN)
         parts = self.composer.compose(query, candidates)
         if not parts:
             return decline(ABSTAIN)

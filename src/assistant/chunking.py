@@ -48,16 +48,17 @@ ELI = "http://data.europa.eu/eli/treaty/{eli}/art_{article}/oj"
 # passage's vector says one thing instead of averaging a page of topics.
 PROSE_TIER = 4
 PROSE_TOKENS = 120
+TREATIES = ("TEU", "TFEU")  # the Treaties themselves, as against their protocols and declarations
 
 
 def label_template(doc: SourceDoc, block: Block) -> str:
     """Citation label with a `{p}` slot for the paragraph: "Art. 42{p} TEU", "Art. 4{p} of Decision (CFSP) 2019/797"."""
     if doc.kind in ("official summary", "web page", "document") or (
-        not block.article and doc.kind == "treaty" and doc.source_id not in ("TEU", "TFEU")
+        not block.article and doc.kind == "treaty" and doc.source_id not in TREATIES
     ):
         return doc.citation
     if block.article:
-        if doc.source_id in ("TEU", "TFEU"):
+        if doc.source_id in TREATIES:
             return f"Art. {block.article}{{p}} {doc.citation}"
         return f"Art. {block.article}{{p}} of {doc.citation}"
     if block.part == "preamble":
@@ -175,12 +176,11 @@ class Chunker:
         numbers = {p.number for p in lines}
         paragraph = numbers.pop() if len(numbers) == 1 else ""
         template = label_template(doc, block)
-        # the most specific headings only: long repeated heading paths drown what the passage itself says. A Treaty
-        # is named by its citation (its full title adds only words every question shares); its protocols and
-        # declarations, like acts, by their titles, which say what they are about ("... on permanent structured
-        # cooperation")
-        named_by_citation = doc.kind == "treaty" and doc.title.lower().startswith("treaty")
-        heads = [doc.citation if named_by_citation else doc.title, *block.headings[-2:]]
+        # the most specific headings only: long repeated heading paths drown what the passage itself says. The
+        # Treaties are headed by their citations (their full titles add only words every question shares); their
+        # protocols and declarations, like acts, by their titles, which say what they are about ("Protocol (No 10) on
+        # permanent structured cooperation ...")
+        heads = [doc.citation if doc.source_id in TREATIES else doc.title, *block.headings[-2:]]
         if block.article:  # with the project's descriptive title where the text itself has none
             title = self.article_titles.get((doc.source_id, block.article))
             heads.append(f"Article {block.article}: {title}" if title else f"Article {block.article}")

@@ -40,7 +40,8 @@ WEIGHTS = {
     "orphan": -0.05,  # list items whose lead-in sits in another passage
     "authority": 0.06,  # 1 treaty ... 0 web page: tips the balance only between candidates that answer alike
     "short": 0.0,  # a fragment of fewer than SHORT_WORDS words
-    "unnamed": 0.0,  # `lexical` without the question's names: whether it speaks of what is asked about them
+    "unnamed": 0.0,  # `lexical` without the question's names: whether it speaks of what is asked about them (all of
+    # `lexical` for a question of names alone, "What about Ireland?")
 }
 EXPANSION_WEIGHT = 0.5  # glossary words count half as much as the question's own
 NAME_WEIGHT = 2.0  # a name in the question (a country, a mission) counts double

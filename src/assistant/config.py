@@ -94,6 +94,13 @@ class Settings(BaseSettings):
     abstain_threshold: float = Field(
         0.38, ge=-1.0, le=1.0, description="Minimum cosine similarity of the best passage."
     )
+    answers_at_all: float = Field(
+        0.5,
+        ge=0.0,
+        le=2.0,
+        description="Minimum of a provision's best-sentence similarity plus its share of the question's non-name "
+        "terms, for the best provisions to count as answering at all.",
+    )
 
     # An optional language model (any OpenAI-compatible chat endpoint) to word answers; everything it writes is checked
     llm_base_url: str | None = Field(

@@ -105,6 +105,7 @@ class Assistant:
             composer,
             self.settings.abstain_threshold,
             passages=self.settings.top_k,
+            answers_at_all=self.settings.answers_at_all,
             rare=index.vocabulary.rare,
             unused=lambda term: index.lexical.document_frequency(term) == 0,
         )

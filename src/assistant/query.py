@@ -23,9 +23,10 @@ _TOKEN = re.compile(r"[^\W_][\w'’\-/]*")
 # questions about what is happening now: legal texts as adopted do not record that
 _LIVE_STATE = re.compile(
     r"\b(current(ly)?|now|nowadays|today|right now|at the moment|at present|presently|"
-    r"this year|latest|so far|to date|upcoming|(next|last) (week|month|year)|"
-    # a date still to come or just past: "the next meeting of the foreign ministers", "the last summit"
-    r"(the )?(next|last) (meeting|summit|session|election|elections))\b",
+    r"this year|latest|so far|to date|upcoming|(?<!the )(?<!its )(?<!their )(next|last) (week|month|year)|"
+    # when a meeting still to come or just past is or was: "When is the next meeting of the foreign ministers?"
+    # (not "at its next meeting", "in the last year of the mandate": the texts' own wording for rules)
+    r"when (is|was|will be) the (next|last)\b[^?]*\b(meetings?|summits?|sessions?|elections?))\b",
     re.I,
 )
 # questions about whether something was ever used

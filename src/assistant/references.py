@@ -17,13 +17,14 @@ _PROTOCOL = re.compile(r"\bprotocol\s*(?:\(?\s*no\.?\s*)?(10|11)\b", re.I)
 _PROTOCOL_SUBJECT = (
     (
         re.compile(
-            r"\b(?:PESCO|permanent structured cooperation)\s+protocol\b|\bprotocol\s+on\s+(?:the\s+)?"
-            r"(?:PESCO|permanent structured cooperation)\b",
+            r"\b(?:PESCO|permanent structured cooperation)[\s-]+protocols?\b|"
+            r"\bprotocols?\s+on\s+(?:the\s+)?(?:PESCO|permanent structured cooperation)\b",
             re.I,
         ),
         "10",
     ),
-    (re.compile(r"\bprotocol\s+on\s+Article\s+42\b", re.I), "11"),
+    # "the protocol on Article 42" is No 11; "the protocol on Article 42(6)" (PESCO) is not
+    (re.compile(r"\bprotocols?\s+on\s+Article\s+42\b(?!\s*\()", re.I), "11"),
 )
 _DECLARATION = re.compile(r"\bdeclaration\s*(?:no\.?\s*)?(13|14)\b", re.I)
 _TREATY_NAMES = {
