@@ -46,6 +46,13 @@ PAIRS = [
         ["restrictive", "measures"],
         ["Iran"],
     ),
+    # a pronoun points at the old topic's name even when the follow-up names something else beside it
+    (
+        "What is the European Security and Defence College?",
+        "Does it run anything like Erasmus for young soldiers?",
+        ["Security", "Defence", "College"],
+        [],
+    ),
 ]
 
 # A question that stands on its own starts a new topic: nothing is carried over.

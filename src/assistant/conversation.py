@@ -127,9 +127,10 @@ def _terms(text: str) -> list[_Term]:
 
 
 def _carried(text: str, topic: list[_Term]) -> list[_Term]:
-    """The topic terms a follow-up keeps: all of them, except that a follow-up naming its own entity
-    ("what about Iran?") replaces the names of the old topic."""
-    replaces_names = bool(_names_lower(text))
+    """The topic terms a follow-up keeps: all of them, except that a follow-up naming its own entity in place of
+    the old one ("what about Iran?") replaces the names of the old topic. A pronoun still points at the old topic:
+    in "Does it run anything like Erasmus?" "it" is the college asked about before, and Erasmus is new."""
+    replaces_names = bool(_names_lower(text)) and not _ANAPHOR.search(text)
     return [t for t in topic if not (replaces_names and t.is_name)]
 
 
