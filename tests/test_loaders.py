@@ -217,6 +217,33 @@ def test_a_protocol_is_headed_by_its_title_a_treaty_by_its_citation(treaty):
     assert all(c.headings.split(" — ")[0] == "TEU" for c in chunks if c.source_id == "TEU")
 
 
+@pytest.mark.parametrize(
+    "entry,problem",
+    [
+        ('"X" = "Y"', "must be a table"),
+        ('"X" = { expansion = "Y", hint = ["z"] }', "has unknown fields hint"),
+        ('"X" = { also = ["z"] }', "needs a non-empty expansion"),
+        ('"X" = { expansion = "Y", hints = "veto" }', "hints must be a list"),
+        ('"X" = { expansion = "Y", also = ["ok", ""] }', "also must be a list of non-empty names"),
+    ],
+)
+def test_a_malformed_glossary_term_is_named_with_what_is_wrong(tmp_path, entry, problem):
+    from assistant.catalogue import load_glossary
+    from assistant.errors import CorpusError
+
+    glossary = tmp_path / "glossary.toml"
+    glossary.write_text(f"[terms]\n{entry}\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match=f"term 'X' {problem}"):
+        load_glossary(glossary)
+
+
+def test_the_project_glossary_loads():
+    from assistant.catalogue import load_glossary
+
+    terms = load_glossary(PROJECT_ROOT / "corpus" / "glossary.toml")
+    assert any(t.key == "unanimity" and "veto" in t.hints and "veto" not in t.also for t in terms)
+
+
 def test_malformed_titles_file_is_named(tmp_path):
     from assistant.catalogue import load_article_titles
     from assistant.errors import CorpusError

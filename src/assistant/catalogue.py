@@ -99,10 +99,29 @@ def load_glossary(path: Path) -> list[Term]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise CorpusError(f"glossary {path} is not valid TOML: {exc}") from None
-    return [
-        Term(key, v["expansion"], tuple(v.get("also", ())), tuple(v.get("hints", ())))
-        for key, v in data.get("terms", {}).items()
-    ]
+    terms = []
+    for key, entry in data.get("terms", {}).items():
+        problem = _term_problem(entry)
+        if problem:
+            raise CorpusError(f"glossary {path}: term {key!r} {problem}")
+        terms.append(Term(key, entry["expansion"], tuple(entry.get("also", ())), tuple(entry.get("hints", ()))))
+    return terms
+
+
+def _term_problem(entry: object) -> str:
+    """What is wrong with a glossary term's table, or "" ("hints" given as a string would be read letter by letter)."""
+    if not isinstance(entry, dict):
+        return 'must be a table: { expansion = "...", also = [...], hints = [...] }'
+    unknown = sorted(set(entry) - {"expansion", "also", "hints"})
+    if unknown:
+        return f"has unknown fields {', '.join(unknown)} (expected expansion, also, hints)"
+    if not isinstance(entry.get("expansion"), str) or not entry["expansion"].strip():
+        return "needs a non-empty expansion"
+    for field in ("also", "hints"):
+        names = entry.get(field, [])
+        if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
+            return f"{field} must be a list of non-empty names"
+    return ""
 
 
 def load_words(path: Path) -> dict[str, tuple[str, ...]]:
