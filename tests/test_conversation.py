@@ -46,7 +46,14 @@ PAIRS = [
         ["restrictive", "measures"],
         ["Iran"],
     ),
-    # a pronoun points at the old topic's name even when the follow-up names something else beside it
+    # the same, asked of another country, replaces the old one
+    (
+        "What restrictive measures has the EU adopted against Iran?",
+        "Does the same apply to Syria?",
+        ["restrictive", "measures"],
+        ["Iran"],
+    ),
+    # a pronoun as the subject points at the old topic's name even when the follow-up names something else
     (
         "What is the European Security and Defence College?",
         "Does it run anything like Erasmus for young soldiers?",

@@ -129,20 +129,21 @@ class Composer:
             return []
         sentences = [p.sentence_text(i) for _, _, p in provisions for i in p.sentences]
         heads = sorted({hit.chunk.headings for _, hit, _ in provisions})
-        # which candidates write which of the names of the glossary terms the question calls by another name
+        # which candidates write the full name, and which any name, of each glossary term the question calls by
+        # another name
+        writes_full = [[bool(self._pattern(a.full).search(p.text)) for _, _, p in provisions] for a in query.aliases]
         holds = [
-            [any(self._pattern(name).search(p.text) for name in alias.names) for _, _, p in provisions]
-            for alias in query.aliases
+            [
+                full or any(self._pattern(n).search(p.text) for n in a.names if n != a.full)
+                for full, (_, _, p) in zip(fulls, provisions, strict=True)
+            ]
+            for a, fulls in zip(query.aliases, writes_full, strict=True)
         ]
         # when a candidate writes a term's full name, it is a name: the question's other name for the term already
         # says it, and a provision writing any of the term's names is credited with that name (`pool` below), so
         # its words are not sought as well. An expansion no candidate writes ("aid and assistance armed
         # aggression") describes the term: its words are sought
-        written = {
-            alias.full
-            for alias in query.aliases
-            if any(self._pattern(alias.full).search(p.text) for _, _, p in provisions)
-        }
+        written = {a.full for a, fulls in zip(query.aliases, writes_full, strict=True) if any(fulls)}
         sought = [e for e in query.expansions if e not in written]
         asked = [query.searched, " ".join(sought + list(query.related))]
         named = [" ".join(query.names)] if query.names else []
@@ -199,10 +200,11 @@ class Composer:
                 whole = np.sum(rows, axis=0)
                 whole = whole / (np.linalg.norm(whole) + 1e-12)
             text = provision.text
+            lexical = sum(weights[t] for t in terms if t in weights) / total
             features = {
                 "dense_best": max(sims),
                 "dense_whole": float(whole @ retrieval.query_vector) if whole is not None else max(sims),
-                "lexical": sum(weights[t] for t in terms if t in weights) / total,
+                "lexical": lexical,
                 "focus": sum(local[t] for t in terms if t in local) / local_total,
                 "title": sum(weights[t] for t in head_terms[hit.chunk.headings] if t in weights) / total,
                 "subject": float(any(e in hit.chunk.headings.rsplit(" — ", 1)[-1].lower() for e in entities)),
@@ -220,10 +222,11 @@ class Composer:
                 "orphan": float(provision.orphan),
                 "authority": (4 - hit.chunk.tier) / 3,
                 "short": float(len(text.split()) < SHORT_WORDS),
-                "unnamed": sum(weights[t] for t in terms if t in weights and t not in names) / (unnamed_total or 1.0),
+                # a question of names alone ("What about Ireland?") asks about its names
+                "unnamed": sum(weights[t] for t in terms if t in weights and t not in names) / unnamed_total
+                if unnamed_total
+                else lexical,
             }
-            if not unnamed_total:  # a question of names alone ("What about Ireland?"): its names are what it asks
-                features["unnamed"] = features["lexical"]
             score = sum(WEIGHTS[name] * value for name, value in features.items())
             out.append(Candidate(provision, hit, rank, relevance, terms, whole, features, score))
         out.sort(key=lambda c: -c.score)

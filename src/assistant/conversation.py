@@ -28,6 +28,10 @@ _ANAPHOR = re.compile(
     re.I,
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'’\-/]*|\d+(?:\(\d+\))?")
+# a question whose subject is a pronoun: "Does it ...", "Can they ..."
+_SUBJECT_PRONOUN = re.compile(
+    r"^\s*(and\s+)?(does|do|did|is|are|was|were|can|could|will|would|has|have|must|may)\s+(it|they)\b", re.I
+)
 _STOP = frozenset(
     """
 a about above after again against all also am an and any are as at be because been before being between both but by
@@ -128,9 +132,10 @@ def _terms(text: str) -> list[_Term]:
 
 def _carried(text: str, topic: list[_Term]) -> list[_Term]:
     """The topic terms a follow-up keeps: all of them, except that a follow-up naming its own entity in place of
-    the old one ("what about Iran?") replaces the names of the old topic. A pronoun still points at the old topic:
-    in "Does it run anything like Erasmus?" "it" is the college asked about before, and Erasmus is new."""
-    replaces_names = bool(_names_lower(text)) and not _ANAPHOR.search(text)
+    the old one ("what about Iran?", "does the same apply to Syria?") replaces the names of the old topic. When the
+    question's subject is a pronoun, the old topic is what it asks about: in "Does it run anything like Erasmus?"
+    "it" is the college asked about before, and Erasmus is new."""
+    replaces_names = bool(_names_lower(text)) and not _SUBJECT_PRONOUN.search(text)
     return [t for t in topic if not (replaces_names and t.is_name)]
 
 

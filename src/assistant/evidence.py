@@ -121,7 +121,6 @@ def states_present(text: str) -> bool:
     return bool(PRESENT.search(text))
 
 
-# "once / if / when the clause has been invoked" sets a condition: it records no use
 # "once / if / when the clause has been invoked, ..." sets a condition: within its own clause (up to a comma,
 # semicolon, colon or the end of a sentence) and 80 characters, a condition word before "has / have been invoked"
 _CONDITION = re.compile(

@@ -164,8 +164,9 @@ class Expander:
                 self.rules.append((pattern, term.expansion))
                 self.names.append((pattern, term.expansion))
             for hint in term.hints:
-                self.rules.append((name_pattern(hint), term.expansion))
-                self.mentions.append((name_pattern(hint), term.expansion))
+                pattern = name_pattern(hint)
+                self.rules.append((pattern, term.expansion))
+                self.mentions.append((pattern, term.expansion))
             full = re.compile(rf"\b{re.escape(term.expansion)}\b", re.I)
             self.rules.append((full, term.key))
             self.names.append((full, term.expansion))
