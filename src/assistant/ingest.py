@@ -17,6 +17,7 @@ import numpy as np
 from .catalogue import drop_in_entries, load_article_titles, load_catalogue, load_checksums
 from .chunking import Chunker
 from .config import Settings
+from .embedding_adapter import model_identity
 from .embedding_cache import EmbeddingCache
 from .embeddings import Embedder
 from .errors import CorpusError, DataDirError, DocumentError, IndexDamagedError, IndexUnusableError
@@ -112,7 +113,7 @@ def fingerprint(settings: Settings, chunks: list[Chunk], backend: str = "torch")
     # fp32 keeps the name indexes were stamped with before the ONNX backends, so those stay current
     family = "torch" if vector_family(backend) == "fp32" else vector_family(backend)
     digest = hashlib.sha256(
-        f"{INDEX_FORMAT}\x1f{settings.embedding_provider}\x1f{settings.embedding_model}\x1f{family}".encode()
+        f"{INDEX_FORMAT}\x1f{settings.embedding_provider}\x1f{model_identity(settings)}\x1f{family}".encode()
     )
     for chunk in sorted(chunks, key=lambda c: c.id):
         digest.update(chunk.id.encode())

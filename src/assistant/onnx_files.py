@@ -1,10 +1,11 @@
-"""The ONNX files of the packaged model, made at first use from its verified weights and checked on every load.
+"""The ONNX files of a local model, made at first use from its verified weights and checked on every load.
 
-They live in `DATA_DIR/models/all-MiniLM-L6-v2-onnx/` with `checksums.json`, which records each file's sha256 and
-the sha256 of the weights it was made from. A file that is missing, does not match its record or was made from
-other weights or by another recipe is built again (in a child process, `assistant.onnx_export`, so torch never
-enters a serving process). Building holds a lock and renames a finished file into place, so several processes
-starting at once (`CFSP_WORKERS`) build it once and never read half a file.
+They live in `DATA_DIR/models/<model folder>-onnx/` (`all-MiniLM-L6-v2-onnx/` for the packaged model) with
+`checksums.json`, which records each file's sha256 and the sha256 of the weights it was made from. A file that is
+missing, does not match its record or was made from other weights or by another recipe is built again (in a child
+process, `assistant.onnx_export`, so torch never enters a serving process). Building holds a lock and renames a
+finished file into place, so several processes starting at once (`CFSP_WORKERS`) build it once and never read half a
+file.
 """
 
 from __future__ import annotations
@@ -21,12 +22,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .config import PACKAGED_MODEL
-from .embeddings import sha256_file
 from .errors import DataDirError, ModelError
+from .model_files import sha256_file
 
 log = logging.getLogger(__name__)
 
-FOLDER = f"{PACKAGED_MODEL}-onnx"
 FILES = {"fp32": "model.onnx", "int8": "model-int8.onnx"}
 RECORD = "checksums.json"
 RECIPE = 1  # raise when the export or quantisation changes: files made by an older recipe are rebuilt
@@ -34,9 +34,9 @@ BUILD_TIMEOUT_S = 900
 NOT_BUILT = "not built yet"
 
 
-def onnx_folder(data_dir: Path) -> Path:
-    """Where the ONNX files of the packaged model are kept."""
-    return data_dir / "models" / FOLDER
+def onnx_folder(data_dir: Path, model: str = PACKAGED_MODEL) -> Path:
+    """Where the ONNX files of a local model (the packaged one, or the merged fine-tuned one) are kept."""
+    return data_dir / "models" / f"{model}-onnx"
 
 
 def _records(folder: Path) -> dict[str, dict]:
@@ -110,7 +110,7 @@ def _build(folder: Path, variant: str, source: Path, weights_sha256: str) -> Non
 
 def ensure_onnx_model(model_dir: Path, data_dir: Path, variant: str, weights_sha256: str) -> Path:
     """The verified ONNX file of a variant ("fp32" or "int8"), built first when it is missing or does not verify."""
-    folder = onnx_folder(data_dir)
+    folder = onnx_folder(data_dir, model_dir.name)
     if _problem(folder, variant, weights_sha256) is None:  # the usual case: no lock, nothing written
         return folder / FILES[variant]
     # the int8 file is made from the fp32 one (checked or built first, before this variant's lock is taken)

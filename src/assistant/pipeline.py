@@ -23,6 +23,7 @@ from .index import Index, IndexManifest, Lease, load_index, manifest_stamp, read
 from .languages import LanguageDetector
 from .llm import LLMError, make_language_model
 from .query import Expander, Query, QueryAnalyser, Thesaurus
+from .ranking import make_ranker
 from .retrieval import Retrieval, Retriever
 from .types import Answer
 from .vocabulary import english_words
@@ -79,6 +80,7 @@ class Assistant:
         self.llm = make_language_model(settings)
         self.languages = LanguageDetector()
         self.english = english_words()
+        self.ranker = make_ranker(settings.ranker)
         self._engine = self._build(index)
         self._lease: Lease | None = Lease(settings, index.generation)
         self._stamp = manifest_stamp(settings)
@@ -100,6 +102,7 @@ class Assistant:
             idf,
             passages=self.settings.top_k,
             siblings=index.unit_of,
+            ranker=self.ranker,
         )
         answerer = Answerer(
             composer,
@@ -144,6 +147,16 @@ class Assistant:
     def index(self) -> Index:
         """The generation answering questions now."""
         return self._engine.index
+
+    def candidates(
+        self, question: str, history: Iterable[Turn | Mapping] | None = None, mode: str = "hybrid"
+    ) -> tuple[Query, Retrieval, list]:
+        """The question understood, its retrieval and the scored candidate provisions the answer would choose from
+        (what the ranker is trained and inspected on)."""
+        engine = self._engine
+        query = self.understand(question, history)
+        retrieval = engine.retriever.search(query, RESERVE_PASSAGES, mode)
+        return query, retrieval, engine.answerer.composer.candidates(query, retrieval)
 
     def search(
         self, question: str, k: int = 5, mode: str = "hybrid", history: Iterable[Turn | Mapping] | None = None

@@ -7,6 +7,7 @@ can quote a provision whole, or trim it to its relevant sentences without losing
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -51,6 +52,13 @@ class Provision:
     def text(self) -> str:
         """The whole provision as quoted."""
         return " ".join(self.sentence_text(i) for i in self.sentences)
+
+    @property
+    def id(self) -> str:
+        """A stable name for the provision across re-ingests: where it is (source, article, paragraph) and a hash of
+        its wording, so training questions stay tied to it while the text is unchanged."""
+        digest = hashlib.sha256(" ".join(self.text.split()).encode("utf-8")).hexdigest()[:10]
+        return f"{self.chunk.source_id}:{self.chunk.article or '-'}:{self.paragraph or '-'}:{digest}"
 
     @property
     def lead_ins(self) -> frozenset[int]:

@@ -1,0 +1,140 @@
+"""The project's own embedding model: the packaged all-MiniLM-L6-v2 with the LoRA adapter trained here on questions
+about these texts (`models/cfsp-minilm/`, see its MODEL_CARD.md).
+
+The adapter's files are checked against `models/cfsp-minilm/SHA256SUMS` at every load. At first use it is merged into
+the verified packaged weights (peft) and the merged model is written to `DATA_DIR/models/cfsp-minilm-<sha>/`, a
+complete sentence-transformers folder that the torch and ONNX backends load like the packaged one; its own sha256 is
+recorded beside it and checked on every later load, so a damaged merged file is merged again.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .config import PROJECT_ROOT, Settings
+from .errors import DataDirError, ModelError
+from .model_files import packaged_model_dir, sha256_file
+
+TUNED_MODEL = "cfsp-minilm"  # CFSP_EMBEDDING_MODEL naming the packaged model with the shipped adapter
+ADAPTER_DIR = PROJECT_ROOT / "models" / TUNED_MODEL
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+SUMS = "SHA256SUMS"
+RECORD = "merged.json"
+RETRAIN = "retrain it with `cfsp-assistant train encoder` or restore models/cfsp-minilm from git"
+
+
+def read_sums(adapter_dir: Path) -> dict[str, str]:
+    """File name -> sha256 from the adapter's SHA256SUMS (the `sha256sum` format)."""
+    path = adapter_dir / SUMS
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        raise ModelError(f"the embedding adapter's checksums {path} are missing: {RETRAIN}") from None
+    sums = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 2:
+            sums[parts[1].lstrip("*")] = parts[0]
+    return sums
+
+
+def write_sums(adapter_dir: Path) -> None:
+    """Record the sha256 of the adapter's files (after training)."""
+    lines = [f"{sha256_file(adapter_dir / name)}  {name}" for name in ADAPTER_FILES]
+    (adapter_dir / SUMS).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def verify_adapter(adapter_dir: Path) -> str:
+    """The adapter's identity (the first 12 hex digits of its weights' sha256) once every file matches its recorded
+    sha256; a missing or damaged file is a ModelError naming it and the fix."""
+    sums = read_sums(adapter_dir)
+    for name in ADAPTER_FILES:
+        path = adapter_dir / name
+        if name not in sums:
+            raise ModelError(f"{adapter_dir / SUMS} has no sha256 for {name}: {RETRAIN}")
+        if not path.is_file():
+            raise ModelError(f"the embedding adapter file {path} is missing: {RETRAIN}")
+        if sha256_file(path) != sums[name]:
+            raise ModelError(f"the embedding adapter file {path} does not match its sha256: {RETRAIN}")
+    return sums["adapter_model.safetensors"][:12]
+
+
+def adapter_identity(adapter_dir: Path = ADAPTER_DIR) -> str:
+    """The model name an index built with the adapter records ("cfsp-minilm@<sha>"), from its recorded checksums."""
+    sums = read_sums(adapter_dir)
+    if "adapter_model.safetensors" not in sums:
+        raise ModelError(f"{adapter_dir / SUMS} has no sha256 for adapter_model.safetensors: {RETRAIN}")
+    return f"{TUNED_MODEL}@{sums['adapter_model.safetensors'][:12]}"
+
+
+def _merged_problem(target: Path) -> str | None:
+    weights = target / "model.safetensors"
+    try:
+        record = json.loads((target / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "not merged yet"
+    if not weights.is_file() or sha256_file(weights) != record.get("weights"):
+        return "merged weights do not match their sha256"
+    return None
+
+
+def tuned_model_dir(data_dir: Path, adapter_dir: Path = ADAPTER_DIR) -> tuple[Path, str]:
+    """(folder of the merged model, sha256 of its weights), merging the verified adapter into the verified packaged
+    weights first when that has not been done (or the merged file is damaged)."""
+    identity = verify_adapter(adapter_dir)
+    base = packaged_model_dir(data_dir)
+    target = data_dir / "models" / f"{TUNED_MODEL}-{identity}"
+    if _merged_problem(target) is None:
+        return target, json.loads((target / RECORD).read_text(encoding="utf-8"))["weights"]
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lock = (target.parent / f".{target.name}.lock").open("w")
+    except OSError as exc:
+        raise DataDirError(
+            f"cannot write the merged embedding model into {target.parent} ({exc.strerror or exc}): "
+            "set CFSP_DATA_DIR to a writable folder"
+        ) from None
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # several workers starting at once merge once
+        if _merged_problem(target) is None:
+            return target, json.loads((target / RECORD).read_text(encoding="utf-8"))["weights"]
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+        try:
+            _merge(base, adapter_dir, tmp)
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target, json.loads((target / RECORD).read_text(encoding="utf-8"))["weights"]
+
+
+def _merge(base: Path, adapter_dir: Path, out: Path) -> None:
+    """Write the packaged model's folder with the adapter merged into its weights, and the record of them."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from peft import PeftModel
+    from transformers import AutoModel
+
+    shutil.copytree(base, out, dirs_exist_ok=True)
+    model = AutoModel.from_pretrained(str(base), local_files_only=True)
+    try:
+        merged = PeftModel.from_pretrained(model, str(adapter_dir), local_files_only=True).merge_and_unload()
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise ModelError(f"cannot apply the embedding adapter in {adapter_dir} ({exc}): {RETRAIN}") from None
+    (out / "model.safetensors").unlink(missing_ok=True)
+    merged.save_pretrained(str(out), safe_serialization=True)
+    weights = out / "model.safetensors"
+    record = {"weights": sha256_file(weights), "adapter": verify_adapter(adapter_dir)}
+    (out / RECORD).write_text(json.dumps(record, indent=1), encoding="utf-8")
+
+
+def model_identity(settings: Settings) -> str:
+    """The model name an index built with these settings records (the fine-tuned model's names its adapter)."""
+    if settings.embedding_provider == "local" and settings.embedding_model == TUNED_MODEL:
+        return adapter_identity()
+    return settings.embedding_model

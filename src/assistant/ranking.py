@@ -1,0 +1,162 @@
+"""Rankers: how a candidate provision's features become its score for the question.
+
+Two implementations of one protocol, chosen by name (`CFSP_RANKER`, `eval --rankers`):
+- `rules`: the hand-weighted sum the assistant used before a model was trained (`RULE_WEIGHTS`);
+- `learned`: a logistic regression fitted by `cfsp-assistant train ranker` on questions written from the texts, its
+  coefficients and decline threshold in `models/ranker/ranker.json` (sha256 checked at load). Its score is the
+  calibrated probability that the provision answers the question, so it also says whether anything answers at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from .config import PROJECT_ROOT
+from .errors import ModelError
+
+RANKERS = ("learned", "rules")
+RANKER_FILE = PROJECT_ROOT / "models" / "ranker" / "ranker.json"
+RETRAIN = "retrain it with `cfsp-assistant train ranker` or restore models/ranker from git"
+
+# The rules ranker's weights (fitted by hand on the tuning sets before the learned ranker existed, rounded); features
+# not named here weigh nothing for it.
+RULE_WEIGHTS = {
+    "dense_best": 0.45,  # meaning: the provision's best sentence against the question
+    "lexical": 0.4,  # share of the question's terms it contains, rarer terms and names weighing more
+    "focus": 0.15,  # the same with terms weighted by how rare they are among the candidates (the specific ask)
+    "title": 0.2,  # share of the question's terms in the headings it sits under (its article's or act's title)
+    "subject": 0.1,  # its article or section is titled after what the question names
+    "distinct": 0.3,  # meaning: closer to the question than to the candidates' common subject
+    "rank": 0.05,  # 1 / (1 + rank of its passage in the retrieval)
+    "reference": 0.2,  # the question names this article (or paragraph)
+    "kind": 0.1,  # holds the kind of thing asked for (a body for "who", a date for "when" ...)
+    "demand": 0.12,  # holds a specific thing asked for (the year, a person's name, a statement of the present)
+    "background": -0.25,  # recital, preamble or annex, for a question that is not about purpose or background
+    "orphan": -0.05,  # list items whose lead-in sits in another passage
+    "authority": 0.06,  # 1 treaty ... 0 web page: tips the balance only between candidates that answer alike
+}
+
+
+class Ranker(Protocol):
+    """Scores candidates from their features; higher is better."""
+
+    @property
+    def name(self) -> str:
+        """What `CFSP_RANKER` calls it."""
+
+    def scores(self, features: Sequence[Mapping[str, float]]) -> list[float]:
+        """One score per candidate."""
+
+    def answers(self, best: float) -> bool | None:
+        """Whether the best score means the question is answered at all; None when the ranker cannot tell."""
+
+
+class RulesRanker:
+    """The hand-weighted sum."""
+
+    name = "rules"
+
+    def __init__(self, weights: Mapping[str, float] = RULE_WEIGHTS):
+        self.weights = dict(weights)
+
+    def scores(self, features: Sequence[Mapping[str, float]]) -> list[float]:
+        """Weighted sum of each candidate's features."""
+        return [sum(w * f.get(name, 0.0) for name, w in self.weights.items()) for f in features]
+
+    def answers(self, best: float) -> bool | None:
+        """A weighted sum is no probability: the rules' own checks decide."""
+        return None
+
+
+@dataclass(frozen=True)
+class LearnedRanker:
+    """Logistic regression over standardised features: P(the provision answers the question)."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    threshold: float  # below this probability for the best candidate, nothing answers: decline
+    name: str = "learned"
+
+    def scores(self, features: Sequence[Mapping[str, float]]) -> list[float]:
+        """The probability for each candidate."""
+        out = []
+        for f in features:
+            z = self.intercept + sum(
+                c * (f.get(n, 0.0) - m) / s
+                for n, m, s, c in zip(self.features, self.mean, self.scale, self.coef, strict=True)
+            )
+            out.append(1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z)))))
+        return out
+
+    def answers(self, best: float) -> bool | None:
+        """Does the best candidate's probability reach the threshold chosen on dev?"""
+        return best >= self.threshold
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (what ranker.json holds besides its checksum)."""
+        return {
+            "features": list(self.features),
+            "mean": list(self.mean),
+            "scale": list(self.scale),
+            "coef": list(self.coef),
+            "intercept": self.intercept,
+            "threshold": self.threshold,
+        }
+
+
+def _digest(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def save_ranker(ranker: LearnedRanker, path: Path, card: Mapping[str, object] | None = None) -> None:
+    """Write the ranker with the sha256 of its parameters (checked at load) and what it was trained on."""
+    payload = ranker.to_dict()
+    record = {"model": payload, "sha256": _digest(payload), "card": dict(card or {})}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+
+
+def load_ranker(path: Path = RANKER_FILE) -> LearnedRanker:
+    """The learned ranker from its file, its parameters checked against the recorded sha256."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        payload = record["model"]
+        ok = _digest(payload) == record["sha256"]
+    except OSError:
+        raise ModelError(f"the ranking model {path} is missing: {RETRAIN}") from None
+    except (ValueError, KeyError, TypeError):
+        raise ModelError(f"the ranking model {path} is not a ranker file: {RETRAIN}") from None
+    if not ok:
+        raise ModelError(f"the ranking model {path} does not match its sha256: {RETRAIN}")
+    try:
+        ranker = LearnedRanker(
+            tuple(payload["features"]),
+            tuple(float(x) for x in payload["mean"]),
+            tuple(float(x) for x in payload["scale"]),
+            tuple(float(x) for x in payload["coef"]),
+            float(payload["intercept"]),
+            float(payload["threshold"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise ModelError(f"the ranking model {path} is not a ranker file: {RETRAIN}") from None
+    if not len(ranker.features) == len(ranker.mean) == len(ranker.scale) == len(ranker.coef):
+        raise ModelError(f"the ranking model {path} is not a ranker file: {RETRAIN}")
+    return ranker
+
+
+def make_ranker(name: str, path: Path = RANKER_FILE) -> Ranker:
+    """The ranker called `name`; names the allowed ones when given another."""
+    if name == "rules":
+        return RulesRanker()
+    if name == "learned":
+        return load_ranker(path)
+    raise ModelError(f"unknown ranker {name!r}; allowed: {', '.join(RANKERS)}")
