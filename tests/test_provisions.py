@@ -127,30 +127,73 @@ def test_a_list_of_links_is_never_quoted_and_ends_at_the_next_section():
     assert [p.kind for p in rules] == ["list"]
 
 
-def test_trimming_keeps_the_lead_in_of_a_quoted_item_and_marks_omissions():
-    c = chunk(
-        LIST + "\nThe restrictive measures shall be reviewed every year in the light of developments on the "
-        "ground, and the Council may amend them at any time when the situation so requires.",
-        ["2"] * 5,
-    )
-    provision = split(c)[0]
+def candidate_for(provision, best: int) -> Candidate:
+    """A candidate whose sentence `best` (an index into the provision's sentences) is the one that answers."""
     scores = {i: 0.0 for i in provision.sentences}
-    scores[provision.sentences[2]] = 1.0  # "(b) use infrastructure outside the Union;" answers
-    candidate = Candidate(
+    scores[provision.sentences[best]] = 1.0
+    return Candidate(
         provision,
-        None,
+        None,  # type: ignore[arg-type]
         0,
         tuple(scores[i] for i in provision.sentences),
-        frozenset(),  # type: ignore[arg-type]
+        frozenset(),
         np.zeros(3),
         {},
         1.0,
     )
-    quote, kept = Composer.trim(candidate, budget=20)
+
+
+def trimmer() -> Composer:
+    """A composer for trimming alone (nothing is retrieved), with the glossary's qualifying words."""
+    from assistant.catalogue import load_qualifiers
+    from assistant.config import PROJECT_ROOT
+
+    qualifiers = load_qualifiers(PROJECT_ROOT / "corpus" / "glossary.toml")
+    return Composer(
+        lambda _: np.zeros((0, 3)), {}, lambda texts: [[] for _ in texts], lambda _: 0.0, qualifiers=qualifiers
+    )
+
+
+REVIEW = (
+    "\nThe restrictive measures shall be reviewed every year in the light of developments on the "
+    "ground, and the Council may amend them at any time when the situation so requires."
+)
+
+
+def test_trimming_keeps_the_lead_in_of_a_quoted_item_and_marks_omissions():
+    provision = split(chunk(LIST + REVIEW, ["2"] * 5))[0]
+    # "(b) use infrastructure outside the Union;" answers; 12 words leave no room for the rest of the list
+    quote, kept = trimmer().trim(candidate_for(provision, 2), budget=12)
     assert kept == (provision.sentences[0], provision.sentences[2])
     assert quote.startswith("Cyber-attacks constituting an external threat include those which:")
     assert "(b) use infrastructure outside the Union;" in quote and "…" in quote
     assert "(a) originate" not in quote
+
+
+def test_a_list_is_quoted_whole_when_it_fits_the_budget_again():
+    provision = split(chunk(LIST + REVIEW, ["2"] * 5))[0]
+    # lead-in and (b) are 13 words; the other items bring the list to 33, within twice the budget of 20: the list
+    # is not quoted in part as if it were whole, and the review sentence, which does not answer, is left out
+    quote, kept = trimmer().trim(candidate_for(provision, 2), budget=20)
+    assert kept == provision.sentences[:4]
+    assert "(a) originate" in quote and "(c) are carried out" in quote and quote.endswith("…")
+
+
+def test_a_trimmed_provision_keeps_the_exception_that_qualifies_its_rule():
+    text = (
+        "1. Member States shall take the measures necessary to prevent the entry into, or transit through, their "
+        "territories of the persons listed in the Annex, including their family members and associates.\n"
+        "The Council shall keep the list of persons under constant review and amend it whenever needed in the light "
+        "of developments on the ground and of the information that Member States give it.\n"
+        "Paragraph 1 shall not apply where entry is required for the fulfilment of a judicial process."
+    )
+    provision = split(chunk(text, ["1", "1", "1"]))[0]
+    assert len(provision.sentences) == 3
+    # the travel ban answers; a budget of 30 words has no room for anything else, yet its exception stays
+    quote, kept = trimmer().trim(candidate_for(provision, 0), budget=30)
+    assert "shall not apply where entry is required for the fulfilment of a judicial process" in quote
+    assert "constant review" not in quote and "…" in quote
+    assert kept == (provision.sentences[0], provision.sentences[2])
 
 
 def test_a_fragment_comes_with_its_context_before_it_only_for_what_is_questions():

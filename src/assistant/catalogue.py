@@ -138,6 +138,20 @@ def load_words(path: Path) -> dict[str, tuple[str, ...]]:
     return {str(k): tuple(v) for k, v in words.items()}
 
 
+def load_qualifiers(path: Path) -> tuple[str, ...]:
+    """The glossary's words that qualify a rule (`[qualifiers] words`); absent file or table, none."""
+    if not path.is_file():
+        return ()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CorpusError(f"glossary {path} is not valid TOML: {exc}") from None
+    words = data.get("qualifiers", {}).get("words", [])
+    if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+        raise CorpusError(f"glossary {path}: [qualifiers] words must be a list of words")
+    return tuple(w.strip().lower() for w in words)
+
+
 def load_article_titles(path: Path) -> dict[tuple[str, str], str]:
     """Read article_titles.toml: {(source id, article number): descriptive title}; absent file, no titles."""
     if not path.is_file():

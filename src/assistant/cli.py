@@ -177,6 +177,13 @@ def evaluate(
     gate_retriever: Annotated[
         str, typer.Option(help="Run the gates apply to: a retriever (its quoted answers) or e.g. hybrid+llm.")
     ] = "hybrid",
+    rankers: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated rankers to compare on the same index (learned, rules); runs of a ranker other than "
+            "CFSP_RANKER are named like hybrid/rules. Default: the configured one only."
+        ),
+    ] = "",
     min_recall_at_5: Annotated[float | None, typer.Option(help="Fail below this recall@5.")] = None,
     min_mrr: Annotated[float | None, typer.Option(help="Fail below this MRR@k.")] = None,
     min_citation_accuracy: Annotated[
@@ -212,9 +219,30 @@ def evaluate(
         "abstention_accuracy": min_abstention_accuracy,
     }
     bounds.update({name: value for name, value in flags.items() if value is not None})
-    check_gates_apply(bounds, gate_retriever, [run_name(m, a) for a in answered_by for m in modes])
+    check_gates_apply(
+        bounds,
+        gate_retriever,
+        [run_name(m, a) for a in answered_by for m in modes]
+        + [
+            run_name(m, "extractive", r.strip())
+            for r in rankers.split(",")
+            if r.strip() and r.strip() != settings.ranker
+            for m in modes
+        ],
+    )
+    from .ranking import RANKERS
+
+    compared = [r.strip() for r in rankers.split(",") if r.strip()]
+    unknown = [r for r in compared if r not in RANKERS]
+    if unknown:
+        raise AssistantError(f"unknown ranker {unknown[0]!r}; allowed: {', '.join(RANKERS)}")
     questions = load_questions(sets)  # validated before the model and index are loaded
     assistant = Assistant.from_settings(settings)
+    others = {
+        name: Assistant.from_settings(settings.model_copy(update={"ranker": name}), assistant.embedder)
+        for name in dict.fromkeys(compared)
+        if name != settings.ranker
+    }
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -224,7 +252,7 @@ def evaluate(
         transient=True,
         disable=not err.is_terminal,
     ) as bar:
-        runs = len(modes) * len(answered_by)
+        runs = len(modes) * (len(answered_by) + len(others))
         task = bar.add_task(f"{len(questions)} questions x {runs} runs", total=len(questions) * runs)
         outcome = run_suite(
             assistant,
@@ -236,6 +264,7 @@ def evaluate(
             gate_retriever,
             progress=lambda done, total: bar.update(task, completed=done),
             answerers=answered_by,
+            others=others,
         )
     table = Table(
         "retriever", "R@1", "R@5", "R@10", f"MRR@{k}", "cite first", "keywords", "abst. acc.", "p95 ms", box=None
@@ -323,6 +352,60 @@ def benchmark(
     for label, cells in rows(report):
         table.add_row(label, *cells)
     out.print(table)
+
+
+train = typer.Typer(no_args_is_help=True, help="Train the relevance models on questions written from the texts.")
+commands.add_typer(train, name="train")
+TRAINING_DATA = Path("models/training")
+
+
+@train.command("list")
+def train_list(
+    out_path: Annotated[Path, typer.Option("--out", help="JSONL file to write, one provision per line.")],
+) -> None:
+    """Write every quotable provision with its stable id (what training questions are tied to)."""
+    from .training.listing import list_provisions, write_listing
+
+    entries = list_provisions(load_settings())
+    write_listing(entries, out_path)
+    err.print(f"{len(entries)} provisions written to {out_path}", markup=False, highlight=False)
+
+
+@train.command("all")
+def train_all(
+    questions: Annotated[Path, typer.Option(help="Folder of training question files (*.jsonl).")] = TRAINING_DATA
+    / "questions",
+    evaluation: Annotated[
+        str, typer.Option(help="Evaluation question folders, comma-separated (kept apart by similarity).")
+    ] = "eval/questions",
+    adapter_out: Annotated[Path, typer.Option(help="Where the embedding adapter goes.")] = Path("models/cfsp-minilm"),
+    ranker_out: Annotated[Path, typer.Option(help="Where the ranker goes.")] = Path("models/ranker/ranker.json"),
+    work: Annotated[Path, typer.Option(help="Work folder for the dev models and index.")] = Path(".data/training"),
+    seed: Annotated[int, typer.Option(help="Seed for the split, the sampling and the training.")] = 13,
+    epochs: Annotated[int, typer.Option(help="Epochs of adapter training.")] = 2,
+    curve: Annotated[str, typer.Option(help="Learning-curve sizes besides all, comma-separated.")] = "1000,2000",
+) -> None:
+    """The whole recipe with fixed seeds: learning curve on a dev split by document, the ranker chosen on dev, then
+    the shipped adapter trained on all questions (see models/cfsp-minilm/MODEL_CARD.md)."""
+    from .training.encoder import EncoderRecipe
+    from .training.workflow import Plan
+    from .training.workflow import train_all as run
+
+    files = tuple(sorted(questions.glob("*.jsonl")))
+    if not files:
+        raise AssistantError(f"no training question files (*.jsonl) in {questions}")
+    sizes = tuple(int(c) for c in curve.split(",") if c.strip())
+    plan = Plan(
+        files,
+        tuple(Path(p.strip()) for p in evaluation.split(",") if p.strip()),
+        adapter_out,
+        ranker_out,
+        work,
+        seed=seed,
+        recipe=EncoderRecipe(epochs=epochs, seed=seed),
+        curve=sizes,
+    )
+    run(load_settings(), plan, lambda line: err.print(line, markup=False, highlight=False))
 
 
 @commands.command("feedback-export")

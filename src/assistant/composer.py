@@ -86,8 +86,13 @@ class Composer:
         passages: int = 5,
         siblings: Callable[[Chunk], list[Chunk]] = lambda chunk: [chunk],
         ranker: Ranker | None = None,
+        qualifiers: tuple[str, ...] = (),
     ):
         self.ranker: Ranker = ranker or RulesRanker()
+        # words that qualify a rule, as whole words or phrases ("not" but not "notably")
+        self.qualifies = (
+            re.compile(r"\b(" + "|".join(re.escape(q) for q in qualifiers) + r")\b", re.I) if qualifiers else None
+        )
         self.siblings = siblings
         self.sentence_vectors_of = sentence_vectors_of
         self.position_of = position_of
@@ -354,11 +359,11 @@ class Composer:
             return False
         return float(a.vector @ b.vector) > DUPLICATE_SIMILARITY
 
-    @staticmethod
-    def trim(cand: Candidate, budget: int, from_start: bool = False) -> tuple[str, tuple[int, ...]]:
+    def trim(self, cand: Candidate, budget: int, from_start: bool = False) -> tuple[str, tuple[int, ...]]:
         """The provision's wording within about `budget` words: whole if it fits, else its most relevant sentences
-        in reading order (a list item keeps its lead-in, a lead-in its best items), "…" where sentences are left
-        out."""
+        in reading order (a list item keeps its lead-in, a lead-in its best items, or all its items when they fit
+        in the budget again), "…" where sentences are left out. A sentence of the provision that qualifies its
+        rule (`qualifiers`: "except", "unless", "shall not apply" ...) is never left out."""
         p = cand.provision
         length = {i: len(p.sentence_text(i).split()) for i in p.sentences}
         if sum(length.values()) <= budget:
@@ -380,6 +385,14 @@ class Composer:
                 continue
             keep |= wanted
             used += extra
+        for lead in p.lead_ins & keep:  # a list quoted whole when it fits in the budget again
+            items = [item for item, of in p.requires if of == lead and item not in keep]
+            if used + sum(length[i] for i in items) <= 2 * budget:
+                keep |= set(items)
+                used += sum(length[i] for i in items)
+        if self.qualifies is not None:  # what qualifies the quoted rule stays, whatever the budget
+            keep |= {i for i in p.sentences if self.qualifies.search(p.sentence_text(i))}
+            keep |= {lead_of[i] for i in keep if i in lead_of}
         pieces: list[str] = []
         skipped = False
         for i in p.sentences:

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
         "local", description="local (packaged model) or openai-compatible (an HTTP endpoint)."
     )
     embedding_model: str = PACKAGED_MODEL
+    embedding_adapter: Path = Field(
+        PROJECT_ROOT / "models" / "cfsp-minilm",
+        description="The fine-tuned model's LoRA adapter (for CFSP_EMBEDDING_MODEL=cfsp-minilm).",
+    )
     embedding_base_url: str | None = Field(
         None, description="openai-compatible: base URL, e.g. http://127.0.0.1:7860/v1."
     )

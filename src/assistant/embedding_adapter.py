@@ -119,6 +119,10 @@ def _merge(base: Path, adapter_dir: Path, out: Path) -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from peft import PeftModel
     from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
 
     shutil.copytree(base, out, dirs_exist_ok=True)
     model = AutoModel.from_pretrained(str(base), local_files_only=True)
@@ -136,5 +140,5 @@ def _merge(base: Path, adapter_dir: Path, out: Path) -> None:
 def model_identity(settings: Settings) -> str:
     """The model name an index built with these settings records (the fine-tuned model's names its adapter)."""
     if settings.embedding_provider == "local" and settings.embedding_model == TUNED_MODEL:
-        return adapter_identity()
+        return adapter_identity(settings.embedding_adapter)
     return settings.embedding_model

@@ -183,8 +183,8 @@ def local_model(settings: Settings) -> tuple[Path, str, str]:
     """(folder, sha256 of its weights, model id) of the packaged model or of the project's fine-tuned one (the
     packaged weights with the shipped adapter merged in, "cfsp-minilm@<adapter sha>")."""
     if settings.embedding_model == TUNED_MODEL:
-        folder, weights = tuned_model_dir(settings.data_dir)
-        return folder, weights, adapter_identity()
+        folder, weights = tuned_model_dir(settings.data_dir, settings.embedding_adapter)
+        return folder, weights, adapter_identity(settings.embedding_adapter)
     return packaged_model_dir(settings.data_dir), MODEL_SHA256, PACKAGED_MODEL
 
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from threadpoolctl import threadpool_limits
 
 from .answering import RESERVE_PASSAGES, Answerer, other_language
-from .catalogue import load_glossary, load_words
+from .catalogue import load_glossary, load_qualifiers, load_words
 from .checking import Checker
 from .composer import Composer, idf_of
 from .config import Settings
@@ -81,6 +81,7 @@ class Assistant:
         self.languages = LanguageDetector()
         self.english = english_words()
         self.ranker = make_ranker(settings.ranker)
+        self.qualifiers = load_qualifiers(settings.glossary_path)
         self._engine = self._build(index)
         self._lease: Lease | None = Lease(settings, index.generation)
         self._stamp = manifest_stamp(settings)
@@ -103,6 +104,7 @@ class Assistant:
             passages=self.settings.top_k,
             siblings=index.unit_of,
             ranker=self.ranker,
+            qualifiers=self.qualifiers,
         )
         answerer = Answerer(
             composer,

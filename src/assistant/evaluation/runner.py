@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from ..pipeline import Assistant
@@ -58,20 +58,24 @@ class QuestionResult:
     language: str = "en"  # the question's
     answer_language: str = "en"  # the answer text's, as detected
     first_sentence_ms: float = 0.0
+    ranker: str = ""  # another ranker than the configured one (`eval --rankers`); "" for the configured one
 
     @property
     def run(self) -> str:
-        """The run this result belongs to: the retriever, with the answerer when it is not the quoted one."""
-        return run_name(self.retriever, self.answerer)
+        """The run this result belongs to: the retriever, with the answerer when it is not the quoted one and the
+        ranker when it is not the configured one."""
+        return run_name(self.retriever, self.answerer, self.ranker)
 
     def to_dict(self) -> dict:
         """JSON-ready form (a line of per_question.jsonl)."""
         return asdict(self)
 
 
-def run_name(retriever: str, answerer: str) -> str:
-    """The run's name: the retriever ("hybrid") for quoted answers, "hybrid+llm" for the language model's."""
-    return retriever if answerer == "extractive" else f"{retriever}+{answerer}"
+def run_name(retriever: str, answerer: str, ranker: str = "") -> str:
+    """The run's name: the retriever ("hybrid") for quoted answers, "hybrid+llm" for the language model's, and
+    "hybrid/rules" for another ranker than the configured one."""
+    name = retriever if answerer == "extractive" else f"{retriever}+{answerer}"
+    return f"{name}/{ranker}" if ranker else name
 
 
 @dataclass
@@ -104,7 +108,13 @@ def source_kind(question: EvalQuestion, kinds: dict[str, str]) -> str:
 
 
 def evaluate_one(
-    assistant: Assistant, question: EvalQuestion, mode: str, k: int, kind: str, answerer: str = "extractive"
+    assistant: Assistant,
+    question: EvalQuestion,
+    mode: str,
+    k: int,
+    kind: str,
+    answerer: str = "extractive",
+    ranker: str = "",
 ) -> QuestionResult:
     """Ask one question (with its history) in one retrieval mode and score what came back."""
     answer = assistant.ask(question.question, top_k=k, mode=mode, history=question.history, answerer=answerer)
@@ -158,6 +168,7 @@ def evaluate_one(
         language=answer.language,
         answer_language=assistant.languages.detect(answer.text).code if answered else answer.language,
         first_sentence_ms=round(answer.first_sentence_ms, 3),
+        ranker=ranker,
     )
 
 
@@ -168,12 +179,16 @@ def run(
     k: int = 10,
     progress: Callable[[int, int], None] | None = None,
     answerers: Sequence[str] = ("extractive",),
+    others: Mapping[str, Assistant] | None = None,
 ) -> EvalRun:
-    """Evaluate every question with every retriever and answerer; `progress(done, total)` is called after each."""
+    """Evaluate every question with every retriever and answerer; `progress(done, total)` is called after each.
+    `others` are assistants on the same index with other rankers (by ranker name), each run with the quoted
+    answerer as well, so the rankers are compared on the same questions in one run."""
     unknown = [r for r in retrievers if r not in MODES]
     if unknown:
         raise ValueError(f"unknown retriever(s) {', '.join(unknown)}; choose from {', '.join(MODES)}")
-    runs = [(mode, answerer) for answerer in answerers for mode in retrievers]
+    runs = [(mode, answerer, "") for answerer in answerers for mode in retrievers]
+    runs += [(mode, "extractive", name) for name in (others or {}) for mode in retrievers]
     kinds: dict[str, str] = {}
     for chunk in assistant.index.chunks:
         if chunk.kind != "official summary":
@@ -181,15 +196,16 @@ def run(
     started = time.perf_counter()
     results: list[QuestionResult] = []
     total = len(questions) * len(runs)
-    for mode, answerer in runs:
+    for mode, answerer, ranker in runs:
+        asking = (others or {})[ranker] if ranker else assistant
         for question in questions:
-            results.append(evaluate_one(assistant, question, mode, k, source_kind(question, kinds), answerer))
+            results.append(evaluate_one(asking, question, mode, k, source_kind(question, kinds), answerer, ranker))
             if progress:
                 progress(len(results), total)
     manifest = assistant.index.manifest
     return EvalRun(
         results,
-        [run_name(mode, answerer) for mode, answerer in runs],
+        [run_name(mode, answerer, ranker) for mode, answerer, ranker in runs],
         k,
         sorted({q.set_name for q in questions}),
         len(questions),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,13 +47,15 @@ def evaluate(
     gate_retriever: str = "hybrid",
     progress: Callable[[int, int], None] | None = None,
     answerers: Sequence[str] = ("extractive",),
+    others: Mapping[str, Assistant] | None = None,
 ) -> Outcome:
     """Run every question with every retriever and answerer, check the gates on `gate_retriever` (a retriever's
     quoted answers, or a run such as "hybrid+llm") and write the report files."""
     gates = gates or {}
     runs = [run_name(mode, answerer) for answerer in answerers for mode in retrievers]
+    runs += [run_name(mode, "extractive", name) for name in (others or {}) for mode in retrievers]
     check_gates_apply(gates, gate_retriever, runs)
-    result = run(assistant, questions, retrievers, k, progress, answerers)
+    result = run(assistant, questions, retrievers, k, progress, answerers, others)
     summary = summarize([r for r in result.results if r.run == gate_retriever])
     checked = gating.check(summary, gates)
     return Outcome(reporting.write(result, out_dir, gate_retriever, checked), checked, result)

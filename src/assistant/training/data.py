@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..chunking import TREATIES
 from ..errors import AssistantError
 from .listing import ProvisionEntry
 
@@ -71,6 +72,14 @@ class TrainingQuestion:
         """The documents its answer comes from."""
         return frozenset(listing[p].source_id for p in self.provisions)
 
+    def units(self, listing: Mapping[str, ProvisionEntry]) -> frozenset[str]:
+        """The units its answer comes from, as the dev split holds them out: a document, or for the two Treaties
+        (one long document each) an article."""
+        return frozenset(
+            f"{listing[p].source_id}:{listing[p].article}" if listing[p].source_id in TREATIES else listing[p].source_id
+            for p in self.provisions
+        )
+
 
 def _parse(line: str, where: str) -> TrainingQuestion:
     try:
@@ -132,17 +141,18 @@ def read_questions(
 def split_by_document(
     questions: list[TrainingQuestion], listing: Mapping[str, ProvisionEntry], dev_share: float, seed: int
 ) -> tuple[list[TrainingQuestion], list[TrainingQuestion]]:
-    """(train, dev): a share of the documents is held out whole, with every question whose answer comes from one of
-    them, as after a corpus update; unanswerable questions are split at random in the same proportion."""
+    """(train, dev): a share of the documents (Treaty articles count as documents) is held out whole, with every
+    question whose answer comes from one of them, as after a corpus update; unanswerable questions are split at
+    random in the same proportion."""
     rng = random.Random(seed)
-    documents = sorted({s for q in questions if q.answerable for s in q.sources(listing)})
+    documents = sorted({s for q in questions if q.answerable for s in q.units(listing)})
     rng.shuffle(documents)
     held = set(documents[: max(1, round(dev_share * len(documents)))])
     train: list[TrainingQuestion] = []
     dev: list[TrainingQuestion] = []
     for q in questions:
         if q.answerable:
-            (dev if q.sources(listing) & held else train).append(q)
+            (dev if q.units(listing) & held else train).append(q)
         else:
             (dev if rng.random() < dev_share else train).append(q)
     return train, dev

@@ -30,7 +30,7 @@ class EncoderRecipe:
     rank: int = 16
     alpha: int = 32
     dropout: float = 0.1
-    max_tokens: int = 192  # provisions longer than this are cut for training (most are shorter)
+    max_tokens: int = 128  # provisions longer than this are cut for training (most are about this long)
     hard_negatives: bool = True
     seed: int = 13
     scale: float = 20.0
@@ -117,8 +117,8 @@ def train_adapter(
         target_modules=TARGET_MODULES,
         bias="none",
     )
-    transformer = model[0]
-    transformer.auto_model = get_peft_model(transformer.auto_model, config)  # type: ignore[arg-type]
+    # peft injects the LoRA layers into the transformer in place; the wrapper saves just the adapter
+    adapter = get_peft_model(model[0].auto_model, config)  # type: ignore[arg-type]
     loss_fn = MultipleNegativesRankingLoss(model, scale=recipe.scale)
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=recipe.learning_rate, weight_decay=0.01)
@@ -139,17 +139,18 @@ def train_adapter(
             texts = [[r[0] for r in batch], [r[2] for r in batch]]
             if recipe.hard_negatives and all(r[3] for r in batch):
                 texts.append([r[3] for r in batch])
-            features = [model.tokenize(t) for t in texts]
+            features = [model.preprocess(t) for t in texts]
             loss = loss_fn(features, torch.zeros(len(batch)))
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
             scheduler.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             step += 1
             if step % 20 == 0 or step == total:
                 progress(f"epoch {epoch + 1}/{recipe.epochs} step {step}/{total} loss {np.mean(losses[-20:]):.3f}")
         last = float(np.mean(losses))
     out_dir.mkdir(parents=True, exist_ok=True)
-    transformer.auto_model.save_pretrained(str(out_dir))
+    adapter.save_pretrained(str(out_dir))
+    (out_dir / "README.md").unlink(missing_ok=True)  # peft's blank model card: the project writes its own
     return {"loss": last, "seconds": time.perf_counter() - started, "pairs": float(len(rows)), "steps": float(total)}

@@ -1,0 +1,60 @@
+import json
+import math
+
+import pytest
+
+from assistant.errors import ModelError
+from assistant.ranking import (
+    RANKER_FILE,
+    LearnedRanker,
+    RulesRanker,
+    load_ranker,
+    make_ranker,
+    save_ranker,
+)
+
+
+def test_the_rules_ranker_is_the_weighted_sum_of_the_features_it_knows():
+    ranker = RulesRanker({"dense_best": 0.5, "background": -0.25})
+    # 0.5 * 0.8 - 0.25 * 1 = 0.15; a feature it has no weight for adds nothing
+    assert ranker.scores([{"dense_best": 0.8, "background": 1.0, "passage": 9.0}]) == [pytest.approx(0.15)]
+    assert ranker.answers(0.15) is None  # a weighted sum is no probability
+
+
+def test_the_learned_ranker_is_a_logistic_regression_over_standardised_features():
+    ranker = LearnedRanker(("a", "b"), (1.0, 0.0), (2.0, 1.0), (1.0, -1.0), 0.5, threshold=0.6)
+    # z = 0.5 + 1 * (3 - 1) / 2 - 1 * (0.5 - 0) / 1 = 1.0
+    (p,) = ranker.scores([{"a": 3.0, "b": 0.5}])
+    assert p == pytest.approx(1 / (1 + math.exp(-1.0)))
+    assert ranker.answers(p) is True  # 0.731 >= 0.6
+    assert ranker.answers(0.59) is False
+
+
+def test_a_saved_ranker_loads_back_and_a_damaged_one_is_one_line_naming_the_fix(tmp_path):
+    ranker = LearnedRanker(("a",), (0.0,), (1.0,), (2.0,), -1.0, threshold=0.3)
+    path = tmp_path / "ranker.json"
+    save_ranker(ranker, path, {"dev": {"first": 0.8}})
+    assert load_ranker(path) == ranker
+    record = json.loads(path.read_text())
+    record["model"]["coef"] = [3.0]  # changed without its checksum
+    path.write_text(json.dumps(record))
+    with pytest.raises(ModelError) as damaged:
+        load_ranker(path)
+    assert "does not match its sha256" in str(damaged.value) and "cfsp-assistant train" in str(damaged.value)
+    assert "\n" not in str(damaged.value)
+    with pytest.raises(ModelError, match="is missing"):
+        load_ranker(tmp_path / "nothing.json")
+    path.write_text("not json")
+    with pytest.raises(ModelError, match="is not a ranker file"):
+        load_ranker(path)
+
+
+def test_the_shipped_ranker_loads_with_its_checksum_and_reads_the_composer_features():
+    ranker = load_ranker(RANKER_FILE)
+    assert {"dense_best", "lexical", "background"} <= set(ranker.features)
+    assert 0.0 < ranker.threshold < 1.0
+
+
+def test_an_unknown_ranker_names_the_allowed_ones():
+    with pytest.raises(ModelError, match="allowed: learned, rules"):
+        make_ranker("magic")
