@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 
 from assistant.chunking import split_sentences
 from assistant.composer import Candidate, Composer
@@ -239,3 +240,35 @@ def test_a_question_of_names_alone_is_spoken_of_by_wording_that_holds_the_names(
         for cand in composer.candidates(query, Retrieval((Hit(c, 1.0),), np.zeros(3)))
     }
     assert found == {"Ireland and Italy take part.": 1.0, "The Agency shall have its seat in Brussels.": 0.0}
+
+
+def test_the_ranker_features_of_each_candidate_worked_out_by_hand():
+    """Two provisions of one retrieved passage, sentence vectors set by hand: the features the ranker reads."""
+    c = chunk(
+        "1. The Agency shall have its seat in Brussels.\n2. Whereas the Agency was set up in 2004.",
+        ["1", "2"],
+        label="Art. 1 of Decision (CFSP) 2019/797",
+    )
+
+    def terms(texts: list[str]) -> list[list[str]]:
+        return [[w for w in re.findall(r"\w+", t.lower()) if w not in {"where", "is", "the", "s"}] for t in texts]
+
+    # the chunk's sentences are "1.", the rule, "2." and the recital: the rule points along x (the question's
+    # direction), the recital along y
+    vectors = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]], dtype=np.float32)
+    composer = Composer(lambda position: vectors, {c.id: 0}, terms, lambda t: 1.0)
+    query = Query("Where is the Agency's seat?", "Where is the Agency's seat?", "Where is the Agency's seat?")
+    retrieval = Retrieval((Hit(c, 1.0, dense=0.6, via="dense"),), np.array([1.0, 0.0, 0.0], dtype=np.float32))
+    found = {cand.text: cand.features for cand in composer.candidates(query, retrieval)}
+    seat = found["The Agency shall have its seat in Brussels."]
+    recital = found["Whereas the Agency was set up in 2004."]
+    # the question's terms are "agency" and "seat", each of idf 1: the first provision holds both, the second one
+    assert seat["lexical"] == 1.0 and recital["lexical"] == 0.5
+    assert seat["dense_best"] == 1.0 and recital["dense_best"] == 0.0  # its sentence's cosine with the question
+    assert seat["passage"] == recital["passage"] == 0.6  # the passage's own similarity
+    assert seat["rank"] == 1.0  # 1 / (1 + rank 0)
+    assert seat["background"] == 0.0 and recital["background"] == 1.0  # "Whereas ..." is a recital
+    assert seat["sibling"] == 0.0 and seat["reference"] == 0.0
+    assert seat["authority"] == pytest.approx(2 / 3)  # a legal act: (4 - tier 2) / 3
+    # the rules ranker's sum of them puts the provision that answers first
+    assert next(iter(found)) == "The Agency shall have its seat in Brussels."

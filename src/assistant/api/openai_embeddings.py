@@ -64,7 +64,8 @@ def embeddings_router(embedder: Embedder, settings: Settings, limiter: anyio.Cap
     @router.post("/embeddings", response_model=EmbeddingResponse, summary="Embed texts (OpenAI-compatible)")
     async def embeddings(request: EmbeddingRequest):
         """Unit-length vectors of the inputs by the served model, with the model tokens read as usage."""
-        if request.model is not None and request.model != embedder.model_id:
+        # "cfsp-minilm" names the served fine-tuned model as well as its full id "cfsp-minilm@<adapter>"
+        if request.model is not None and request.model not in (embedder.model_id, embedder.model_id.split("@")[0]):
             return error(
                 404, f"model {request.model!r} is not served here; this server embeds with {embedder.model_id!r}"
             )

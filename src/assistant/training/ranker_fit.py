@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..composer import Candidate
+from ..errors import AssistantError
 from ..ranking import LearnedRanker
 from .data import TrainingQuestion
 from .listing import ProvisionEntry
@@ -85,7 +86,10 @@ def question_rows(
 
 def fit(rows: Sequence[QuestionRows], c: float, seed: int = 13) -> LearnedRanker:
     """Logistic regression (scikit-learn, standardised features, L2 strength 1/c) on every candidate of the rows."""
-    from sklearn.linear_model import LogisticRegression
+    try:
+        from sklearn.linear_model import LogisticRegression
+    except ImportError:
+        raise AssistantError("fitting the ranker needs scikit-learn: pip install 'cfsp-assistant[train]'") from None
 
     x = np.vstack([r.features for r in rows if len(r.labels)])
     y = np.concatenate([r.labels for r in rows if len(r.labels)])

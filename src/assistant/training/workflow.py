@@ -145,20 +145,21 @@ def train_all(settings: Settings, plan: Plan, say: Callable[[str], None] = print
         "recipe": asdict(plan.recipe),
         "seed": plan.seed,
     }
-    # 4. the learning curve, and the packaged model as its starting point
+    # 4. the packaged model as the learning curve's starting point, then the adapter of all training-split questions
     curve = [{"questions": 0, **asdict(dense_retrieval(base.embed_texts, dev, listing))}]
     say(f"dev dense retrieval, packaged model: {curve[0]}")
     model_dir = packaged_model_dir(settings.data_dir)
-    sizes = [s for s in plan.curve if s < sum(q.answerable for q in train)] + [sum(q.answerable for q in train)]
+    answerable_train = sum(q.answerable for q in train)
     dev_adapter = plan.work / "adapter-train"
-    for size in sizes:
-        adapter = dev_adapter if size == sizes[-1] else plan.work / f"adapter-{size}"
+
+    def curve_point(size: int, adapter: Path) -> None:
         stats = _trained(model_dir, _subset(train, size, plan.seed), listing, adapter, plan.recipe, say)
         tuned = make_embedder(_tuned(settings, adapter, plan.work / "data"))
         point = {"questions": size, **asdict(dense_retrieval(tuned.embed_texts, dev, listing)), **stats}
         curve.append(point)
         say(f"dev dense retrieval after {size}: {point}")
-    record["curve"] = curve
+
+    curve_point(answerable_train, dev_adapter)
     # 5. the ranker, on an index built with the all-training-split adapter
     index_settings = _tuned(settings, dev_adapter, plan.work / "index").model_copy(update={"ranker": "rules"})
     embedder = make_embedder(index_settings)
@@ -192,9 +193,12 @@ def train_all(settings: Settings, plan: Plan, say: Callable[[str], None] = print
         "tried": [{"C": c, "dev_first": first} for first, c, _ in tried],
         "weights": dict(zip(ranker.features, ranker.coef, strict=True)),
     }
-    # 6. the shipped adapter, on all the questions
+    # 6. the shipped adapter, on all the questions; then the rest of the learning curve
     say(f"training the shipped adapter on all {record['answerable']} answerable questions")
     record["shipped"] = _trained(model_dir, questions, listing, plan.adapter_out, plan.recipe, say)
+    for size in sorted(s for s in plan.curve if s < answerable_train):
+        curve_point(size, plan.work / f"adapter-{size}")
+    record["curve"] = sorted(curve, key=lambda point: point["questions"])
     card = {k: record[k] for k in ("questions", "train", "dev", "seed")} | {"dev": asdict(learned)}
     save_ranker(ranker, plan.ranker_out, card)
     record["seconds"] = time.perf_counter() - started
