@@ -58,7 +58,7 @@ class Plan:
 class DenseMetrics:
     """Dense retrieval of the provision that answers, among every provision of the corpus."""
 
-    questions: int
+    asked: int  # answerable questions measured
     r1: float
     r5: float
     mrr10: float
