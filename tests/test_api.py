@@ -331,7 +331,7 @@ def test_sources_and_health(open_api, assistant):
         "generation": assistant.index.generation,
         "documents": assistant.index.manifest.documents,
         "chunks": len(assistant.index.chunks),
-        "embedding_model": assistant.embedder.model_id,
+        "embedding_model": "all-MiniLM-L6-v2",
         "embedding_provider": "local",
         "dimension": 384,
         "vector_store": "embedded",
@@ -375,12 +375,10 @@ def test_stream_sends_pieces_then_the_same_answer_as_json(open_api):
 @pytest.mark.slow
 def test_embeddings_are_the_local_models(open_api, embedder):
     texts = ["Article 42(7) TEU: the mutual assistance clause.", "permanent structured cooperation", "sanctions"]
-    # the fine-tuned model is asked for by its name, with or without its adapter's identity
-    assert embedder.model_id.startswith("cfsp-minilm@")
-    response = httpx.post(f"{open_api}/v1/embeddings", json={"input": texts, "model": "cfsp-minilm"}, timeout=60)
+    response = httpx.post(f"{open_api}/v1/embeddings", json={"input": texts, "model": "all-MiniLM-L6-v2"}, timeout=60)
     assert response.status_code == 200
     body = response.json()
-    assert body["object"] == "list" and body["model"] == embedder.model_id
+    assert body["object"] == "list" and body["model"] == "all-MiniLM-L6-v2"
     assert [row["index"] for row in body["data"]] == [0, 1, 2] and all(r["object"] == "embedding" for r in body["data"])
     served = np.array([row["embedding"] for row in body["data"]], dtype=np.float32)
     assert served.shape == (3, 384)
@@ -407,7 +405,7 @@ def test_embeddings_limits(open_api, full_settings):
     )
     assert_error(post({"input": []}), 422, "input is empty")
     assert_error(post({"input": ["fine", "  "]}), 422, "input 1 is empty")
-    assert_error(post({"input": "x", "model": "text-embedding-3-small"}), 404, "cfsp-minilm@")
+    assert_error(post({"input": "x", "model": "text-embedding-3-small"}), 404, "all-MiniLM-L6-v2")
     assert_error(post({"input": "x", "dimensions": 1536}), 422, "dimensions must be 384")
     assert_error(post({"input": [[101, 2054]]}), 422, "input")
 

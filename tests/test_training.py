@@ -158,7 +158,8 @@ def test_a_tiny_training_run_makes_an_adapter_that_loads_checked_and_changes_the
     out = tmp_path / "adapter"
     recipe = EncoderRecipe(epochs=1, batch_size=8, max_tokens=64, seed=3)
     stats = train_adapter(base, questions, LISTING, out, recipe, progress=lambda line: None)
-    assert stats["pairs"] == 15 and stats["steps"] == 2
+    # five provisions, three questions each: a batch holds each provision once, so 3 batches of 5 (not 2 of 8)
+    assert stats["pairs"] == 15 and stats["steps"] == 3
     assert (out / "adapter_model.safetensors").stat().st_size < 5_000_000  # an adapter, not a whole model
     write_sums(out)
     merged, weights = tuned_model_dir(tmp_path / "data", out)

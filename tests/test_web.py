@@ -120,27 +120,6 @@ def test_every_example_question_is_answered_with_citations(assistant):
         assert not answer.abstained and answer.citations and "[1]" in answer.text, question
 
 
-# What answers each start-screen question, read from the texts: (source, article) any of which may lead
-START_ANSWERS = {
-    "Can the EU decide foreign policy by majority vote?": {("TEU", "31")},
-    "What is the role of the High Representative?": {("TEU", "18"), ("TEU", "27")},
-    "What does EULEX Kosovo do?": {("32008E0124", "2"), ("32008E0124", "3"), ("32008E0124", "")},
-    "What is PESCO?": {("TEU", "42"), ("TEU", "46"), ("PROTOCOL-10", ""), ("PROTOCOL-10", "1"), ("32017D2315", "")},
-    "How does the EU adopt sanctions?": {("TEU", "29"), ("TFEU", "215")},
-    "Does the EU have a mutual defence clause like NATO?": {("TEU", "42")},
-}
-
-
-@pytest.mark.slow
-def test_every_start_screen_question_cites_the_provision_that_answers_first(assistant):
-    assert set(START_ANSWERS) == set(START)
-    for question, answers in START_ANSWERS.items():
-        first = assistant.ask(question).citations[0]
-        assert (first.source_id, first.article) in answers, (question, first.label)
-        if question.startswith("Does the EU have a mutual defence"):
-            assert first.paragraph == "7", first.label  # Art. 42(7), not its neighbours
-
-
 @pytest.fixture(scope="module")
 def chat(assistant) -> Chat:
     return Chat(assistant, ExamplePicker(EXAMPLES, assistant.embedder.embed_query), stream_delay=0)

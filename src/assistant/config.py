@@ -50,8 +50,8 @@ class Settings(BaseSettings):
         "local", description="local (packaged model) or openai-compatible (an HTTP endpoint)."
     )
     embedding_model: str = Field(
-        "cfsp-minilm",
-        description="cfsp-minilm (the packaged model fine-tuned here), all-MiniLM-L6-v2 (as packaged), a local "
+        PACKAGED_MODEL,
+        description="all-MiniLM-L6-v2 (as packaged), cfsp-minilm (the packaged model fine-tuned here), a local "
         "sentence-transformers folder, or an endpoint's model name.",
     )
     embedding_adapter: Path = Field(
@@ -103,7 +103,7 @@ class Settings(BaseSettings):
         0.38, ge=-1.0, le=1.0, description="Minimum cosine similarity of the best passage."
     )
     ranker: str = Field(
-        "learned",
+        "rules",
         description="How candidate provisions are scored: learned (the model in models/ranker, which also decides "
         "whether anything answers) or rules (the hand-weighted sum).",
     )
