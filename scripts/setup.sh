@@ -1,25 +1,69 @@
 #!/usr/bin/env bash
-# Create .venv and install the project. torch==2.13.0 (CPU build) goes first so nothing pulls a GPU build.
+# Create .venv (or reuse it) and install torch==2.13.0 (CPU build, first, so nothing pulls a GPU build), then the
+# project with its runtime dependencies and the extras named as arguments: `bash scripts/setup.sh` for serving
+# (scripts/run.sh), `bash scripts/setup.sh test` for the tests (scripts/test.sh). Running it again with other
+# extras adds them to the same .venv.
+#
+# Every wheel installed is first gathered in a wheelhouse in pip's cache folder (`pip cache dir`/cfsp-wheelhouse,
+# never in the repository), and installed from there without asking an index: a second clone on this machine
+# sets up in seconds instead of resolving against the package index again, and a wheel pip had to build from
+# source (llama-cpp-python, for the tests) is built once. An empty pip cache means an empty wheelhouse.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+extras=$(IFS=,; echo "$*")
+spec="."
+if [ -n "$extras" ]; then
+  spec=".[$extras]"
+fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 
-pip_install() {
-  # pip's notes about this machine's extra package folder are noise; its errors are not: a failed install stops here
-  local log
+# Nothing to do when this .venv already holds these extras for this very pyproject.toml.
+stamp=".venv/.cfsp-setup-$(echo "${extras:-runtime}" | tr ',' '-')"
+wanted="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && .venv/bin/python -c "import assistant" 2>/dev/null; then
+  echo "set-up: .venv is up to date (${extras:-runtime dependencies})"
+  exit 0
+fi
+
+pip_quiet() {
+  # pip's notes about this machine's extra package folder are noise; its errors are not (the caller decides)
+  local log status
   log=$(mktemp)
-  if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check "$@" >"$log" 2>&1; then
+  status=0
+  .venv/bin/python -m pip "$@" --quiet --disable-pip-version-check >"$log" 2>&1 || status=$?
+  if [ "$status" -ne 0 ] && [ -z "${SETUP_QUIET_FAILURE:-}" ]; then
     grep -v "^WARNING: Location" "$log" >&2 || true
-    rm -f "$log"
-    echo "setup failed: pip install $*" >&2
-    exit 1
   fi
-  grep -v "^WARNING: Location" "$log" || true
   rm -f "$log"
+  return "$status"
 }
 
-pip_install torch==2.13.0
-pip_install -e ".[test]"
-.venv/bin/python -c "import assistant, torch; print('installed cfsp-assistant', assistant.__version__, 'with torch', torch.__version__)"
+# Not byte-compiled at install: Python compiles the modules it imports, on first import, and most of torch's are never
+# imported here.
+install_from() {
+  pip_quiet install --no-compile --no-index --find-links "$1" torch==2.13.0 \
+    && pip_quiet install --no-compile --no-index --find-links "$1" -e "$spec"
+}
+
+wheels=""
+if cache=$(.venv/bin/python -m pip cache dir 2>/dev/null) && [ -n "$cache" ]; then
+  wheels="$cache/cfsp-wheelhouse"
+fi
+if [ -n "$wheels" ] && [ -d "$wheels" ] && SETUP_QUIET_FAILURE=1 install_from "$wheels"; then
+  echo "set-up: installed from the wheelhouse $wheels"
+elif [ -n "$wheels" ] && mkdir -p "$wheels" \
+  && pip_quiet wheel --wheel-dir "$wheels" torch==2.13.0 \
+  && pip_quiet wheel --wheel-dir "$wheels" "setuptools>=69" "$spec"; then
+  # pip wheel also made this project's own wheel: the wheelhouse serves other clones, which install their own copy
+  rm -f "$wheels"/cfsp_assistant-*.whl
+  echo "set-up: gathered the wheels in $wheels"
+  install_from "$wheels" || { echo "setup failed: pip install from $wheels" >&2; exit 1; }
+else
+  # no usable pip cache (PIP_NO_CACHE_DIR, a read-only cache): straight from the package index
+  pip_quiet install --no-compile torch==2.13.0 && pip_quiet install --no-compile -e "$spec" \
+    || { echo "setup failed: pip install $spec" >&2; exit 1; }
+fi
+.venv/bin/python -c "import assistant, importlib.metadata as m; print('installed cfsp-assistant', assistant.__version__, 'with torch', m.version('torch'))"
+echo "$wanted" >"$stamp"

@@ -3,7 +3,7 @@
 # against ../shared/corpus. Extra arguments go to pytest (`bash scripts/test.sh -m "not slow"` for the fast part).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh || exit 1
+bash scripts/setup.sh test || exit 1  # runtime dependencies plus the test extras (which hold llm, train, dev)
 # The browser tests drive Debian's chromium with Playwright (no browser download).
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then

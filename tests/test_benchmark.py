@@ -28,6 +28,9 @@ def test_benchmark_reports_every_measurement_and_leaves_nothing(home, small_sett
     (run,) = json.loads(result.stdout)["backends"]
     assert run["backend"] == "torch" and run["chunks"] == run["embedded"] > 0  # cold: everything embedded
     assert run["reingest_unchanged"] is True
+    # the cold ingest says where its time went; a new index from the embedding cache embeds nothing
+    assert set(run["ingest_stages"]) >= {"read", "chunk", "embed", "vector store", "lexical", "write"}
+    assert run["ingest_stages"]["embed"] > 0 and run["cached_ingest_s"] > 0 and run["cached_ingest_embedded"] == 0
     serving = run["serving"]
     assert serving["queries"] == 3 and serving["torch_loaded"] is True
     assert serving["encode_ms_p50"] > 0 and serving["latency_ms_median"] > 0 and serving["rss_mb"] > 0
@@ -35,3 +38,23 @@ def test_benchmark_reports_every_measurement_and_leaves_nothing(home, small_sett
     assert load["errors"] == 0 and load["answers_per_s"] > 0 and run["server"]["ready_s"] > 0
     assert not list(scratch.glob("cfsp-bench-*"))  # the fresh data folder is removed (gradio and torch keep theirs)
     assert not small_settings.data_dir.exists()  # the configured index is never touched
+
+
+def test_table_shows_cold_ingest_its_embedding_share_cached_ingest_and_start_up():
+    from assistant.benchmark import rows
+
+    # one backend's measurements written by hand: each row shows its own number, a missing one shows '-'
+    run = {
+        "backend": "onnx",
+        "ingest_s": 58.2,
+        "ingest_stages": {"read": 0.8, "chunk": 1.3, "embed": 51.0},
+        "cached_ingest_s": 9.1,
+        "reingest_s": 2.0,
+        "server": {"ready_s": 5.4},
+    }
+    table = dict(rows({"backends": [run]}))
+    assert table["cold ingest (s)"] == ["58.2"]
+    assert table["... of which embedding (s)"] == ["51.0"]
+    assert table["new index, every vector cached (s)"] == ["9.1"]
+    assert table["start-up to ready, server (s)"] == ["5.4"]
+    assert table["first use: model, ONNX build (s)"] == ["-"]

@@ -21,6 +21,15 @@ def test_second_run_changes_nothing(small_settings, embedder):
     assert again.generation == first.generation
 
 
+def test_report_says_where_the_time_went(small_settings, embedder):
+    first = ingest(small_settings, embedder)
+    assert list(first.stages) == ["read", "chunk", "compare", "embed", "vector store", "lexical", "write"]
+    assert all(s >= 0 for s in first.stages.values())
+    assert sum(first.stages.values()) <= first.seconds + 0.01  # laps of one clock, each rounded to a millisecond
+    again = ingest(small_settings, embedder)
+    assert list(again.stages) == ["read", "chunk", "compare"]  # unchanged: nothing embedded or written
+
+
 def test_removed_document_chunks_disappear(small_settings, small_corpus, embedder):
     ingest(small_settings, embedder)
     corpus, _ = small_corpus

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -39,7 +40,13 @@ def ingest(
     from .ingest import ingest as run_ingest
 
     settings = load_settings()
-    embedder = make_embedder(settings)
+    started = time.perf_counter()
+    embedder = make_embedder(settings)  # the first use extracts the packaged weights and builds the ONNX file
+    model_s = time.perf_counter() - started
+    if not json_output:
+        err.print(f"embedding model ready in {model_s:.1f} s", markup=False, highlight=False)
+    plain = not json_output and not err.is_terminal  # a log file gets a line per tenth instead of a bar
+    shown = [-1]
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -53,6 +60,10 @@ def ingest(
 
         def progress(stage: str, done: int, total: int) -> None:
             bar.update(task, description=stage, completed=done, total=total)
+            tenth = done * 10 // total if total else 0
+            if plain and (stage != "embedding" or tenth > shown[0]):
+                shown[0] = tenth if stage == "embedding" else shown[0]
+                err.print(f"{stage} {done}/{total}", markup=False, highlight=False)
 
         report = run_ingest(settings, embedder, progress=progress, rebuild=rebuild)
     if json_output:
@@ -69,6 +80,7 @@ def ingest(
         f"[bold]Indexed {report.documents} documents, {report.chunks} chunks[/] ({state}) in {report.seconds:.1f} s; "
         f"serving generation {report.generation}"
     )
+    out.print("time: " + ", ".join(f"{stage} {s:.1f} s" for stage, s in report.stages.items()), highlight=False)
     table = Table("source", "chunks", box=None)
     for source, n in report.per_source.items():
         table.add_row(source, str(n))

@@ -57,6 +57,8 @@ class IngestReport:
     retired: list[str] = field(default_factory=list)  # old generations deleted (none still in use)
     generation: str = ""
     seconds: float = 0.0
+    # seconds per stage (read, chunk, embed, vector store, lexical, write): where a cold ingest's time goes
+    stages: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
@@ -135,6 +137,20 @@ def _metadata(chunk: Chunk) -> dict:
     }
 
 
+class Stopwatch:
+    """Adds the seconds since its last call (or its creation) to `stages` under a name."""
+
+    def __init__(self, stages: dict[str, float]):
+        self.stages = stages
+        self.last = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        """Charge the time since the last lap to `stage`."""
+        now = time.perf_counter()
+        self.stages[stage] = round(self.stages.get(stage, 0.0) + now - self.last, 3)
+        self.last = now
+
+
 def served_problem(settings: Settings, previous: IndexManifest, backend: str) -> str | None:
     """Why the served generation cannot serve as it is (None when it can): every part is opened and checked."""
     try:
@@ -155,23 +171,28 @@ def ingest(
     A served index that is damaged (files missing or cut short, a corrupt manifest or vector store) is rebuilt;
     `rebuild` forces a fresh generation even when nothing changed."""
     started = time.perf_counter()
+    stages: dict[str, float] = {}
+    lap = Stopwatch(stages)
     root = index_root(settings)
     backend = getattr(embedder, "backend", "torch")
     with _ingest_lock(root):
         docs, skipped = load_corpus(settings)
         if not docs:
             raise CorpusError(f"nothing to index in {settings.corpus_dir}: every file was skipped")
+        lap("read")
         chunks = Chunker(
             embedder.count_tokens,
             settings.chunk_tokens,
             settings.chunk_overlap,
             load_article_titles(settings.article_titles_path),
         ).chunk(docs)
+        lap("chunk")
         report = IngestReport(
             documents=len(docs),
             chunks=len(chunks),
             skipped=skipped,
             per_source=dict(sorted(Counter(c.source_id for c in chunks).items())),
+            stages=stages,
         )
         try:
             previous = read_manifest(settings)
@@ -183,6 +204,7 @@ def ingest(
             if problem is None:
                 report.retired = remove_stale(settings, keep={previous.generation})  # generations servers let go
                 report.unchanged, report.generation = True, previous.generation
+                lap("compare")
                 report.seconds = time.perf_counter() - started
                 return report
             report.repaired = problem
@@ -190,6 +212,7 @@ def ingest(
         new_ids = [c.id for c in chunks]
         report.added = len(set(new_ids) - old_ids)
         report.removed = len(old_ids - set(new_ids))
+        lap("compare")  # with the served index: fingerprint, manifest, the served generation checked
 
         # leftovers of interrupted builds go; the served generation and any still leased stay
         remove_stale(settings, keep={previous.generation} if previous else set())
@@ -207,9 +230,12 @@ def ingest(
                 spans = [[(c.body_offset + s.start, c.body_offset + s.end) for s in c.sentences] for c in part]
                 return embedder.embed_passages([c.embed_text for c in part], spans)
 
-            vectors, report.embedded = cache.embed(chunks, embedder.space, compute, progress=tick)
+            vectors, report.embedded = cache.embed(
+                chunks, embedder.space, compute, progress=tick, length=lambda c: embedder.count_tokens(c.embed_text)
+            )
         finally:
             cache.close()
+        lap("embed")
 
         generation = datetime.now(timezone.utc).strftime("g%Y%m%d%H%M%S%f") + f"-{fp[:8]}"
         manifest = IndexManifest(
@@ -239,20 +265,24 @@ def ingest(
             store.add(new_ids, passages, [_metadata(c) for c in chunks])
         finally:
             store.close()
+        lap("vector store")
         texts = [c.embed_text for c in chunks]
+        lexical, vocabulary = LexicalIndex.build(texts), Vocabulary.build(texts)
+        lap("lexical")
         save_generation(
             generation_dir(settings, generation),
             chunks,
             passages,
             [vectors[c.id][1] for c in chunks],
-            LexicalIndex.build(texts),
-            Vocabulary.build(texts),
+            lexical,
+            vocabulary,
         )
         if before_switch:
             before_switch()
         write_manifest(settings, manifest)
         # the generation just replaced stays while a running server still holds a lease on it
         report.retired = remove_stale(settings, keep={generation})
+        lap("write")
         report.generation = generation
         report.seconds = time.perf_counter() - started
         return report

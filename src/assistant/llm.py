@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import Settings
+from .errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,13 @@ class LanguageModel:
     """The configured chat model. Thread-safe; one instance is shared by every request of a server."""
 
     def __init__(self, settings: Settings):
-        from langchain_openai import ChatOpenAI
+        try:
+            from langchain_openai import ChatOpenAI
+        except ImportError:  # the `llm` extra: `bash scripts/run.sh` adds it when CFSP_LLM_BASE_URL is set
+            raise ConfigError(
+                "CFSP_LLM_BASE_URL is set but the language-model extra is not installed: "
+                "run `.venv/bin/pip install -e '.[llm]'` (or `bash scripts/run.sh`, which adds it)"
+            ) from None
 
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
         self.name = settings.llm_model
