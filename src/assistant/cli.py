@@ -45,8 +45,8 @@ def ingest(
     model_s = time.perf_counter() - started
     if not json_output:
         err.print(f"embedding model ready in {model_s:.1f} s", markup=False, highlight=False)
-    plain = not json_output and not err.is_terminal  # a log file gets a line per tenth instead of a bar
-    shown = [-1]
+    plain = not json_output and not err.is_terminal  # a log file gets a line per tenth of each stage instead of a bar
+    shown: dict[str, int] = {}  # stage -> the last tenth printed
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -61,8 +61,8 @@ def ingest(
         def progress(stage: str, done: int, total: int) -> None:
             bar.update(task, description=stage, completed=done, total=total)
             tenth = done * 10 // total if total else 0
-            if plain and (stage != "embedding" or tenth > shown[0]):
-                shown[0] = tenth if stage == "embedding" else shown[0]
+            if plain and tenth > shown.get(stage, -1):
+                shown[stage] = tenth
                 err.print(f"{stage} {done}/{total}", markup=False, highlight=False)
 
         report = run_ingest(settings, embedder, progress=progress, rebuild=rebuild)
