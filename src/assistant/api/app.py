@@ -23,6 +23,7 @@ from . import errors
 from .openai_embeddings import embeddings_router
 from .routes import api_router
 from .security import BodyLimit, FramePolicy, Guard, KeyRing, RateLimit, is_api, question_refusal
+from .surface import NoUploads
 from .widget import WIDGET_JS, WIDGET_PATH
 
 DESCRIPTION = """Answers questions about the EU's Common Foreign and Security Policy with sentences quoted from the
@@ -73,6 +74,8 @@ def create_app(
             expose_headers=["Retry-After"],
             max_age=600,
         ),
+        # before the size limit: an upload is refused without reading any of it
+        Middleware(NoUploads, mounts=("", WIDGET_PATH)),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         Middleware(Guard, keys=keys, rate=rate, protect_chat=settings.protect_chat, chat_mounts=("", WIDGET_PATH)),
         Middleware(FramePolicy, origins=settings.allowed_origins, widget_path=WIDGET_PATH),

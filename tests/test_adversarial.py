@@ -1,0 +1,89 @@
+"""Issue 23's attacks replayed on real servers on loopback: each test failed on the code before its fix."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from assistant.api import create_app
+from assistant.config import Settings
+from assistant.feedback import FeedbackStore
+from assistant.ingest import ingest
+from assistant.pipeline import Assistant
+
+from .conftest import CORPUS, SMALL, write_catalogue
+from .servers import Served
+
+
+def copy_small_corpus(folder: Path) -> Path:
+    """A writable copy of the small corpus with its MANIFEST.tsv lines (made at test time, never committed)."""
+    import shutil
+
+    corpus = folder / "corpus"
+    for rel in SMALL:
+        (corpus / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(CORPUS / rel, corpus / rel)
+    manifest = (CORPUS / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()
+    (corpus / "MANIFEST.tsv").write_text(
+        "\n".join([manifest[0]] + [ln for ln in manifest[1:] if ln.split("\t")[0] in SMALL]) + "\n", encoding="utf-8"
+    )
+    return corpus
+
+
+@pytest.fixture(scope="module")
+def small_index(tmp_path_factory, cache_dir, embedder) -> Settings:
+    """The small corpus ingested once for this module."""
+    folder = tmp_path_factory.mktemp("adversarial")
+    settings = Settings(
+        corpus_dir=copy_small_corpus(folder),
+        catalogue_path=write_catalogue(folder, SMALL),
+        data_dir=folder / "data",
+        embedding_cache=cache_dir / "embeddings.sqlite",
+        rate_limit="off",
+    )
+    ingest(settings, embedder)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def served(small_index, embedder, tmp_path_factory) -> Iterator[str]:
+    """The whole server (API, docs, widget, chat page) over the small index, on a free loopback port."""
+    upload_dir = tmp_path_factory.mktemp("gradio-uploads")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("GRADIO_TEMP_DIR", str(upload_dir))  # where Gradio would keep uploads: watched by the test
+    assistant = Assistant.from_settings(small_index, embedder)
+    store = FeedbackStore(tmp_path_factory.mktemp("feedback") / "feedback.sqlite")
+    server = Served(create_app(assistant, small_index, store, stream_delay=0))
+    server.upload_dir = upload_dir  # type: ignore[attr-defined]
+    yield server.url
+    server.stop()
+    assistant.close()
+    patch.undo()
+
+
+def files_under(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()]
+
+
+# ---------------------------------------------------------------- N4: no upload surface
+
+
+@pytest.mark.parametrize("mount", ["", "/widget"])
+def test_gradio_uploads_are_refused_and_nothing_is_written(served, mount):
+    upload_dir = Path(os.environ["GRADIO_TEMP_DIR"])
+    before = files_under(upload_dir)
+    payload = b"x" * 200_000
+    response = httpx.post(
+        f"{served}{mount}/gradio_api/upload", files={"files": ("big.bin", payload, "application/octet-stream")}
+    )
+    assert response.status_code == 404, response.text
+    assert response.json() == {"error": "this assistant takes no file uploads"}
+    progress = httpx.get(f"{served}{mount}/gradio_api/upload_progress", params={"upload_id": "x"})
+    assert progress.status_code == 404
+    assert files_under(upload_dir) == before
+    # the page itself still loads
+    assert httpx.get(f"{served}{mount}/").status_code == 200
