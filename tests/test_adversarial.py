@@ -87,3 +87,35 @@ def test_gradio_uploads_are_refused_and_nothing_is_written(served, mount):
     assert files_under(upload_dir) == before
     # the page itself still loads
     assert httpx.get(f"{served}{mount}/").status_code == 200
+
+
+# ---------------------------------------------------------------- N6: ingest survives any file
+
+
+def nested_xhtml(levels: int) -> bytes:
+    """A well-formed XHTML page whose one paragraph sits inside `levels` nested spans."""
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml"><body>'
+        b'<p class="oj-ti-art">Article 1</p><p class="oj-normal">'
+        + b"<span>" * levels
+        + b"The Council shall act unanimously."
+        + b"</span>" * levels
+        + b"</p></body></html>"
+    )
+
+
+def test_deeply_nested_xhtml_and_html_are_skipped_and_named(small_settings, small_corpus, embedder):
+    corpus, _ = small_corpus
+    (corpus / "acts-xhtml/32021D0796.xhtml").write_bytes(nested_xhtml(1_500))  # a catalogued act, checksums off
+    (corpus / "dropped-in.html").write_bytes(  # a page dropped into the folder (not in MANIFEST.tsv)
+        b"<html><body><h1>Deep</h1>"
+        + b"<div>" * 1_500
+        + b"<p>The Council shall act.</p>"
+        + b"</div>" * 1_500
+        + b"</body></html>"
+    )
+    report = ingest(small_settings.model_copy(update={"verify_checksums": False}), embedder)
+    reasons = dict(report.skipped)
+    deep = "nested too deeply: more than 256 elements inside one another"
+    assert reasons["acts-xhtml/32021D0796.xhtml"] == deep and reasons["dropped-in.html"] == deep, reasons
+    assert {"32019D0797", "32017D2315", "cfsp-overview"} <= set(report.per_source)
