@@ -119,3 +119,77 @@ def test_deeply_nested_xhtml_and_html_are_skipped_and_named(small_settings, smal
     deep = "nested too deeply: more than 256 elements inside one another"
     assert reasons["acts-xhtml/32021D0796.xhtml"] == deep and reasons["dropped-in.html"] == deep, reasons
     assert {"32019D0797", "32017D2315", "cfsp-overview"} <= set(report.per_source)
+
+
+# ---------------------------------------------------------------- N9: small leaks
+
+KEY = "client-key-0123456789abcdef"
+OPERATOR = "operator-key-0123456789abcdef"
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_health_and_503_name_no_server_paths_or_pids_except_to_an_operator(small_settings, embedder, tmp_path, caplog):
+    from assistant.index import chroma_dir, generation_dir
+    from assistant.store import make_client
+
+    first = ingest(small_settings, embedder)
+    settings = Settings(**{**small_settings.model_dump(), "api_keys": (KEY,), "operator_keys": (OPERATOR,)})
+    server_path = str(tmp_path)
+    with Assistant.from_settings(settings, embedder) as assistant:
+        served = Served(create_app(assistant, settings, FeedbackStore(tmp_path / "feedback.sqlite")))
+        try:
+            public = httpx.get(f"{served.url}/api/v1/health", headers=bearer(KEY))
+            assert public.status_code == 200 and "worker_pid" not in public.json(), public.text
+            operator = httpx.get(f"{served.url}/api/v1/health", headers=bearer(OPERATOR))
+            assert operator.json()["worker_pid"] == os.getpid()
+
+            # the generation's vector store deleted, then its folder moved away: the index cannot answer
+            make_client(settings, chroma_dir(settings, first.generation)).delete_collection(
+                assistant.index.manifest.collection
+            )
+            folder = generation_dir(settings, first.generation)
+            folder.rename(folder.with_name("moved-away"))
+            with caplog.at_level("WARNING"):
+                asked = httpx.post(
+                    f"{served.url}/api/v1/ask", json={"question": "What is PESCO?"}, headers=bearer(KEY), timeout=60
+                )
+            assert asked.status_code == 503, asked.text
+            assert server_path not in asked.text and "has been removed" in asked.json()["error"], asked.text
+            assert server_path in caplog.text  # the operator finds the path in the log
+            public = httpx.get(f"{served.url}/api/v1/health", headers=bearer(KEY))
+            assert public.status_code == 503 and server_path not in public.text and "worker_pid" not in public.json()
+            operator = httpx.get(f"{served.url}/api/v1/health", headers=bearer(OPERATOR)).json()
+            assert server_path in operator["problem"] and operator["worker_pid"] == os.getpid()
+        finally:
+            served.stop()
+
+
+def test_data_files_are_private_and_an_open_keys_file_is_warned_about(small_settings, embedder, tmp_path, caplog):
+    from assistant.api.security import KeyRing
+    from assistant.embedding_cache import EmbeddingCache
+
+    old = os.umask(0o022)  # the usual umask: files 0644 unless created otherwise
+    try:
+        ingest(small_settings, embedder)
+        FeedbackStore(small_settings.data_dir / "feedback.sqlite")
+        cache = EmbeddingCache(tmp_path / "cache" / "embeddings.sqlite", 384)
+        cache.close()
+        keys = tmp_path / "keys.txt"
+        keys.write_text(f"{KEY}\n", encoding="utf-8")
+    finally:
+        os.umask(old)
+    assert oct((small_settings.data_dir / "feedback.sqlite").stat().st_mode & 0o777) == "0o600"
+    assert oct((tmp_path / "cache" / "embeddings.sqlite").stat().st_mode & 0o777) == "0o600"
+    assert oct(small_settings.data_dir.stat().st_mode & 0o777) == "0o700"
+    assert oct((small_settings.data_dir / "index").stat().st_mode & 0o777) == "0o700"
+
+    with caplog.at_level("WARNING", logger="assistant.api.security"):
+        KeyRing(path=keys)
+        assert "keys.txt can be read by other users" in caplog.text
+        caplog.clear()
+        keys.chmod(0o600)
+        KeyRing(path=keys)
+        assert "other users" not in caplog.text

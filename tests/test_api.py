@@ -336,8 +336,7 @@ def test_sources_and_health(open_api, assistant):
         "dimension": 384,
         "vector_store": "embedded",
         "built_at": assistant.index.manifest.built_at,
-        "worker_pid": os.getpid(),  # the server runs in this test's process
-    }
+    }  # no worker_pid: that is for operators (tests/test_adversarial.py)
 
 
 def read_events(response: httpx.Response) -> list[tuple[str, dict]]:

@@ -164,6 +164,11 @@ class Settings(BaseSettings):
         (), description="Keys accepted as `Authorization: Bearer KEY` on /api and /v1 (comma-separated); none: open."
     )
     api_keys_file: Path | None = Field(None, description="File with more API keys, one a line ('#' starts a comment).")
+    operator_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        (),
+        description="Keys of operators (comma-separated): API keys that also see the server process and file paths "
+        "in /api/v1/health (hidden from everyone else). Setting one turns API keys on.",
+    )
     protect_chat: bool = Field(False, description="Also require an API key for the chat page and the widget.")
     rate_limit: str | None = Field(
         "60/minute",
@@ -242,7 +247,7 @@ class Settings(BaseSettings):
             raise ValueError("host must be a host name or IP address such as 127.0.0.1 (no scheme, path or spaces)")
         return value
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "operator_keys", mode="before")
     @classmethod
     def _split_keys(cls, value):
         if isinstance(value, str):

@@ -37,6 +37,7 @@ from .index import (
 )
 from .lexical import LexicalIndex
 from .loaders import load_file, read_verified
+from .permissions import private_folder
 from .types import Chunk, DocEntry, SourceDoc
 from .vocabulary import Vocabulary
 
@@ -91,7 +92,7 @@ def load_corpus(settings: Settings) -> tuple[list[SourceDoc], list[tuple[str, st
 @contextmanager
 def _ingest_lock(root: Path) -> Iterator[None]:
     try:
-        root.mkdir(parents=True, exist_ok=True)
+        private_folder(root)  # the data folder and its index: the owner's only
         fh = (root / ".lock").open("w")
     except OSError as exc:
         raise DataDirError(

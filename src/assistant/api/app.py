@@ -114,7 +114,8 @@ def create_app(
         # run 88 -> 33 ms, 16 clients 36.6 -> 49.4 answers/s, an embeddings request alone just as fast.
         assistant.embedder.use_threads(1)
     limiter = anyio.CapacityLimiter(settings.concurrency_limit)  # questions at once; more wait their turn
-    app.include_router(api_router(assistant, limiter))
+    operators = KeyRing(k.get_secret_value() for k in settings.operator_keys)
+    app.include_router(api_router(assistant, limiter, lambda token: operators.enabled and operators.valid(token)))
     # Embeddings have their own, smaller limit: a few large requests once held every slot and questions waited.
     app.include_router(
         embeddings_router(assistant.embedder, settings, anyio.CapacityLimiter(settings.embedding_concurrency))

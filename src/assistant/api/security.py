@@ -74,7 +74,18 @@ def _read_keys(path: Path) -> tuple[set[str], bytes]:
     keys, problems = parse_keys(raw.decode("utf-8", "replace"), path)
     if problems:
         raise ConfigError(problems[0])
+    warn_if_open(path)
     return keys, hashlib.sha256(raw).digest()
+
+
+def warn_if_open(path: Path) -> None:
+    """A warning in the log when users other than the owner may read the keys file (it still works)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & 0o044:
+        log.warning("API keys file %s can be read by other users (mode %o): chmod 600 it", path, mode & 0o777)
 
 
 class KeyRing:
@@ -104,7 +115,8 @@ class KeyRing:
     @classmethod
     def from_settings(cls, settings: Settings) -> "KeyRing":
         """The keys the settings list plus those of the keys file; a protected chat without keys is an error."""
-        ring = cls((k.get_secret_value() for k in settings.api_keys), settings.api_keys_file)
+        keys = (k.get_secret_value() for k in (*settings.api_keys, *settings.operator_keys))
+        ring = cls(keys, settings.api_keys_file)
         if settings.protect_chat and not ring.enabled:
             raise ConfigError("protect_chat needs API keys: set CFSP_API_KEYS or CFSP_API_KEYS_FILE")
         return ring
@@ -133,6 +145,7 @@ class KeyRing:
         keys, problems = parse_keys(raw.decode("utf-8", "replace"), self.path)
         for problem in problems:
             log.warning("API keys file: %s (line skipped)", problem)
+        warn_if_open(self.path)
         self.loaded, self._content, self._unreadable = {_digest(k) for k in keys}, content, None
         log.info("API keys file %s reloaded: %d keys", self.path, len(keys))
 

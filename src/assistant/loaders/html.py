@@ -15,7 +15,8 @@ _DROP = ("script", "style", "nav", "header", "footer", "noscript", "form", "asid
 def load(raw: bytes, entries: list[DocEntry]) -> list[SourceDoc]:
     """One block per section heading (h1-h3), paragraphs and list items as lines."""
     soup = BeautifulSoup(decode(raw), "lxml")
-    if deepest(lambda tag: [c for c in tag.contents if isinstance(c, Tag)], soup) > MAX_NESTING:
+    top: Tag = soup
+    if deepest(lambda tag: [c for c in tag.contents if isinstance(c, Tag)], top) > MAX_NESTING:
         raise DocumentError(too_deep())
     for tag in soup(_DROP):
         tag.decompose()
