@@ -193,3 +193,124 @@ def test_data_files_are_private_and_an_open_keys_file_is_warned_about(small_sett
         keys.chmod(0o600)
         KeyRing(path=keys)
         assert "other users" not in caplog.text
+
+
+# ---------------------------------------------------------------- N10: rough edges
+
+CYBER = "What are the restrictive measures against cyber-attacks?"
+
+
+def full_width(text: str) -> str:
+    """ASCII letters, digits and punctuation as their full-width forms (U+FF01-FF5E), spaces as ideographic spaces."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else "\u3000" if c == " " else c for c in text)
+
+
+def test_full_width_letters_are_read_as_plain_letters(served):
+    plain = httpx.post(f"{served}/api/v1/ask", json={"question": CYBER}, timeout=60).json()
+    wide = httpx.post(f"{served}/api/v1/ask", json={"question": full_width(CYBER)}, timeout=60).json()
+    assert not plain["abstained"] and plain["citations"][0]["source_id"] == "32019D0797"
+    assert not wide["abstained"], wide["answer"]
+    assert [c["label"] for c in wide["citations"]] == [c["label"] for c in plain["citations"]]
+
+
+def like_handler(url: str) -> int:
+    """The chat page's like/dislike handler, as the page's own configuration names it."""
+    config = httpx.get(f"{url}/config").json()
+    return next(d["id"] for d in config["dependencies"] if any(t[1] == "like" for t in d["targets"]))
+
+
+@pytest.mark.parametrize(
+    "event_data",
+    [{}, {"index": "first", "value": "x", "liked": True}, {"index": [], "liked": True}, {"index": 0, "liked": "up"}],
+)
+def test_a_malformed_rating_event_is_a_clear_4xx(served, event_data, capfd):
+    fn = like_handler(served)
+    response = httpx.post(
+        f"{served}/gradio_api/run/predict",
+        json={"fn_index": fn, "data": [[], {}], "event_data": event_data, "session_hash": "adversary"},
+        timeout=30,
+    )
+    assert response.status_code == 400, response.text
+    assert "malformed rating" in response.json()["error"], response.text
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_redis_url_with_an_unknown_parameter_is_one_line():
+    from assistant.api.security import RateLimit
+    from assistant.errors import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        RateLimit("5/minute", "redis://127.0.0.1:1/0?no_such_option=1")
+    message = str(refused.value)
+    assert "\n" not in message and "no_such_option" in message and "CFSP_RATE_LIMIT_STORAGE" in message, message
+
+
+def test_content_security_policy_covers_the_pages_and_the_docs(served, browser):
+    for path in ("/", "/widget/", "/docs"):
+        policy = httpx.get(f"{served}{path}").headers.get("content-security-policy", "")
+        assert "frame-ancestors 'self'" in policy, (path, policy)
+        assert "default-src 'self'" in policy and "object-src 'none'" in policy, (path, policy)
+        assert "base-uri 'self'" in policy, (path, policy)
+        assert ("'unsafe-eval'" in policy) is (path != "/docs"), (path, policy)  # only Gradio evaluates strings
+
+    # the page still works under its policy: it loads, answers, and no policy violation is reported; and a question
+    # with $$...$$ is shown as typed, not typeset as mathematics
+    page = browser.new_page()
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(served)
+    page.wait_for_selector("#cfsp-chat")
+    question = "Are $$x^2$$ measures against cyber-attacks possible?"
+    page.fill("#cfsp-question textarea", question)
+    page.press("#cfsp-question textarea", "Enter")
+    page.wait_for_selector("#cfsp-chat .cfsp-sources", timeout=60_000)
+    assert "$$x^2$$" in page.locator("#cfsp-chat .user-row").last.inner_text()
+    assert page.locator("#cfsp-chat .katex").count() == 0
+    docs = browser.new_page()
+    docs.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    docs.goto(f"{served}/docs")
+    docs.get_by_text("/api/v1/ask/stream", exact=True).wait_for(timeout=30_000)
+    assert violations == []
+    page.close()
+    docs.close()
+
+
+def test_health_is_503_only_when_ask_cannot_answer(small_settings, embedder, tmp_path):
+    import shutil
+
+    from assistant.index import generation_dir
+
+    first = ingest(small_settings, embedder)
+    with Assistant.from_settings(small_settings, embedder) as assistant:
+        served = Served(create_app(assistant, small_settings, FeedbackStore(tmp_path / "feedback.sqlite")))
+        try:
+            shutil.rmtree(generation_dir(small_settings, first.generation))  # its files stay open in this process
+            asked = [httpx.post(f"{served.url}/api/v1/ask", json={"question": CYBER}, timeout=60) for _ in range(3)]
+            health = httpx.get(f"{served.url}/api/v1/health")
+            assert [a.status_code for a in asked] == [200] * 3 and health.status_code == 200, health.text
+        finally:
+            served.stop()
+
+
+def test_a_hung_redis_holds_a_request_up_one_timeout_at_most(tmp_path):
+    import signal
+    import time
+
+    from assistant.api.security import RateLimit
+
+    from .test_workers import Redis
+
+    redis = Redis(tmp_path)
+    try:
+        rate = RateLimit("100/minute", redis.url)
+        assert rate.hit("addr:203.0.113.7") == 0
+        redis.proc.send_signal(signal.SIGSTOP)  # hung: the connection stays open, nothing answers
+        try:
+            started = time.monotonic()
+            assert rate.hit("addr:203.0.113.7") == 0  # counted in this process's memory instead
+            waited = time.monotonic() - started
+        finally:
+            redis.proc.send_signal(signal.SIGCONT)
+        assert waited < RateLimit.TIMEOUT_SECONDS + 0.2, f"a request waited {waited:.2f} s on a hung Redis"
+    finally:
+        redis.stop()

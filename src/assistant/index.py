@@ -251,12 +251,15 @@ class Index:
         return self.manifest.generation
 
     def problem(self) -> str | None:
-        """Why this loaded index can no longer serve (its folder or vectors are gone), or None when it is fine."""
-        if not self.folder.is_dir():
-            return f"the index folder {self.folder} has been removed"
+        """Why this loaded index can no longer answer (its vectors are gone, with or without its folder), or None
+        when it can."""
+        # The vector store is asked first: a process keeps the files it opened, so a removed folder still answers
+        # (health once said 503 while every question got its 200); it is named when the store fails too.
         try:
             count = self.vectors.count()
         except Exception as exc:  # Chroma raises many types for a missing or broken collection
+            if not self.folder.is_dir():
+                return f"the index folder {self.folder} has been removed"
             return f"the vector store cannot be read ({_reason(exc)})"
         if count != len(self.chunks):
             return f"the vector store holds {count} vectors for {len(self.chunks)} passages"

@@ -22,8 +22,8 @@ from ..web import build_chat_page, page_options
 from . import errors
 from .openai_embeddings import embeddings_router
 from .routes import api_router
-from .security import BodyLimit, FramePolicy, Guard, KeyRing, RateLimit, is_api, question_refusal
-from .surface import NoUploads
+from .security import BodyLimit, Guard, KeyRing, RateLimit, is_api, question_refusal
+from .surface import NoUploads, PagePolicy, PageRefusals
 from .widget import WIDGET_JS, WIDGET_PATH
 
 DESCRIPTION = """Answers questions about the EU's Common Foreign and Security Policy with sentences quoted from the
@@ -78,7 +78,8 @@ def create_app(
         Middleware(NoUploads, mounts=("", WIDGET_PATH)),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         Middleware(Guard, keys=keys, rate=rate, protect_chat=settings.protect_chat, chat_mounts=("", WIDGET_PATH)),
-        Middleware(FramePolicy, origins=settings.allowed_origins, widget_path=WIDGET_PATH),
+        Middleware(PagePolicy, origins=settings.allowed_origins, widget_path=WIDGET_PATH),
+        Middleware(PageRefusals, mounts=("", WIDGET_PATH)),
         Middleware(HeadAsGet),
     ]
 
