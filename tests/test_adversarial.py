@@ -314,3 +314,116 @@ def test_a_hung_redis_holds_a_request_up_one_timeout_at_most(tmp_path):
         assert waited < RateLimit.TIMEOUT_SECONDS + 0.2, f"a request waited {waited:.2f} s on a hung Redis"
     finally:
         redis.stop()
+
+
+# ---------------------------------------------------------------- N5: bounded model output
+
+
+@pytest.fixture
+def small_llm(small_index, embedder, scripted_server) -> Iterator[tuple[Assistant, object]]:
+    """The small index answered through the scripted language model endpoint (10 s per call), with a ScriptedLLM."""
+    from .llm_servers import MODEL, ScriptedLLM
+
+    settings = Settings(
+        **{
+            **small_index.model_dump(),
+            "llm_base_url": scripted_server.url_for("/v1"),
+            "llm_model": MODEL,
+            "llm_timeout": 10,
+        }
+    )
+    scripted = ScriptedLLM(scripted_server)
+    scripted.install()
+    with Assistant.from_settings(settings, embedder) as assistant:
+        yield assistant, scripted
+    scripted_server.clear()
+
+
+def faithful_sentences(count: int):
+    """A structured reply of `count` sentences, each resting on words of the first passage given."""
+    from .llm_servers import reply, sentence, words
+
+    def script(given) -> str:
+        passage = given.passages[0]
+        evidence = words(passage["text"], 0, 12)
+        return reply(*[sentence(evidence + ".", [passage["n"]], evidence) for _ in range(count)])
+
+    return script
+
+
+def test_the_three_sentence_cap_holds_and_the_rest_is_not_read(small_llm):
+    import time
+
+    from .llm_servers import Script
+
+    assistant, scripted = small_llm
+    scripted.answer = Script(faithful_sentences(400))
+    started = time.monotonic()
+    answer = assistant.ask(CYBER)
+    elapsed = time.monotonic() - started
+    assert answer.mode == "llm", answer.fallback_reason
+    assert answer.drafted == 3 and answer.text.count("[1]") == 3, (answer.drafted, len(answer.text))
+    assert len(answer.text) < 1_000
+    assert elapsed < 5, elapsed
+
+
+def test_a_runaway_reply_stops_at_the_character_bound(small_llm):
+    from .llm_servers import Script
+
+    assistant, scripted = small_llm
+    endless = '{"sentences": [{"text": "' + "The Council shall act. " * 20_000  # 460,000 characters, never closed
+    scripted.answer = Script(endless, piece_chars=64)
+    answer = assistant.ask(CYBER)
+    assert answer.mode == "extractive" and "characters" in answer.fallback_reason, answer.fallback_reason
+    assert not scripted.finished.wait(1)  # the server was cut off before it could send it all
+
+
+def test_a_long_streamed_reply_is_parsed_once_not_once_per_piece(small_index, embedder, scripted_server):
+    """Bounds raised so that only parsing is measured: one never-ending 100,000-character sentence in 16-character
+    pieces. Parsed again on every piece, it kept a core busy past the 10 s timeout."""
+    import time
+
+    from .llm_servers import MODEL, Script, ScriptedLLM
+
+    settings = Settings(
+        **{
+            **small_index.model_dump(),
+            "llm_base_url": scripted_server.url_for("/v1"),
+            "llm_model": MODEL,
+            "llm_timeout": 10,
+            "llm_max_tokens": 8192,
+            "llm_max_reply_chars": 200_000,
+        }
+    )
+    scripted = ScriptedLLM(scripted_server)
+    scripted.install()
+    scripted.answer = Script('{"sentences": [{"text": "' + "x" * 100_000 + '", "markers": [1], "evidence": "y"}]}')
+    try:
+        with Assistant.from_settings(settings, embedder) as assistant:
+            started = time.process_time()
+            answer = assistant.ask(CYBER)
+            cpu = time.process_time() - started
+    finally:
+        scripted_server.clear()
+    assert "longer than" not in answer.fallback_reason, answer.fallback_reason  # read to its end in time
+    assert cpu < 6, f"{cpu:.1f} s of CPU for one reply"
+
+
+def test_a_translation_or_rewrite_far_longer_than_the_question_is_discarded(small_llm):
+    import time
+
+    from .llm_servers import Script
+
+    assistant, scripted = small_llm
+    scripted.translation = Script("What are the restrictive measures against cyber-attacks? " * 9_000)  # 500 KB
+    scripted.answer = Script(faithful_sentences(1))
+    started = time.monotonic()
+    answer = assistant.ask("Quelles sont les mesures restrictives contre les cyberattaques ?")
+    assert time.monotonic() - started < 3
+    assert answer.language == "fr" and "characters" in answer.fallback_reason, answer.fallback_reason
+    assert scripted.answers() == []  # nothing was searched or answered from the runaway translation
+
+    scripted.rewrite = Script("Which restrictive measures apply to cyber-attacks? " * 10_000)
+    history = [{"role": "user", "content": CYBER}, {"role": "assistant", "content": "They are ..."}]
+    answer = assistant.ask("Who can be listed under it?", history=history)
+    assert len(answer.search_query) < 500, answer.search_query[:200]  # the conversation's words carried instead

@@ -126,7 +126,15 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(
         30.0, gt=0, le=600, description="Seconds a reply may take in all before the quoted answer is shown instead."
     )
-    llm_max_tokens: int = Field(400, ge=32, le=8192, description="Longest reply, in the model's tokens.")
+    llm_max_tokens: int = Field(
+        400, ge=32, le=8192, description="Longest reply, in the model's tokens (asked for, and no more pieces read)."
+    )
+    llm_max_reply_chars: int = Field(
+        8000,
+        ge=500,
+        le=1_000_000,
+        description="Characters of one reply read at most; the rest is not read and the quoted answer is shown.",
+    )
     llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
     llm_output: str = Field(
         "auto",
