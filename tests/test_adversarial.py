@@ -427,3 +427,28 @@ def test_a_translation_or_rewrite_far_longer_than_the_question_is_discarded(smal
     history = [{"role": "user", "content": CYBER}, {"role": "assistant", "content": "They are ..."}]
     answer = assistant.ask("Who can be listed under it?", history=history)
     assert len(answer.search_query) < 500, answer.search_query[:200]  # the conversation's words carried instead
+
+
+# ---------------------------------------------------------------- N7: integrity, not only presence
+
+
+def test_vectors_overwritten_with_the_same_shape_are_detected_and_repaired(small_settings, embedder):
+    import numpy as np
+
+    from assistant.errors import IndexDamagedError
+    from assistant.index import generation_dir
+
+    first = ingest(small_settings, embedder)
+    passages = generation_dir(small_settings, first.generation) / "passages.npy"
+    vectors = np.load(passages)
+    np.save(passages, vectors[::-1].copy())  # every row another passage's: same shape, same dtype, wrong answers
+    assert np.load(passages).shape == vectors.shape
+
+    with pytest.raises(IndexDamagedError, match="passages.npy does not match"):  # the start-up check
+        Assistant.from_settings(small_settings, embedder)
+    repaired = ingest(small_settings, embedder)
+    assert not repaired.unchanged and "passages.npy does not match" in repaired.repaired, repaired
+    assert repaired.generation != first.generation and repaired.embedded == 0  # rebuilt from the cache
+    with Assistant.from_settings(small_settings, embedder) as served:
+        assert served.ask(CYBER).citations[0].source_id == "32019D0797"
+    assert ingest(small_settings, embedder).unchanged

@@ -8,7 +8,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from .index import (
     INDEX_FORMAT,
     IndexedSource,
     IndexManifest,
+    file_digests,
     generation_dir,
     index_root,
     load_index,
@@ -241,14 +242,16 @@ def ingest(
         finally:
             store.close()
         texts = [c.embed_text for c in chunks]
+        folder = generation_dir(settings, generation)
         save_generation(
-            generation_dir(settings, generation),
+            folder,
             chunks,
             passages,
             [vectors[c.id][1] for c in chunks],
             LexicalIndex.build(texts),
             Vocabulary.build(texts),
         )
+        manifest = replace(manifest, files=file_digests(folder))  # checked by every load: ingest and start-up
         if before_switch:
             before_switch()
         write_manifest(settings, manifest)
