@@ -127,10 +127,11 @@ class LanguageModel:
         for attempt, output in enumerate(outputs):
             try:
                 yield from self._stream_once(chat, output)
-                self.circuit.record(True)
-                if self.output == "auto" and chat.schema is not None:
-                    self.output = output  # this endpoint's way: asked that way from now on
+                self._worked(chat, output)
                 return
+            except GeneratorExit:  # the reader had what it needed (three sentences) and stopped reading
+                self._worked(chat, output)
+                raise
             except LLMError:
                 self.circuit.record(False)
                 raise
@@ -141,6 +142,11 @@ class LanguageModel:
                     continue
                 self.circuit.record(False)
                 raise LLMError(_reason(exc)) from exc
+
+    def _worked(self, chat: Chat, output: str) -> None:
+        self.circuit.record(True)
+        if self.output == "auto" and chat.schema is not None:
+            self.output = output  # this endpoint's way: asked that way from now on
 
     def _stream_once(self, chat: Chat, output: str) -> Generator[str, None, None]:
         system = chat.system if output != "text" or chat.schema is None else chat.system + TAGGED_INSTRUCTION
@@ -251,7 +257,7 @@ class SentenceReader:
         return [s for s in (_tagged(line) for line in ended) if s is not None]
 
     def _json(self, piece: str) -> list[dict[str, Any]]:
-        found = []
+        found: list[dict[str, Any]] = []
         for ch in piece:
             if self._object is not None:
                 self._object.append(ch)
@@ -276,6 +282,10 @@ class SentenceReader:
                     self._object = ["{"]
             elif ch in "}]":
                 self._depth -= 1
+                if ch == "]" and self._depth == 1 and self._in_sentences and found:
+                    # the list ends in the piece that closed its last sentence: that one waits for the reply to
+                    # finish (a reply that then fails shows nothing of it)
+                    found.pop()
                 if self._depth == 2 and self._object is not None:
                     try:
                         sentence = json.loads("".join(self._object))

@@ -25,6 +25,9 @@ from .types import Answer, Citation
 log = logging.getLogger(__name__)
 
 MAX_SENTENCES = 3
+# after the last sentence read, characters read while waiting for the reply to finish (its closing brackets and
+# the finishing chunk); past them the stream is closed and the sentences read stand
+TAIL_CHARS = 200
 MIN_KEPT_SHARE = 0.5  # fewer surviving sentences than this share of those written: the quoted answer instead
 SYSTEM = (
     "You explain the European Union's Common Foreign and Security Policy to citizens, using only official texts. "
@@ -194,11 +197,16 @@ class Writer:
                 yield Event("sentence", text=_numbered(verdict, numbers))
 
         done = 0  # sentences judged
-        reader, parts = SentenceReader(), []
+        reader, parts, tail = SentenceReader(), [], 0
         try:
             with closing(self.model.stream(chat)) as pieces:  # closed early: the rest of the reply is not read
                 for piece in pieces:
                     parts.append(piece)
+                    if done >= MAX_SENTENCES:  # past the cap only the reply's end is awaited, and not for long
+                        tail += len(piece)
+                        if tail > TAIL_CHARS:
+                            break
+                        continue
                     complete = reader.feed(piece)
                     if not complete:
                         continue
@@ -209,8 +217,6 @@ class Writer:
                     if first_failed:  # its first sentence failed: not worth waiting for the rest
                         yield fallback(f"its first sentence failed the check ({first_failed})")
                         return
-                    if done >= MAX_SENTENCES:
-                        break
             final = parse_sentences("".join(parts)) if done < MAX_SENTENCES else []
         except LLMError as exc:
             yield fallback(str(exc))
