@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from assistant.api import create_app
-from assistant.api.security import Guard, KeyRing, RateLimit, frame_ancestors
+from assistant.api.security import Guard, KeyRing, RateLimit
+from assistant.api.surface import frame_ancestors
 from assistant.config import PROJECT_ROOT, Settings
 from assistant.errors import ConfigError
 from assistant.feedback import FeedbackStore
@@ -336,8 +337,7 @@ def test_sources_and_health(open_api, assistant):
         "dimension": 384,
         "vector_store": "embedded",
         "built_at": assistant.index.manifest.built_at,
-        "worker_pid": os.getpid(),  # the server runs in this test's process
-    }
+    }  # no worker_pid: that is for operators (tests/test_adversarial.py)
 
 
 def read_events(response: httpx.Response) -> list[tuple[str, dict]]:
@@ -571,8 +571,8 @@ def test_cors_only_for_allowed_origins(open_api):
 def test_widget_page_script_and_frame_policy(open_api, host_site):
     widget = httpx.get(f"{open_api}/widget/")
     assert widget.status_code == 200 and "text/html" in widget.headers["content-type"]
-    assert widget.headers["content-security-policy"] == f"frame-ancestors 'self' {NEWSROOM} {host_site.url}"
-    assert httpx.get(f"{open_api}/").headers["content-security-policy"] == "frame-ancestors 'self'"
+    assert widget.headers["content-security-policy"].endswith(f"; frame-ancestors 'self' {NEWSROOM} {host_site.url}")
+    assert httpx.get(f"{open_api}/").headers["content-security-policy"].endswith("; frame-ancestors 'self'")
     assert "content-security-policy" not in httpx.get(f"{open_api}/api/v1/health").headers
     redirect = httpx.get(f"{open_api}/widget")
     assert redirect.status_code == 307 and redirect.headers["location"] == "widget/"

@@ -306,6 +306,7 @@ def test_two_workers_serve_one_port_and_share_the_limit_only_through_redis(
         CFSP_WORKERS="2",
         CFSP_RATE_LIMIT="5/minute",
         CFSP_API_KEYS=",".join([SHARED_KEY, *PROBE_KEYS]),
+        CFSP_OPERATOR_KEYS=",".join([SHARED_KEY, *PROBE_KEYS]),  # health names the worker process to operators
         **({"CFSP_RATE_LIMIT_STORAGE": request.getfixturevalue("redis_server").url} if storage == "redis" else {}),
     )
     server = Workers(env, tmp_path / "app.log")

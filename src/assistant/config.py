@@ -126,7 +126,15 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(
         30.0, gt=0, le=600, description="Seconds a reply may take in all before the quoted answer is shown instead."
     )
-    llm_max_tokens: int = Field(400, ge=32, le=8192, description="Longest reply, in the model's tokens.")
+    llm_max_tokens: int = Field(
+        400, ge=32, le=8192, description="Longest reply, in the model's tokens (asked for, and no more pieces read)."
+    )
+    llm_max_reply_chars: int = Field(
+        8000,
+        ge=500,
+        le=1_000_000,
+        description="Characters of one reply read at most; the rest is not read and the quoted answer is shown.",
+    )
     llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
     llm_output: str = Field(
         "auto",
@@ -164,6 +172,11 @@ class Settings(BaseSettings):
         (), description="Keys accepted as `Authorization: Bearer KEY` on /api and /v1 (comma-separated); none: open."
     )
     api_keys_file: Path | None = Field(None, description="File with more API keys, one a line ('#' starts a comment).")
+    operator_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        (),
+        description="Keys of operators (comma-separated): API keys that also see the server process and file paths "
+        "in /api/v1/health (hidden from everyone else). Setting one turns API keys on.",
+    )
     protect_chat: bool = Field(False, description="Also require an API key for the chat page and the widget.")
     rate_limit: str | None = Field(
         "60/minute",
@@ -242,7 +255,7 @@ class Settings(BaseSettings):
             raise ValueError("host must be a host name or IP address such as 127.0.0.1 (no scheme, path or spaces)")
         return value
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "operator_keys", mode="before")
     @classmethod
     def _split_keys(cls, value):
         if isinstance(value, str):

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataDirError
+from .permissions import private_file
 from .types import Chunk
 
 
@@ -27,7 +28,7 @@ class EmbeddingCache:
     def __init__(self, path: Path, dim: int):
         self.dim = dim
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(path)
             self.db = sqlite3.connect(path)
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, passage BLOB, sentences BLOB, n INTEGER)"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .config import Settings
+from .permissions import private_file
 
 FORMATS = ("jsonl", "csv")
 COLUMNS = ("id", "time", "rating", "question", "answer", "citations", "comment")
@@ -60,7 +61,7 @@ class FeedbackStore:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)
         with self._db() as db:
             db.execute(_SCHEMA)
 

@@ -9,6 +9,7 @@ when no fresh lease holds it, so an ingest never pulls an index from under a run
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -81,6 +82,7 @@ class IndexManifest:
     chunk_ids: tuple[str, ...] = ()
     backend: str = "torch"
     format: int = INDEX_FORMAT
+    files: dict[str, str] = field(default_factory=dict)  # sha256 of each file the ingest wrote (Chroma's aside)
 
     def to_json(self) -> str:
         """The file's text."""
@@ -97,6 +99,7 @@ class IndexManifest:
         values["skipped"] = tuple((str(p), str(r)) for p, r in values.get("skipped", ()))
         values["chunk_ids"] = tuple(str(c) for c in values.get("chunk_ids", ()))
         values["per_source"] = {str(k): int(v) for k, v in dict(values.get("per_source", {})).items()}
+        values["files"] = {str(k): str(v) for k, v in dict(values.get("files", {})).items()}
         values.setdefault("format", 1)  # manifests before the format field had one shared Chroma folder
         manifest = cls(**values)
         if not manifest.generation or not isinstance(manifest.dim, int) or not isinstance(manifest.chunks, int):
@@ -193,6 +196,37 @@ def save_generation(
     vocabulary.save(folder)
 
 
+def file_digests(folder: Path) -> dict[str, str]:
+    """sha256 of every file of a generation folder but Chroma's (its database changes when it is opened), by path
+    relative to the folder."""
+    digests = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if path.is_file() and relative.parts[0] != "chroma":
+            digests[relative.as_posix()] = _sha256(path)
+    return digests
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def changed_file(folder: Path, expected: dict[str, str]) -> str | None:
+    """The first file of a generation that is missing or whose content differs from what the ingest recorded, as
+    a problem; None when all match. (Vectors overwritten with the same shape once changed answers unnoticed.)"""
+    for name, digest in sorted(expected.items()):
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if _sha256(path) != digest:
+            return f"{name} does not match the checksum the ingest recorded"
+    return None
+
+
 def chroma_dir(settings: Settings, generation: str) -> Path:
     """Where a generation's embedded Chroma database lives (unused in server mode)."""
     return generation_dir(settings, generation) / "chroma"
@@ -251,12 +285,15 @@ class Index:
         return self.manifest.generation
 
     def problem(self) -> str | None:
-        """Why this loaded index can no longer serve (its folder or vectors are gone), or None when it is fine."""
-        if not self.folder.is_dir():
-            return f"the index folder {self.folder} has been removed"
+        """Why this loaded index can no longer answer (its vectors are gone, with or without its folder), or None
+        when it can."""
+        # The vector store is asked first: a process keeps the files it opened, so a removed folder still answers
+        # (health once said 503 while every question got its 200); it is named when the store fails too.
         try:
             count = self.vectors.count()
         except Exception as exc:  # Chroma raises many types for a missing or broken collection
+            if not self.folder.is_dir():
+                return f"the index folder {self.folder} has been removed"
             return f"the vector store cannot be read ({_reason(exc)})"
         if count != len(self.chunks):
             return f"the vector store holds {count} vectors for {len(self.chunks)} passages"
@@ -280,6 +317,9 @@ def load_index(settings: Settings, manifest: IndexManifest | None = None, backen
     check_compatible(settings, manifest, backend)
     folder = generation_dir(settings, manifest.generation)
     damaged = f"the index in {folder} is damaged"
+    changed = changed_file(folder, manifest.files) if folder.is_dir() else None
+    if changed:
+        raise IndexDamagedError(f"{damaged}: {changed}")
     try:
         with (folder / "chunks.jsonl").open(encoding="utf-8") as fh:
             chunks = [Chunk.from_dict(json.loads(line)) for line in fh]

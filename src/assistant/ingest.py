@@ -8,7 +8,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from .index import (
     INDEX_FORMAT,
     IndexedSource,
     IndexManifest,
+    file_digests,
     generation_dir,
     index_root,
     load_index,
@@ -37,6 +38,7 @@ from .index import (
 )
 from .lexical import LexicalIndex
 from .loaders import load_file, read_verified
+from .permissions import private_folder
 from .types import Chunk, DocEntry, SourceDoc
 from .vocabulary import Vocabulary
 
@@ -93,7 +95,7 @@ def load_corpus(settings: Settings) -> tuple[list[SourceDoc], list[tuple[str, st
 @contextmanager
 def _ingest_lock(root: Path) -> Iterator[None]:
     try:
-        root.mkdir(parents=True, exist_ok=True)
+        private_folder(root)  # the data folder and its index: the owner's only
         fh = (root / ".lock").open("w")
     except OSError as exc:
         raise DataDirError(
@@ -269,14 +271,16 @@ def ingest(
         texts = [c.embed_text for c in chunks]
         lexical, vocabulary = LexicalIndex.build(texts), Vocabulary.build(texts)
         lap("lexical")
+        folder = generation_dir(settings, generation)
         save_generation(
-            generation_dir(settings, generation),
+            folder,
             chunks,
             passages,
             [vectors[c.id][1] for c in chunks],
             lexical,
             vocabulary,
         )
+        manifest = replace(manifest, files=file_digests(folder))  # checked by every load: ingest and start-up
         if before_switch:
             before_switch()
         write_manifest(settings, manifest)

@@ -12,9 +12,10 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
+from contextlib import closing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from .config import Settings
 from .errors import ConfigError
@@ -67,13 +68,14 @@ class Circuit:
 
 @dataclass(frozen=True)
 class Chat:
-    """One request: a system instruction, the user's part (data), an output limit and, for structured answers, the
-    JSON schema the reply must follow."""
+    """One request: a system instruction, the user's part (data), an output limit, for structured answers the
+    JSON schema the reply must follow, and the characters read at most (0: the configured `llm_max_reply_chars`)."""
 
     system: str
     user: str
     max_tokens: int
     schema: dict[str, Any] | None = None
+    max_chars: int = 0
 
 
 class LanguageModel:
@@ -92,6 +94,7 @@ class LanguageModel:
         self.name = settings.llm_model
         self.timeout = settings.llm_timeout
         self.max_tokens = settings.llm_max_tokens
+        self.max_reply_chars = settings.llm_max_reply_chars
         # max_retries=0: a slow or failing endpoint costs one attempt, then the quoted answer is shown instead
         self.client = ChatOpenAI(
             base_url=settings.llm_base_url,
@@ -120,7 +123,7 @@ class LanguageModel:
             body["response_format"] = {"type": "json_object", "schema": chat.schema}
         return body
 
-    def stream(self, chat: Chat) -> Iterator[str]:
+    def stream(self, chat: Chat) -> Generator[str, None, None]:
         """The reply's text as it arrives; LLMError (with the reason) on any failure, after `llm_timeout` in all, or
         while the circuit is open. For a structured request the output form is found once, then remembered."""
         if not self.circuit.allows():
@@ -131,10 +134,11 @@ class LanguageModel:
         for attempt, output in enumerate(outputs):
             try:
                 yield from self._stream_once(chat, output)
-                self.circuit.record(True)
-                if self.output == "auto" and chat.schema is not None:
-                    self.output = output  # this endpoint's way: asked that way from now on
+                self._worked(chat, output)
                 return
+            except GeneratorExit:  # the reader had what it needed (three sentences) and stopped reading
+                self._worked(chat, output)
+                raise
             except LLMError:
                 self.circuit.record(False)
                 raise
@@ -146,20 +150,40 @@ class LanguageModel:
                 self.circuit.record(False)
                 raise LLMError(_reason(exc)) from exc
 
-    def _stream_once(self, chat: Chat, output: str) -> Iterator[str]:
+    def _worked(self, chat: Chat, output: str) -> None:
+        self.circuit.record(True)
+        if self.output == "auto" and chat.schema is not None:
+            self.output = output  # this endpoint's way: asked that way from now on
+
+    def _stream_once(self, chat: Chat, output: str) -> Generator[str, None, None]:
         system = chat.system if output != "text" or chat.schema is None else chat.system + TAGGED_INSTRUCTION
         started = time.monotonic()
         client = self.client.bind(extra_body=self._extra(chat, output))
         finished = False
-        for chunk in client.stream(self._messages(Chat(system, chat.user, chat.max_tokens, chat.schema))):
-            if time.monotonic() - started > self.timeout:
-                raise LLMError(f"the language model took longer than {self.timeout:g} s")
-            text = chunk.content if isinstance(chunk.content, str) else ""
-            finish = (chunk.response_metadata or {}).get("finish_reason")
-            finished = finished or finish is not None
-            if finish == "length":
-                raise LLMError("the language model's reply was cut off at its length limit")
-            if text:
+        # Bounded whatever the endpoint does with max_tokens: past these, the stream is closed and the rest never
+        # read (a 500,000-character "translation" was once read, then searched, for 8 s). Every piece of a stream
+        # carries at least one token, so more pieces than tokens asked for is a reply ignoring its limit.
+        max_chars, read, pieces = chat.max_chars or self.max_reply_chars, 0, 0
+        messages = self._messages(Chat(system, chat.user, chat.max_tokens, chat.schema))
+        chunks = client.stream(messages)  # a generator: closing it closes the HTTP stream
+        with closing(cast(Generator[Any, None, None], chunks)):
+            for chunk in chunks:
+                if time.monotonic() - started > self.timeout:
+                    raise LLMError(f"the language model took longer than {self.timeout:g} s")
+                text = chunk.content if isinstance(chunk.content, str) else ""
+                finish = (chunk.response_metadata or {}).get("finish_reason")
+                finished = finished or finish is not None
+                if finish == "length":
+                    raise LLMError("the language model's reply was cut off at its length limit")
+                if not text:
+                    continue
+                read, pieces = read + len(text), pieces + 1
+                if read > max_chars:
+                    raise LLMError(f"the language model's reply ran past {max_chars:,} characters: not read further")
+                if pieces > chat.max_tokens:
+                    raise LLMError(
+                        f"the language model's reply ran past its {chat.max_tokens} tokens: not read further"
+                    )
                 yield text
         if not finished:
             raise LLMError("the language model's reply ended without finishing")
@@ -185,22 +209,99 @@ def parse_sentences(text: str) -> list[dict[str, Any]]:
         if not isinstance(sentences, list):
             raise ValueError("the reply has no list of sentences")
         return [s for s in sentences if isinstance(s, dict)]
-    found = []
-    for line in stripped.splitlines():
-        m = _TAGGED.match(line)
-        if m:
-            markers = [int(n) for n in re.findall(r"\d+", m.group("markers"))]
-            found.append(
-                {
-                    "text": m.group("text"),
-                    "markers": markers,
-                    "evidence": m.group("evidence"),
-                    "english": m.group("english") or "",
-                }
-            )
+    found = [s for s in (_tagged(line) for line in stripped.splitlines()) if s is not None]
     if stripped and not found:
         raise ValueError("the reply is neither JSON nor tagged sentences")
     return found
+
+
+def _tagged(line: str) -> dict[str, Any] | None:
+    """One tagged line as a sentence, or None when it is not one."""
+    m = _TAGGED.match(line)
+    if m is None:
+        return None
+    markers = [int(n) for n in re.findall(r"\d+", m.group("markers"))]
+    return {
+        "text": m.group("text"),
+        "markers": markers,
+        "evidence": m.group("evidence"),
+        "english": m.group("english") or "",
+    }
+
+
+class SentenceReader:
+    """The sentences of a reply as it streams, each piece scanned once: a JSON reply's sentence objects as each
+    closes, a tagged reply's lines as each ends. (Parsing the whole reply again on every piece kept a core busy for
+    as long as a long reply streamed.)"""
+
+    def __init__(self) -> None:
+        self.form = ""  # "json" or "text", from the reply's first character
+        self._start = ""  # what came before that character (spaces)
+        self._line: list[str] = []  # text form: the line being written
+        # JSON form: nesting depth, string state, the last key at the top level, whether the list being read is
+        # "sentences", and the characters of the sentence object being read
+        self._depth, self._in_string, self._escape = 0, False, False
+        self._key: list[str] = []
+        self._last_key, self._in_sentences = "", False
+        self._object: list[str] | None = None
+
+    def feed(self, piece: str) -> list[dict[str, Any]]:
+        """The sentences this piece completes."""
+        if not self.form:
+            self._start += piece
+            first = self._start.lstrip()[:1]
+            if not first:
+                return []
+            self.form, piece, self._start = ("json" if first == "{" else "text"), self._start, ""
+        return self._json(piece) if self.form == "json" else self._text(piece)
+
+    def _text(self, piece: str) -> list[dict[str, Any]]:
+        if "\n" not in piece:
+            self._line.append(piece)
+            return []
+        *ended, rest = ("".join(self._line) + piece).split("\n")
+        self._line = [rest]
+        return [s for s in (_tagged(line) for line in ended) if s is not None]
+
+    def _json(self, piece: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for ch in piece:
+            if self._object is not None:
+                self._object.append(ch)
+            if self._in_string:
+                if self._escape:
+                    self._escape = False
+                elif ch == "\\":
+                    self._escape = True
+                elif ch == '"':
+                    self._in_string = False
+                    if self._depth == 1:
+                        self._last_key = "".join(self._key)
+                elif self._depth == 1:
+                    self._key.append(ch)
+            elif ch == '"':
+                self._in_string, self._key = True, []
+            elif ch in "{[":
+                self._depth += 1
+                if self._depth == 2:
+                    self._in_sentences = ch == "[" and self._last_key == "sentences"
+                elif self._depth == 3 and ch == "{" and self._in_sentences:
+                    self._object = ["{"]
+            elif ch in "}]":
+                self._depth -= 1
+                if ch == "]" and self._depth == 1 and self._in_sentences and found:
+                    # the list ends in the piece that closed its last sentence: that one waits for the reply to
+                    # finish (a reply that then fails shows nothing of it)
+                    found.pop()
+                if self._depth == 2 and self._object is not None:
+                    try:
+                        sentence = json.loads("".join(self._object))
+                    except ValueError:
+                        sentence = None
+                    if isinstance(sentence, dict):
+                        found.append(sentence)
+                    self._object = None
+        return found
 
 
 def _first_line(exc: BaseException) -> str:

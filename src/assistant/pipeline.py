@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
@@ -43,6 +44,12 @@ def validate_question(question: str, max_chars: int) -> str:
         raise QuestionError(
             f"the question is {len(question)} characters long; the limit is {max_chars}. Please shorten it."
         )
+    # Compatibility forms read as the letters they stand for: a question typed in full-width letters ("Ｗｈａｔ")
+    # was taken for another language and declined. NFKC can lengthen a text (one ligature, many letters): the limit
+    # holds after it too.
+    question = unicodedata.normalize("NFKC", question)
+    if len(question) > max_chars:
+        raise QuestionError(f"the question is over {max_chars} characters long once its letters are spelt out")
     return question
 
 

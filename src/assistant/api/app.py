@@ -22,7 +22,8 @@ from ..web import build_chat_page, page_options
 from . import errors
 from .openai_embeddings import embeddings_router
 from .routes import api_router
-from .security import BodyLimit, FramePolicy, Guard, KeyRing, RateLimit, is_api, question_refusal
+from .security import BodyLimit, Guard, KeyRing, RateLimit, is_api, question_refusal
+from .surface import NoUploads, PagePolicy, PageRefusals
 from .widget import WIDGET_JS, WIDGET_PATH
 
 DESCRIPTION = """Answers questions about the EU's Common Foreign and Security Policy with sentences quoted from the
@@ -73,9 +74,12 @@ def create_app(
             expose_headers=["Retry-After"],
             max_age=600,
         ),
+        # before the size limit: an upload is refused without reading any of it
+        Middleware(NoUploads, mounts=("", WIDGET_PATH)),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         Middleware(Guard, keys=keys, rate=rate, protect_chat=settings.protect_chat, chat_mounts=("", WIDGET_PATH)),
-        Middleware(FramePolicy, origins=settings.allowed_origins, widget_path=WIDGET_PATH),
+        Middleware(PagePolicy, origins=settings.allowed_origins, widget_path=WIDGET_PATH),
+        Middleware(PageRefusals, mounts=("", WIDGET_PATH)),
         Middleware(HeadAsGet),
     ]
 
@@ -111,7 +115,8 @@ def create_app(
         # run 88 -> 33 ms, 16 clients 36.6 -> 49.4 answers/s, an embeddings request alone just as fast.
         assistant.embedder.use_threads(1)
     limiter = anyio.CapacityLimiter(settings.concurrency_limit)  # questions at once; more wait their turn
-    app.include_router(api_router(assistant, limiter))
+    operators = KeyRing(k.get_secret_value() for k in settings.operator_keys)
+    app.include_router(api_router(assistant, limiter, lambda token: operators.enabled and operators.valid(token)))
     # Embeddings have their own, smaller limit: a few large requests once held every slot and questions waited.
     app.include_router(
         embeddings_router(assistant.embedder, settings, anyio.CapacityLimiter(settings.embedding_concurrency))

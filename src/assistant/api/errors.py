@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,6 +15,20 @@ from ..errors import AssistantError, IndexUnusableError, ModelError, QuestionErr
 log = logging.getLogger(__name__)
 
 INTERNAL = "internal error"
+# An absolute file path in a message (not part of a URL): /srv/cfsp/.data/index/g2026...
+_PATH = re.compile(r"(?<![\w:/.~-])/(?:[^\s/'\"(),;]+/)*[^\s/'\"(),;:]*")
+
+
+def without_paths(message: str) -> str:
+    """A message fit for the public: each server file path shortened to its last part (…/g2026...-1a2b), so the
+    folder layout, user names and mount points stay in the server log."""
+
+    def short(match: re.Match) -> str:
+        path = match.group(0)
+        end = path.rstrip(".")  # a full stop after a path ends the sentence
+        return "…/" + end.rstrip("/").rsplit("/", 1)[-1] + path[len(end) :]
+
+    return _PATH.sub(short, message)
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -50,7 +65,12 @@ def install(app: FastAPI) -> None:
     """Register the handlers on the app."""
 
     async def on_assistant_error(request: Request, exc: AssistantError) -> JSONResponse:
-        return error(status_of(exc), str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
+        status = status_of(exc)
+        message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        if status >= 500:  # the server's own state: the full message (paths included) goes to the log only
+            log.warning("%s %s: %d %s", request.method, request.url.path, status, message)
+            message = without_paths(message)
+        return error(status, message)
 
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         status, message = validation_message(exc)

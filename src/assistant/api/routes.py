@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, format_sse_event
 
@@ -17,15 +19,22 @@ from ..pipeline import NO_LLM, Assistant, validate_question
 from ..streaming import answer_pieces
 from ..types import Answer
 from ..writer import Event
+from .errors import without_paths
 from .schemas import AskRequest, AskResponse, ErrorResponse, HealthResponse, Source, SourcesResponse
+from .security import token_of
+
+log = logging.getLogger(__name__)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (400, 401, 413, 422, 429, 500)
 }
 
 
-def api_router(assistant: Assistant, limiter: anyio.CapacityLimiter) -> APIRouter:
-    """The routes for one assistant; `limiter` bounds how many questions are answered at once (the rest wait)."""
+def api_router(
+    assistant: Assistant, limiter: anyio.CapacityLimiter, is_operator: Callable[[str | None], bool] = lambda _: False
+) -> APIRouter:
+    """The routes for one assistant; `limiter` bounds how many questions are answered at once (the rest wait);
+    `is_operator` says whether a bearer token is an operator's (who sees the process and paths in health)."""
     settings = assistant.settings
     router = APIRouter(prefix="/api/v1", tags=["assistant"], responses=dict(ERRORS))
 
@@ -116,10 +125,15 @@ def api_router(assistant: Assistant, limiter: anyio.CapacityLimiter) -> APIRoute
         summary="Liveness and index readiness",
         responses={503: {"model": HealthResponse, "description": "The served index cannot answer."}},
     )
-    async def health() -> JSONResponse:
+    async def health(request: Request) -> JSONResponse:
         """The server answers and its index can serve (200), or not (503 with `ready: false` and the problem):
-        the generation served, counts, embedding model and provider, vector store mode."""
+        the generation served, counts, embedding model and provider, vector store mode (and, for an operator's
+        key, the server process and the problem with its file paths)."""
         problem = await anyio.to_thread.run_sync(assistant.check)
+        operator = is_operator(token_of(request.headers.get("authorization")))
+        if problem and not operator:
+            log.warning("health: the index cannot answer: %s", problem)
+            problem = without_paths(problem)
         index = assistant.index
         manifest = index.manifest
         body = HealthResponse(
@@ -134,7 +148,9 @@ def api_router(assistant: Assistant, limiter: anyio.CapacityLimiter) -> APIRoute
             dimension=manifest.dim,
             vector_store="server" if settings.server_mode else "embedded",
             built_at=manifest.built_at,
+            worker_pid=os.getpid() if operator else None,
         )
-        return JSONResponse(body.model_dump(), status_code=503 if problem else 200)
+        shown = body.model_dump(exclude={"worker_pid"} if body.worker_pid is None else set())
+        return JSONResponse(shown, status_code=503 if problem else 200)
 
     return router

@@ -7,7 +7,6 @@ the messages can name the configured limit; the models check only what never cha
 from __future__ import annotations
 
 from dataclasses import asdict
-from os import getpid
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -166,7 +165,9 @@ class HealthResponse(BaseModel):
     dimension: int
     vector_store: Literal["embedded", "server"]
     built_at: str | None
-    worker_pid: int = Field(default_factory=getpid, description="The server process that answered (CFSP_WORKERS).")
+    worker_pid: int | None = Field(
+        None, description="The server process that answered (CFSP_WORKERS); for operators only (CFSP_OPERATOR_KEYS)."
+    )
 
 
 class EmbeddingRequest(BaseModel):

@@ -1,4 +1,4 @@
-"""Who may call, how often and how much: API keys, rate limits, body size and the frame-ancestors policy.
+"""Who may call, how often and how much: API keys, rate limits and body size.
 
 Each is a small pure-ASGI middleware (no buffering of responses, so streamed answers stay streamed). They run
 before FastAPI parses anything, so a refused request costs almost nothing.
@@ -21,7 +21,7 @@ from limits import parse
 from limits.errors import ConfigurationError, StorageError
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..config import MIN_KEY_CHARS, Settings
@@ -74,7 +74,18 @@ def _read_keys(path: Path) -> tuple[set[str], bytes]:
     keys, problems = parse_keys(raw.decode("utf-8", "replace"), path)
     if problems:
         raise ConfigError(problems[0])
+    warn_if_open(path)
     return keys, hashlib.sha256(raw).digest()
+
+
+def warn_if_open(path: Path) -> None:
+    """A warning in the log when users other than the owner may read the keys file (it still works)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & 0o044:
+        log.warning("API keys file %s can be read by other users (mode %o): chmod 600 it", path, mode & 0o777)
 
 
 class KeyRing:
@@ -104,7 +115,8 @@ class KeyRing:
     @classmethod
     def from_settings(cls, settings: Settings) -> "KeyRing":
         """The keys the settings list plus those of the keys file; a protected chat without keys is an error."""
-        ring = cls((k.get_secret_value() for k in settings.api_keys), settings.api_keys_file)
+        keys = (k.get_secret_value() for k in (*settings.api_keys, *settings.operator_keys))
+        ring = cls(keys, settings.api_keys_file)
         if settings.protect_chat and not ring.enabled:
             raise ConfigError("protect_chat needs API keys: set CFSP_API_KEYS or CFSP_API_KEYS_FILE")
         return ring
@@ -133,6 +145,7 @@ class KeyRing:
         keys, problems = parse_keys(raw.decode("utf-8", "replace"), self.path)
         for problem in problems:
             log.warning("API keys file: %s (line skipped)", problem)
+        warn_if_open(self.path)
         self.loaded, self._content, self._unreadable = {_digest(k) for k in keys}, content, None
         log.info("API keys file %s reloaded: %d keys", self.path, len(keys))
 
@@ -206,6 +219,7 @@ class RateLimit:
         from limits.storage import RedisStorage
         from redis import ConnectionPool
         from redis.backoff import NoBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import RedisError
         from redis.retry import Retry
 
@@ -215,13 +229,19 @@ class RateLimit:
                 url,
                 socket_connect_timeout=self.TIMEOUT_SECONDS,
                 socket_timeout=self.TIMEOUT_SECONDS,
-                retry=Retry(NoBackoff(), 1),  # one quick reconnect (a restarted Redis), never seconds of back-off
+                # one quick reconnect when a connection was dropped (a restarted Redis), never seconds of back-off;
+                # a timeout is not retried: a hung Redis then costs one timeout, not two (it cost 1.0 s)
+                retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
             )
             # wrap_exceptions: every storage failure is a limits StorageError
             backend = RedisStorage(url, connection_pool=pool, wrap_exceptions=True)
             backend.get_connection().ping()
         except (ConfigurationError, ValueError) as exc:
             raise ConfigError(f"cannot use {where}: {exc}") from None
+        except TypeError as exc:  # redis passes the URL's query parameters to its connection class as arguments
+            unknown = re.search(r"unexpected keyword argument '([^']+)'", str(exc))
+            reason = f"the URL has an option Redis does not know: {unknown.group(1)}" if unknown else str(exc)
+            raise ConfigError(f"cannot use {where}: {reason}") from None
         except RedisError as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ConfigError(f"cannot reach {where}: {reason}") from None
@@ -404,36 +424,3 @@ class BodyLimit:
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         await error(413, f"the request body is larger than {self.max_bytes} bytes")(scope, receive, send)
-
-
-def frame_ancestors(origins: Iterable[str]) -> str:
-    """The CSP value saying which sites may show the widget in a frame: this server, plus the allowed origins."""
-    origins = list(origins)
-    return "frame-ancestors *" if "*" in origins else " ".join(["frame-ancestors 'self'", *origins])
-
-
-class FramePolicy:
-    """Content-Security-Policy `frame-ancestors` on the pages: the widget may be framed by the allowed origins,
-    every other page only by this server itself (no clickjacking of the full chat page)."""
-
-    def __init__(self, app: ASGIApp, origins: Iterable[str], widget_path: str = "/widget"):
-        self.app = app
-        self.widget_path = widget_path
-        self.widget_policy = frame_ancestors(origins)
-        self.page_policy = frame_ancestors(())
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The ASGI entry point."""
-        path = scope.get("path", "")
-        if scope["type"] != "http" or is_api(path) or is_public(path):
-            await self.app(scope, receive, send)
-            return
-        widget = path == self.widget_path or path.startswith(self.widget_path + "/")
-        policy = self.widget_policy if widget else self.page_policy
-
-        async def with_policy(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).append("Content-Security-Policy", policy)
-            await send(message)
-
-        await self.app(scope, receive, with_policy)

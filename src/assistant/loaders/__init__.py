@@ -55,7 +55,10 @@ def load_file(raw: bytes, entries: list[DocEntry]) -> list[SourceDoc]:
         loader = LOADERS[fmt]
     except KeyError:
         raise DocumentError(f"unknown format {fmt!r}; known: {', '.join(LOADERS)}") from None
-    docs = loader(raw, entries)
+    try:
+        docs = loader(raw, entries)
+    except RecursionError:  # a parser's own recursion on a shape no loader expected: this file, not the ingest
+        raise DocumentError("nested too deeply to be parsed") from None
     empty = [d.source_id for d in docs if not d.blocks]
     if empty:
         raise DocumentError(f"no text found for {', '.join(empty)}")

@@ -1,15 +1,23 @@
-"""Helpers shared by the loaders: whitespace clean-up and numbered-paragraph detection."""
+"""Helpers shared by the loaders: whitespace clean-up, numbered-paragraph detection and the nesting limit."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from ..types import Block, DocEntry, Paragraph, SourceDoc
+
+T = TypeVar("T")
 
 _SPACE = re.compile(r"[ \t\u00a0\u2009\u202f]+")
 PARA_NUMBER = re.compile(r"^(\d{1,2})\.\s+(?=\S)")
 # Lines that are only a list marker ("(a)", "1.", "—") are joined to the line after them.
 MARKER_ONLY = re.compile(r"^(\(?[a-z0-9ivx]{1,5}\)|\d{1,2}\.|[—–\-•*])$")
+# Elements inside one another in a markup file (libxml2's own default limit). The official files go 15 deep at most;
+# a page nested thousands deep is refused before anything walks it (a recursive walk of 1,500 levels once aborted
+# the whole ingest).
+MAX_NESTING = 256
 
 
 def clean(text: str) -> str:
@@ -85,3 +93,20 @@ def in_scope(article: str, ranges: tuple[str, ...]) -> bool:
         if int(lo) <= n <= int(hi or lo):
             return True
     return False
+
+
+def too_deep() -> str:
+    """The reason a file nested too deeply is skipped."""
+    return f"nested too deeply: more than {MAX_NESTING} elements inside one another"
+
+
+def deepest(children: Callable[[T], Iterable[T]], root: T, limit: int = MAX_NESTING) -> int:
+    """How deep the tree under `root` goes, counted without recursion and stopping once past `limit`."""
+    stack, most = [(root, 1)], 0
+    while stack:
+        node, depth = stack.pop()
+        most = max(most, depth)
+        if most > limit:
+            break
+        stack.extend((child, depth + 1) for child in children(node))
+    return most

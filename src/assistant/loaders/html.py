@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, Tag
 
 from ..errors import DocumentError
 from ..types import Block, DocEntry, SourceDoc
-from .common import clean, make_doc, section
+from .common import MAX_NESTING, clean, deepest, make_doc, section, too_deep
 from .text import decode
 
 _DROP = ("script", "style", "nav", "header", "footer", "noscript", "form", "aside")
@@ -15,6 +15,9 @@ _DROP = ("script", "style", "nav", "header", "footer", "noscript", "form", "asid
 def load(raw: bytes, entries: list[DocEntry]) -> list[SourceDoc]:
     """One block per section heading (h1-h3), paragraphs and list items as lines."""
     soup = BeautifulSoup(decode(raw), "lxml")
+    top: Tag = soup
+    if deepest(lambda tag: [c for c in tag.contents if isinstance(c, Tag)], top) > MAX_NESTING:
+        raise DocumentError(too_deep())
     for tag in soup(_DROP):
         tag.decompose()
     entry = entries[0]

@@ -9,7 +9,7 @@ from lxml import etree
 
 from ..errors import DocumentError
 from ..types import Block, DocEntry, SourceDoc
-from .common import clean, in_scope, join_markers, make_doc, numbered
+from .common import MAX_NESTING, clean, deepest, in_scope, join_markers, make_doc, numbered, too_deep
 
 _HEADING_LEVELS = ("PART", "TITLE", "CHAPTER", "SECTION")
 _SKIP_CLASSES = {"note", "hd-date", "hd-lg", "hd-ti", "hd-oj", "signatory", "final", "doc-end", "tbl-num"}
@@ -52,6 +52,8 @@ def parse_lines(raw: bytes) -> list[Line]:
         root = etree.fromstring(raw, etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True))
     except etree.XMLSyntaxError as exc:
         raise DocumentError(f"malformed XHTML: {exc}") from None
+    if deepest(list, root) > MAX_NESTING:
+        raise DocumentError(too_deep())
     lines: list[Line] = []
     last_row = None
     for p in root.iter("{*}p"):

@@ -101,6 +101,7 @@ def build_chat_page(
             feedback_options=("Like", "Dislike"),
             sanitize_html=True,
             render_markdown=True,
+            latex_delimiters=[],  # "$$...$$" in a question or an official text is shown as typed, not typeset
             autoscroll=True,
             layout="panel",
             buttons=[],

@@ -12,13 +12,31 @@ from .chat import Exchange
 log = logging.getLogger(__name__)
 
 
-def _rating(liked: bool | str) -> int:
-    """+1 or -1, or 0 when the thumb was clicked again to take the rating back."""
+def like_event(payload: object) -> tuple[int, int]:
+    """The message index and the rating (+1, -1, or 0 when the thumb was clicked again to take it back) of a
+    like/dislike event as the page sends it, or a BadRating naming what is malformed."""
+    if not isinstance(payload, dict):
+        raise BadRating("malformed rating event: not an object")
+    index = payload.get("index")
+    if isinstance(index, list) and index:  # [message, part] for a message in parts
+        index = index[0]
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise BadRating("malformed rating event: 'index' must be a message number")
+    liked = payload.get("liked", True)
     if liked is True:
-        return 1
+        return index, 1
     if liked is False:
-        return -1
-    return 0
+        return index, -1
+    if liked in ("", None):  # the page sends "" when a thumb is clicked again
+        return index, 0
+    raise BadRating("malformed rating event: 'liked' must be true, false or empty")
+
+
+class BadRating(gr.Error):
+    """A like/dislike event the page itself would never send: the caller's to fix (400), so no traceback."""
+
+    def __init__(self, message: str):
+        super().__init__(message, print_exception=False)
 
 
 class Ratings:
@@ -27,15 +45,16 @@ class Ratings:
     def __init__(self, store: FeedbackStore):
         self.store = store
 
-    def rate(self, exchanges: list[Exchange], rated: dict[int, int], data: gr.LikeData):
+    # gr.EventData, not gr.LikeData: LikeData reads the event's fields before this runs and failed with a 500
+    def rate(self, exchanges: list[Exchange], rated: dict[int, int], data: gr.EventData):
         """Store, change or remove the rating of one answer; returns (rated, row being commented, comment box row)."""
+        index, rating = like_event(data._data)
         rated = dict(rated or {})
-        index = data.index if isinstance(data.index, int) else data.index[0]
         position = index // 2  # every exchange is one user message then one assistant message
         exchange = exchanges[position] if 0 <= position < len(exchanges or []) else None
         if exchange is None or exchange.answer is None:
             return rated, None, gr.update(visible=False)  # nothing was answered (an error or a stopped search)
-        rating, row = _rating(data.liked), rated.get(index)
+        row = rated.get(index)
         try:
             if rating == 0:
                 if row is not None:
