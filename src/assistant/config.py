@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PACKAGED_MODEL = "all-MiniLM-L6-v2"
+TUNED_MODEL = "cfsp-minilm"  # the packaged model with the LoRA adapter trained here (models/cfsp-minilm): the default
 MIN_KEY_CHARS = 16
 PROVIDERS = ("local", "openai-compatible")  # embedding providers `make_embedder` knows
 # How the local model runs, and the family of vectors each gives: backends of one family give the same vectors
@@ -50,8 +51,8 @@ class Settings(BaseSettings):
         "local", description="local (packaged model) or openai-compatible (an HTTP endpoint)."
     )
     embedding_model: str = Field(
-        PACKAGED_MODEL,
-        description="all-MiniLM-L6-v2 (as packaged), cfsp-minilm (the packaged model fine-tuned here), a local "
+        TUNED_MODEL,
+        description="cfsp-minilm (the packaged model fine-tuned here), all-MiniLM-L6-v2 (as packaged), a local "
         "sentence-transformers folder, or an endpoint's model name.",
     )
     embedding_adapter: Path = Field(

@@ -16,11 +16,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .config import PROJECT_ROOT, Settings
+from .config import PROJECT_ROOT, TUNED_MODEL, Settings
 from .errors import DataDirError, ModelError
 from .model_files import packaged_model_dir, sha256_file
 
-TUNED_MODEL = "cfsp-minilm"  # CFSP_EMBEDDING_MODEL naming the packaged model with the shipped adapter
 ADAPTER_DIR = PROJECT_ROOT / "models" / TUNED_MODEL
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 SUMS = "SHA256SUMS"

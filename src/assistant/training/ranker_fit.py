@@ -31,7 +31,6 @@ FEATURES = (
     "distinct",
     "rank",
     "reference",
-    "kind",
     "demand",
     "background",
     "orphan",
