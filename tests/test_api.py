@@ -20,6 +20,7 @@ from assistant.api import create_app
 from assistant.api.security import Guard, KeyRing, RateLimit
 from assistant.api.surface import frame_ancestors
 from assistant.config import PROJECT_ROOT, Settings
+from assistant.embedding_adapter import adapter_identity
 from assistant.errors import ConfigError
 from assistant.feedback import FeedbackStore
 from assistant.streaming import answer_pieces
@@ -332,7 +333,7 @@ def test_sources_and_health(open_api, assistant):
         "generation": assistant.index.generation,
         "documents": assistant.index.manifest.documents,
         "chunks": len(assistant.index.chunks),
-        "embedding_model": "all-MiniLM-L6-v2",
+        "embedding_model": adapter_identity(),  # the fine-tuned model, named by its adapter
         "embedding_provider": "local",
         "dimension": 384,
         "vector_store": "embedded",
@@ -375,10 +376,10 @@ def test_stream_sends_pieces_then_the_same_answer_as_json(open_api):
 @pytest.mark.slow
 def test_embeddings_are_the_local_models(open_api, embedder):
     texts = ["Article 42(7) TEU: the mutual assistance clause.", "permanent structured cooperation", "sanctions"]
-    response = httpx.post(f"{open_api}/v1/embeddings", json={"input": texts, "model": "all-MiniLM-L6-v2"}, timeout=60)
+    response = httpx.post(f"{open_api}/v1/embeddings", json={"input": texts, "model": "cfsp-minilm"}, timeout=60)
     assert response.status_code == 200
     body = response.json()
-    assert body["object"] == "list" and body["model"] == "all-MiniLM-L6-v2"
+    assert body["object"] == "list" and body["model"] == adapter_identity()
     assert [row["index"] for row in body["data"]] == [0, 1, 2] and all(r["object"] == "embedding" for r in body["data"])
     served = np.array([row["embedding"] for row in body["data"]], dtype=np.float32)
     assert served.shape == (3, 384)
@@ -405,7 +406,7 @@ def test_embeddings_limits(open_api, full_settings):
     )
     assert_error(post({"input": []}), 422, "input is empty")
     assert_error(post({"input": ["fine", "  "]}), 422, "input 1 is empty")
-    assert_error(post({"input": "x", "model": "text-embedding-3-small"}), 404, "all-MiniLM-L6-v2")
+    assert_error(post({"input": "x", "model": "text-embedding-3-small"}), 404, "cfsp-minilm@")
     assert_error(post({"input": "x", "dimensions": 1536}), 422, "dimensions must be 384")
     assert_error(post({"input": [[101, 2054]]}), 422, "input")
 

@@ -96,7 +96,8 @@ def test_a_read_only_data_folder_is_one_line_for_every_command(home, small_setti
         shutil.copytree(small_settings.corpus_dir, base / "corpus")
         shutil.copy(small_settings.catalogue_path, base / "catalogue.toml")
         ingest(settings, embedder)
-        shutil.copytree(cache_dir / "models", base / "data" / "models")  # the extracted packaged model
+        shutil.copytree(cache_dir / "models", base / "data" / "models")  # the extracted (and merged) model
+        shutil.copytree(settings.embedding_adapter, base / "adapter")  # the shipped adapter, readable by the user
         (base / "empty").mkdir()
         for path in [base, *base.rglob("*")]:
             path.chmod(0o555 if path.is_dir() else 0o444)
@@ -106,6 +107,7 @@ def test_a_read_only_data_folder_is_one_line_for_every_command(home, small_setti
             "CFSP_DATA_DIR": str(settings.data_dir),
             "CFSP_CORPUS_DIR": str(settings.corpus_dir),
             "CFSP_CATALOGUE_PATH": str(settings.catalogue_path),
+            "CFSP_EMBEDDING_ADAPTER": str(base / "adapter"),
             "GRADIO_ANALYTICS_ENABLED": "False",
         }
         commands = {

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from assistant.embedding_adapter import adapter_identity
 from assistant.errors import CorpusError
 from assistant.index import IndexManifest, read_manifest
 from assistant.ingest import ingest
@@ -105,6 +106,6 @@ def test_missing_corpus_folder(small_settings, embedder, tmp_path):
 def test_manifest_records_model_and_sources(small_settings, embedder):
     ingest(small_settings, embedder)
     manifest = read_manifest(small_settings)
-    assert manifest.model == "all-MiniLM-L6-v2" and manifest.dim == 384 and manifest.chunks == len(manifest.chunk_ids)
+    assert manifest.model == adapter_identity() and manifest.dim == 384 and manifest.chunks == len(manifest.chunk_ids)
     assert {s.source_id for s in manifest.sources} >= {"32019D0797", "cfsp-overview"}
     assert IndexManifest.from_dict(json.loads(manifest.to_json())) == manifest

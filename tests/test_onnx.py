@@ -18,7 +18,7 @@ from assistant import onnx_files
 from assistant.catalogue import load_article_titles
 from assistant.chunking import Chunker
 from assistant.config import PROJECT_ROOT, Settings
-from assistant.embeddings import MODEL_SHA256, make_embedder, packaged_model_dir
+from assistant.embeddings import local_model, make_embedder
 from assistant.errors import IndexMismatchError
 from assistant.index import read_manifest
 from assistant.ingest import ingest, load_corpus
@@ -151,13 +151,15 @@ def test_int8_is_close_but_needs_its_own_index(small_settings, tmp_path, torch_e
         assert served.ask(QUESTIONS[0]).citations
 
 
-def test_onnx_file_is_built_once_checked_and_rebuilt_when_damaged(cache_dir, tmp_path, int8_embedder, monkeypatch):
+def test_onnx_file_is_built_once_checked_and_rebuilt_when_damaged(
+    cache_dir, tmp_path, int8_embedder, base_settings, monkeypatch
+):
     data = with_models(cache_dir, tmp_path / "data")
-    model_dir = packaged_model_dir(data)
-    folder = onnx_folder(data)
+    model_dir, weights, _ = local_model(base_settings.model_copy(update={"data_dir": data}))  # the served model
+    folder = onnx_folder(data, model_dir.name)
     records = json.loads((folder / RECORD).read_text(encoding="utf-8"))
     for name in FILES.values():
-        assert records[name]["sha256"] == sha256_file(folder / name) and records[name]["weights"] == MODEL_SHA256
+        assert records[name]["sha256"] == sha256_file(folder / name) and records[name]["weights"] == weights
     builds = []
     build = onnx_files._build
 
@@ -168,7 +170,7 @@ def test_onnx_file_is_built_once_checked_and_rebuilt_when_damaged(cache_dir, tmp
     monkeypatch.setattr(onnx_files, "_build", counted)
     int8 = folder / FILES["int8"]
     before = int8.stat().st_mtime_ns
-    assert ensure_onnx_model(model_dir, data, "int8", MODEL_SHA256) == int8
+    assert ensure_onnx_model(model_dir, data, "int8", weights) == int8
     assert builds == [] and int8.stat().st_mtime_ns == before  # verified, not rebuilt
 
     damaged = bytearray(int8.read_bytes())
@@ -177,7 +179,7 @@ def test_onnx_file_is_built_once_checked_and_rebuilt_when_damaged(cache_dir, tmp
     # several threads (as several workers would) find it damaged at once: it is rebuilt once, by one of them
     found: list[Path] = []
     threads = [
-        threading.Thread(target=lambda: found.append(ensure_onnx_model(model_dir, data, "int8", MODEL_SHA256)))
+        threading.Thread(target=lambda: found.append(ensure_onnx_model(model_dir, data, "int8", weights)))
         for _ in range(3)
     ]
     for thread in threads:

@@ -197,8 +197,9 @@ def test_a_trimmed_provision_keeps_the_exception_that_qualifies_its_rule():
     assert kept == (provision.sentences[0], provision.sentences[2])
 
 
-def test_a_fragment_comes_with_its_context_before_it():
-    """A lead too short to say anything brings the provision of its article it follows on from, in reading order."""
+def test_a_fragment_comes_with_its_context_before_it_only_for_what_is_questions():
+    """A lead too short to say anything brings the provision of its article it follows on from: in reading order
+    when the question asks what something is, after the fragment when the fragment holds the fact asked for."""
     c = chunk(
         "1. A mechanism to administer the financing of the common costs of operations is hereby established.\n"
         "2. It shall be called Athena.",
@@ -215,8 +216,12 @@ def test_a_fragment_comes_with_its_context_before_it():
     composer = Composer(lambda position: np.zeros((0, 3)), {c.id: 0}, lambda texts: [[] for _ in texts], lambda t: 1.0)
     ranked = [candidate(fragment, 1.0), candidate(context, 0.4)]  # the fragment scores best
 
-    quoted = [part.quote for part in composer.compose(Query("q", "q", "q"), ranked)]
-    assert quoted == [context.text, fragment.text]  # in reading order
+    def quoted(asks_for: str) -> list[str]:
+        query = Query("q", "q", "q", asks_for=asks_for)
+        return [part.quote for part in composer.compose(query, ranked)]
+
+    assert quoted("definition") == [context.text, fragment.text]
+    assert quoted("how_much") == [fragment.text, context.text]
 
 
 def test_a_question_of_names_alone_is_spoken_of_by_wording_that_holds_the_names():

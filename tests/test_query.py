@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from assistant import evidence
-from assistant.query import Expander, QueryAnalyser, Thesaurus
+from assistant.query import Expander, QueryAnalyser, Thesaurus, asks_for
 from assistant.references import find_references
 from assistant.vocabulary import Vocabulary, variants
 
@@ -27,10 +27,37 @@ def analyser(words: dict[str, tuple[str, ...]] | None = None) -> QueryAnalyser:
     return QueryAnalyser(Expander([]), Thesaurus(words or {}, stem), vocabulary, {"TEU": {"18", "31"}}, english)
 
 
+@pytest.mark.parametrize(
+    "question,kind",
+    [
+        ("Who decides on sanctions?", "who"),
+        ("When does the mandate end?", "when"),
+        ("How often must the Council review the list?", "how_often"),
+        ("How much money does the Facility have?", "how_much"),
+        ("Which tasks can CSDP missions carry out?", "which"),
+        ("Do they keep offices in Brussels, and to which organisations are they accredited?", "who"),
+        ("Which cyber-attacks count as a threat?", "which"),
+        ("Can one country block a decision?", "rule"),
+        ("Are member states allowed to keep their own embassies?", "rule"),
+        ("Is EU foreign policy run by the national governments?", "general"),
+        ("Do EU countries vote together in UN bodies?", "general"),
+        ("Why was the Agency created?", "purpose"),
+        ("What is PESCO?", "definition"),
+    ],
+)
+def test_what_a_question_asks_for(question, kind):
+    assert asks_for(question) == kind
+
+
 def test_specific_things_asked_for():
     a = analyser()
     assert a.analyse("How much did the Facility spend in 2023?").years == ("2023",)
     assert a.analyse("What did Decision (CFSP) 2017/2315 establish?").years == ()  # an act's number is no year
+    assert a.analyse("Who was the first High Representative?").wants_person
+    assert a.analyse("Who was the first High Representative?").ordinal == "first"
+    assert a.analyse("Who was High Representative before Kaja Kallas?").ordinal == "before"
+    assert a.analyse("Who is the High Representative?").ordinal == ""
+    assert not a.analyse("Who is responsible for the mission?").wants_person  # a body, not a person
     assert a.analyse("Who is the High Representative now?").live_state
     assert a.analyse("When is the next meeting of the EU foreign ministers?").live_state  # a date still to come
     assert a.analyse("What will the Agency's budget be next year?").live_state
@@ -138,3 +165,36 @@ def test_word_variants():
     vocabulary = Vocabulary.build(TEXTS)
     assert vocabulary.knows("HR/VP") is False and vocabulary.knows("Kallas") and vocabulary.rare("Kallas")
     assert not vocabulary.rare("the") and not vocabulary.rare("Ruritania")  # common, or not used at all
+
+
+def test_an_international_organisation_answers_a_which_organisation_question():
+    assert evidence.answers_kind("The representations are accredited to NATO and the OSCE.", "who")
+    assert evidence.answers_kind("cooperation with the Organisation for Security and co-operation in Europe", "who")
+    assert evidence.answers_kind("the organs of the United Nations and its specialised agencies", "who")
+    # a charter or a programme is no body
+    assert not evidence.answers_kind("the principles of the United Nations Charter", "who")
+    assert not evidence.answers_kind("the UN Programme of Action on small arms", "who")
+    assert not evidence.answers_kind("The Institute shall have a liaison office in Brussels.", "who")
+
+
+@pytest.mark.parametrize(
+    "text,figure",
+    [
+        ("The 27 EU member states maintain permanent representations.", True),
+        ("The reference amount is EUR 5 million.", True),
+        ("at least one third of the Member States", True),
+        ("EUFOR comprises around 2000 military personnel.", True),
+        ("a total of 2000 troops", True),
+        ("A maximum of 12 may be seconded.", True),  # "12 may" is no date
+        ("The Council shall act unanimously.", True),
+        # a date or a year says when, not how much or how many
+        ("in line with the Interinstitutional Agreement of 13 April 2016 on Better Law-Making", False),
+        ("The measures have applied since July 2014.", False),
+        ("The decision was adopted in 2015.", False),
+        ("for the period 2021-2027", False),
+        ("signed on April 13, 2016", False),
+        ("as referred to in Article 42(7)", False),
+    ],
+)
+def test_a_figure_is_an_amount_or_count_not_a_date(text, figure):
+    assert evidence.has_figure(text) is figure

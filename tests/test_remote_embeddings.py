@@ -163,7 +163,7 @@ def test_ingest_and_ask_through_the_api_provider(own_endpoint, small_corpus, tmp
         embedding_cache=tmp_path / "cache.sqlite",
         embedding_provider="openai-compatible",
         embedding_base_url=own_endpoint,
-        embedding_model="all-MiniLM-L6-v2",
+        embedding_model="cfsp-minilm",  # the model the endpoint serves (this project's own, by default)
     )
     remote = make_embedder(api)
     assert remote.dim == embedder.dim == 384
@@ -173,7 +173,7 @@ def test_ingest_and_ask_through_the_api_provider(own_endpoint, small_corpus, tmp
     served = Assistant.from_settings(api, remote)
     answer = served.ask("What is PESCO and who takes part in it?")
     assert not answer.abstained and answer.citations[0].source_id == "32017D2315"
-    # the vectors that came over HTTP are the packaged model's own
+    # the vectors that came over HTTP are the served model's own
     chunk = served.index.chunks[0]
     local = embedder.embed_texts([chunk.embed_text])[0]
     assert float(np.abs(served.index.passage_vectors[0].astype(np.float32) - local).max()) < 1e-3  # stored as float16

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -32,6 +33,7 @@ LIVE_STATE = (
     "has been used, so I will not guess. "
 ) + COVERAGE
 LEAD_CAN_YIELD = 0.6  # a provision that holds what was asked may lead if it scores this share of the best
+FIGURE_CLOSENESS = 0.9  # ... but a figure must come from one of the best-scoring provisions
 EVENT_COVERAGE = 0.35  # an event is found only in wording holding this share of the question's (weighted) terms
 EVENT_ASKED = 0.12  # ... and this share of them apart from the names: what is asked about, not only who it is about
 RESERVE_PASSAGES = 20  # where to look further for a specific thing asked for before saying the texts lack it
@@ -215,6 +217,10 @@ def demands(query: Query) -> list[Demand]:
     found: list[Demand] = []
     for year in query.years:
         found.append(Demand(f"mention {year}", partial(_holds_year, year=year)))
+    if query.wants_figure:  # a figure about the thing asked: in one of the provisions that answer best
+        found.append(Demand("give the figure you ask for", lambda c: evidence.has_figure(c.text), FIGURE_CLOSENESS))
+    if query.wants_person:  # "who was the first ...": a name given as the first one, not just any holder's
+        found.append(Demand("name the person who holds or held that post", partial(_names_person, which=query.ordinal)))
     if query.event:  # the wording must name who or what the event is about, and speak of what was asked
         names = [variants(n)[1] if len(variants(n)) > 1 else n for n in query.names if not evidence.is_generic(n)]
         if names:
@@ -265,6 +271,13 @@ def _overlap(text: str, following: str) -> int:
 
 def _holds_year(candidate: Candidate, year: str) -> bool:
     return evidence.has_year(candidate.text, year)
+
+
+def _names_person(candidate: Candidate, which: str) -> bool:
+    """Wording that names a person, and says which one of a series it is when the question asks for one ("first")."""
+    return bool(evidence.persons(candidate.text)) and (
+        not which or re.search(rf"\b{which}\b", candidate.text, re.I) is not None
+    )
 
 
 def _tells_event(candidate: Candidate, names: tuple[str, ...]) -> bool:

@@ -28,7 +28,9 @@ EXPANSION_WEIGHT = 0.5  # glossary words count half as much as the question's ow
 NAME_WEIGHT = 2.0  # a name in the question (a country, a mission) counts double
 SHORT_WORDS = 8
 SENTENCE_FOCUS = 0.5  # in trimming, a sentence's share of the question's focus words counts this much beside meaning
+SENTENCE_KIND = 0.2  # ... and holding the kind of thing asked for (a figure for "how many", a body for "who") this much
 
+OPEN_ASKS = ("definition", "general", "purpose")  # questions that ask what something is or does, not a specific fact
 MAX_PARTS = 3
 EXTRA_MIN_SHARE = 0.75  # a further provision must score this share of the first one
 EXTRA_ALONE_SHARE = 0.95  # ... and add a term the answer lacks, unless it scores this share
@@ -170,12 +172,17 @@ class Composer:
             vectors = self.sentence_vectors_of(self.position_of[hit.chunk.id])
             rows = [vectors[i] for i in provision.sentences if i < len(vectors)]
             sims = [float(v @ retrieval.query_vector) for v in rows] or [hit.dense or 0.0]
-            # a sentence's relevance, for trimming: its meaning and the question's focus words it holds
+            # a sentence's relevance, for trimming: its meaning, the question's focus words it holds, and whether it
+            # holds the kind of thing asked for
             focus = [
                 sum(local[t] for t in set(next(sentence_terms)) if t in local) / local_total
                 for _ in provision.sentences
             ]
-            relevance = tuple(sim + SENTENCE_FOCUS * f for sim, f in zip(sims, focus, strict=False))
+            kinds = [
+                SENTENCE_KIND * evidence.answers_kind(provision.sentence_text(i), query.asks_for)
+                for i in provision.sentences
+            ]
+            relevance = tuple(sim + SENTENCE_FOCUS * f + k for sim, f, k in zip(sims, focus, kinds, strict=False))
             whole = None
             if rows:
                 whole = np.sum(rows, axis=0)
@@ -194,8 +201,12 @@ class Composer:
                 else 0.0,
                 "rank": 1.0 / (1 + rank),
                 "reference": float(hit.via == "reference" and (not wanted or provision.paragraph in wanted)),
+                "kind": float(
+                    evidence.answers_kind(text, query.asks_for)
+                    or (query.asks_for == "which" and bool(provision.requires))
+                ),
                 "demand": float(_holds_demand(query, text)),
-                "background": float(not provision.operative),
+                "background": float(not provision.operative and query.asks_for != "purpose"),
                 "orphan": float(provision.orphan),
                 "authority": (4 - hit.chunk.tier) / 3,
                 "short": float(len(text.split()) < SHORT_WORDS),
@@ -273,11 +284,13 @@ class Composer:
         lead = candidates[0]
         parts = [Part(lead, *self.trim(lead, LEAD_WORDS))]
         if len(lead.text.split()) < SHORT_WORDS:  # a fragment ("The mechanism shall be called Athena.") says little
-            # alone: the provision of its own article it follows on from comes with it, in reading order
+            # alone: the provision of its own article it follows on from comes with it; in reading order when the
+            # question asks what something is, after it when the fragment holds a specific thing asked for
             context, before = self._unit_context(lead, candidates)
             if context is not None:
                 part = Part(context, *self.trim(context, EXTRA_WORDS))
-                parts = [part, *parts] if before else [*parts, part]
+                first = before and query.asks_for in OPEN_ASKS
+                parts = [part, *parts] if first else [*parts, part]
         covered = set().union(*(p.candidate.terms for p in parts))
         asked: set[str] | None = None  # the question's terms, tokenised once when a further provision needs them
         for cand in candidates[1:]:
@@ -396,9 +409,10 @@ class Composer:
 
 
 def _holds_demand(query: Query, text: str) -> bool:
-    """Does the wording hold a specific thing the question asks for (the present state, the year)?"""
+    """Does the wording hold a specific thing the question asks for (a person, the present state, the year)?"""
     return bool(
-        (query.live_state and evidence.states_present(text))
+        (query.wants_person and evidence.persons(text))
+        or (query.live_state and evidence.states_present(text))
         or (query.years and all(evidence.has_year(text, y) for y in query.years))
     )
 

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 from .config import PROJECT_ROOT, TUNED_MODEL, Settings
@@ -124,13 +125,16 @@ def _merge(base: Path, adapter_dir: Path, out: Path) -> None:
     hf_logging.set_verbosity_error()
 
     shutil.copytree(base, out, dirs_exist_ok=True)
-    model = AutoModel.from_pretrained(str(base), local_files_only=True)
-    try:
-        merged = PeftModel.from_pretrained(model, str(adapter_dir), local_files_only=True).merge_and_unload()
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise ModelError(f"cannot apply the embedding adapter in {adapter_dir} ({exc}): {RETRAIN}") from None
-    (out / "model.safetensors").unlink(missing_ok=True)
-    merged.save_pretrained(str(out), safe_serialization=True)
+    with warnings.catch_warnings():  # the libraries' deprecation notices are not the user's concern
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        model = AutoModel.from_pretrained(str(base), local_files_only=True)
+        try:
+            merged = PeftModel.from_pretrained(model, str(adapter_dir), local_files_only=True).merge_and_unload()
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise ModelError(f"cannot apply the embedding adapter in {adapter_dir} ({exc}): {RETRAIN}") from None
+        (out / "model.safetensors").unlink(missing_ok=True)
+        merged.save_pretrained(str(out), safe_serialization=True)
     weights = out / "model.safetensors"
     record = {"weights": sha256_file(weights), "adapter": verify_adapter(adapter_dir)}
     (out / RECORD).write_text(json.dumps(record, indent=1), encoding="utf-8")

@@ -37,11 +37,80 @@ _RECORD = re.compile(
 )
 # a year asked about ("in 2023"), not the year inside an act's number ("Decision (CFSP) 2017/2315", "2014/512/CFSP")
 _YEAR = re.compile(r"(?<![\d/])\b(19[5-9]\d|20[0-4]\d)\b(?!\s*/\s*\d)")
+_PERSON = re.compile(
+    r"^\s*who\s+(is|was|were|are|has been|will be)\s+(?!(responsible|in charge|entitled|allowed|able|competent|"
+    r"bound|obliged|eligible|covered|involved|affected|exempt|concerned|required|consulted|informed)\b)",
+    re.I,
+)
+# which one of a series the question asks about ("the first High Representative", "the previous mission")
+_ORDINAL = re.compile(
+    r"\b(first|second|third|former|previous|predecessor|last|next|successor|founding|original|before|after)\b", re.I
+)
 _EVENT = re.compile(
     r"^\s*(has|have|had|did|will)\b(?!\s+(to|the right)\b)|\bwhat happened\b|\bwhen (will|did)\b|"
     r"\bhow did\b.*\b(react|respond)|\b(react(ed)?|respond(ed)?) to\b|\bwhat did\b.*\b(say|decide|do|think)\b",
     re.I,
 )
+# what kind of answer the question asks for, tried in this order
+ASKS_FOR: tuple[tuple[str, re.Pattern], ...] = (
+    ("how_often", re.compile(r"\bhow (often|frequently)\b|\bhow many times\b|\bevery how\b", re.I)),
+    (
+        "how_much",
+        re.compile(
+            r"\bhow (much|many|large|big)\b|\bwhat (percentage|share|proportion|amount|sum|number)\b|"
+            r"\bwhat is the (budget|amount|ceiling|number|cost)\b",
+            re.I,
+        ),
+    ),
+    (
+        "when",
+        re.compile(
+            r"^\s*when\b|\bwhat (date|time|year)\b|\buntil when\b|\bby when\b|\bsince when\b|"
+            r"\bhow long\b|\bdeadline\b|\bexpir|\bend date\b|\bstart date\b",
+            re.I,
+        ),
+    ),
+    (
+        "who",
+        re.compile(
+            r"^\s*(who|whom|whose)\b|\bwhich (\w+ )?(body|bodies|institution|institutions|organ|organi[sz]ations?|"
+            r"person|official|authority|authorities)\b|\bby whom\b|\bwho\b",
+            re.I,
+        ),
+    ),
+    (
+        "purpose",
+        re.compile(
+            r"\b(why|aim|aims|purpose|objective|objectives|goal|goals|rationale|background|"
+            r"reason|reasons)\b",
+            re.I,
+        ),
+    ),
+    (
+        "which",
+        re.compile(
+            r"^\s*(which|what)\s+(\w+\s+)?(kinds?|types?|areas|countries|states|tasks|measures|goods|"
+            r"items|criteria|conditions|commitments|bodies|missions|principles|projects|sectors|forms|"
+            r"activities|means|instruments|regions|exceptions|rights|obligations)\b|\blist\b|"
+            r"^\s*which\s+[\w-]+s\b",
+            re.I,
+        ),
+    ),
+    (
+        # a rule: what may, must or cannot be done. A plain yes/no question ("Is the CFSP intergovernmental?",
+        # "Do member states keep their own policies?") asks for a fact, which a descriptive statement answers as
+        # well as a "shall" does, so it is "general".
+        "rule",
+        re.compile(
+            r"^\s*(can|could|may|must|should|has to|have to|would)\b|"
+            r"\b(allowed|permitted|obliged|required|forbidden|prohibited|entitled|have to|has to)\b",
+            re.I,
+        ),
+    ),
+    ("definition", re.compile(r"^\s*what\s+(is|are)\b|\bwhat does\b.*\bmean\b|\bexplain\b|\bdefin", re.I)),
+)
+
+
 # words that carry no subject, besides the function words: "Can you tell me about ...", "please"
 CHAT_WORDS = FUNCTION_WORDS | frozenset("tell me please you your my us we know explain about give show let".split())
 
@@ -55,6 +124,12 @@ def content_words(text: str) -> str:
 def asks_about_live_state(question: str) -> bool:
     """Does the question ask about the present state of affairs ("the current head of", "today")?"""
     return bool(_LIVE_STATE.search(question))
+
+
+def asks_for(question: str) -> str:
+    """What kind of answer a question wants: how_often, how_much, when, who, purpose, which, rule, definition or
+    general."""
+    return next((kind for kind, pattern in ASKS_FOR if pattern.search(question)), "general")
 
 
 def name_pattern(name: str) -> re.Pattern:
@@ -161,7 +236,10 @@ class Query:
     other_text: str = ""  # "Article 5 of the NATO treaty": asks for the text of something not indexed
     unknown: tuple[str, ...] = ()  # names (or numbered things) the texts never use
     names: tuple[str, ...] = ()  # the names the question uses that the texts know
+    asks_for: str = "general"
     years: tuple[str, ...] = ()  # years asked about
+    wants_person: bool = False  # "who is/was ...": a person's name
+    ordinal: str = ""  # which one of a series it asks about: "first", "previous", "next" ...
     event: bool = False  # whether or how something happened ("has Switzerland adopted ...", "when will ...")
     live_state: bool = False  # the present state ("current", "now", "today")
     record: bool = False  # whether something was ever used ("has it ever been invoked")
@@ -171,6 +249,11 @@ class Query:
     def lexical(self) -> str:
         """What the lexical search reads: the expanded question plus the legal words for its everyday words."""
         return f"{self.expanded} {' '.join(self.related)}" if self.related else self.expanded
+
+    @property
+    def wants_figure(self) -> bool:
+        """Asks for an amount, a count or a share."""
+        return self.asks_for == "how_much"
 
 
 class QueryAnalyser:
@@ -235,7 +318,10 @@ class QueryAnalyser:
             other_text=other_text(corrected),
             unknown=tuple(unknown),
             names=tuple(known),
+            asks_for=asks_for(corrected),
             years=tuple(dict.fromkeys(_YEAR.findall(corrected))),
+            wants_person=bool(_PERSON.search(corrected)),
+            ordinal=m.group(1).lower() if (m := _ORDINAL.search(corrected)) else "",
             event=bool(_EVENT.search(corrected)),
             live_state=asks_about_live_state(corrected),
             record=bool(_RECORD.search(corrected)),

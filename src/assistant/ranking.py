@@ -35,8 +35,9 @@ RULE_WEIGHTS = {
     "distinct": 0.3,  # meaning: closer to the question than to the candidates' common subject
     "rank": 0.05,  # 1 / (1 + rank of its passage in the retrieval)
     "reference": 0.2,  # the question names this article (or paragraph)
+    "kind": 0.1,  # holds the kind of thing asked for (a body for "who", a date for "when" ...)
     "demand": 0.12,  # holds a specific thing asked for (the year, a person's name, a statement of the present)
-    "background": -0.25,  # recital, preamble or annex
+    "background": -0.25,  # recital, preamble or annex, for a question that is not about purpose or background
     "orphan": -0.05,  # list items whose lead-in sits in another passage
     "authority": 0.06,  # 1 treaty ... 0 web page: tips the balance only between candidates that answer alike
 }

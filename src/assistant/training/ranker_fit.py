@@ -31,6 +31,7 @@ FEATURES = (
     "distinct",
     "rank",
     "reference",
+    "kind",
     "demand",
     "background",
     "orphan",
