@@ -66,7 +66,8 @@ def reply(*sentences: dict) -> str:
 class Script:
     """How the server answers one kind of request. `content` is the reply (or a function of what was given);
     the rest scripts failures: an HTTP status, a delay before answering, a connection dropped after `cut_after`
-    pieces, a pause after the piece that closes the first sentence, or no finishing chunk."""
+    pieces, a pause after the piece that closes the first sentence, no finishing chunk, or `keepalive` seconds of
+    SSE comment lines (": keep-alive", every 0.2 s, which keep a connection's read timeout from firing) first."""
 
     content: str | Callable[[Given], str] = ""
     status: int = 200
@@ -75,6 +76,7 @@ class Script:
     pause_after_first: float = 0.0
     finish: bool = True
     piece_chars: int = 16
+    keepalive: float = 0.0
 
 
 @dataclass
@@ -133,6 +135,10 @@ class ScriptedLLM:
         pieces = [content[i : i + script.piece_chars] for i in range(0, len(content), script.piece_chars)]
         first_end = _first_sentence_end(content)
         yield _event({"role": "assistant", "content": ""})
+        until = time.monotonic() + script.keepalive
+        while time.monotonic() < until:
+            yield ": keep-alive\n\n"
+            time.sleep(0.2)
         sent = 0
         for i, piece in enumerate(pieces):
             if script.cut_after is not None and i >= script.cut_after:

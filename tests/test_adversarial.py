@@ -351,6 +351,25 @@ def faithful_sentences(count: int):
     return script
 
 
+def test_keep_alive_comments_do_not_stretch_the_model_deadline(small_llm):
+    """N3: an endpoint that keeps its stream alive with SSE comments and never answers is cut at the deadline
+    (CFSP_LLM_TIMEOUT, 10 s here), and the quoted answer is shown; it held the request for 30 s before."""
+    import time
+
+    from .llm_servers import Script
+
+    assistant, scripted = small_llm
+    scripted.answer = Script(faithful_sentences(2), keepalive=30)
+    started = time.monotonic()
+    answer = assistant.ask(CYBER)
+    elapsed = time.monotonic() - started
+    assert answer.mode == "extractive" and "did not answer in time (10 s)" in answer.fallback_reason, (
+        answer.fallback_reason
+    )
+    assert answer.citations and not answer.abstained
+    assert 9 < elapsed < 13, elapsed
+
+
 def test_the_three_sentence_cap_holds_and_the_rest_is_not_read(small_llm):
     import time
 

@@ -12,7 +12,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, cast
@@ -33,6 +33,50 @@ _FORMAT_REFUSED = re.compile(r"response_format|json_schema|json_object|literal_e
 
 class LLMError(Exception):
     """The model could not be used for this answer; the message is the reason given with the fallback."""
+
+
+# The wall-clock deadline of the model call the current thread is making (time.monotonic()), read by the transport
+_call = threading.local()
+
+
+def _deadline_client(timeout: float) -> Any:
+    """An httpx client whose requests made under a deadline (`_call.deadline`) have each read bounded by the time
+    left and their body cut at the first bytes after it."""
+    import httpx
+
+    class DeadlineStream(httpx.SyncByteStream):
+        """A response body that stops at the first bytes arriving after the call's deadline: keep-alive comments
+        (": ping" lines of an SSE stream, which the client never shows as text) do not extend it."""
+
+        def __init__(self, inner: httpx.SyncByteStream, deadline: float, request: httpx.Request):
+            self.inner, self.deadline, self.request = inner, deadline, request
+
+        def __iter__(self) -> Iterator[bytes]:
+            for chunk in self.inner:
+                if time.monotonic() > self.deadline:
+                    raise httpx.ReadTimeout("the call's deadline passed", request=self.request)
+                yield chunk
+
+        def close(self) -> None:
+            self.inner.close()
+
+    class DeadlineTransport(httpx.HTTPTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            deadline = getattr(_call, "deadline", None)
+            if deadline is None:
+                return super().handle_request(request)
+            left = max(0.05, deadline - time.monotonic())
+            request.extensions["timeout"] = {"connect": left, "read": left, "write": left, "pool": left}
+            response = super().handle_request(request)
+            return httpx.Response(
+                response.status_code,
+                headers=response.headers,
+                stream=DeadlineStream(cast(httpx.SyncByteStream, response.stream), deadline, request),
+                extensions=response.extensions,
+                request=request,
+            )
+
+    return httpx.Client(transport=DeadlineTransport(), timeout=timeout)
 
 
 class Circuit:
@@ -103,6 +147,7 @@ class LanguageModel:
             temperature=settings.llm_temperature,
             timeout=settings.llm_timeout,
             max_retries=0,
+            http_client=_deadline_client(settings.llm_timeout),
         )
         self.output = settings.llm_output
         self.circuit = Circuit(settings.llm_circuit_failures, settings.llm_circuit_seconds)
@@ -165,11 +210,10 @@ class LanguageModel:
         # carries at least one token, so more pieces than tokens asked for is a reply ignoring its limit.
         max_chars, read, pieces = chat.max_chars or self.max_reply_chars, 0, 0
         messages = self._messages(Chat(system, chat.user, chat.max_tokens, chat.schema))
-        chunks = client.stream(messages)  # a generator: closing it closes the HTTP stream
-        with closing(cast(Generator[Any, None, None], chunks)):
+        late = LLMError(f"the language model did not answer in time ({self.timeout:g} s)")
+        chunks = self._within(client.stream(messages), started + self.timeout, late)
+        with closing(chunks):  # closing it closes the HTTP stream
             for chunk in chunks:
-                if time.monotonic() - started > self.timeout:
-                    raise LLMError(f"the language model took longer than {self.timeout:g} s")
                 text = chunk.content if isinstance(chunk.content, str) else ""
                 finish = (chunk.response_metadata or {}).get("finish_reason")
                 finished = finished or finish is not None
@@ -187,6 +231,28 @@ class LanguageModel:
                 yield text
         if not finished:
             raise LLMError("the language model's reply ended without finishing")
+
+    @staticmethod
+    def _within(chunks: Any, deadline: float, late: LLMError) -> Generator[Any, None, None]:
+        """The client's pieces, each read under the call's wall-clock deadline (connect, first token and the
+        whole reply: see `_deadline_client`); past it, `late`."""
+        stream = cast(Generator[Any, None, None], chunks)
+        with closing(stream):
+            while True:
+                _call.deadline = deadline  # set for each read: another call may have run on this thread between
+                try:
+                    chunk = next(stream)
+                except StopIteration:
+                    return
+                except Exception:
+                    if time.monotonic() >= deadline:
+                        raise late from None
+                    raise
+                finally:
+                    _call.deadline = None
+                if time.monotonic() > deadline:
+                    raise late
+                yield chunk
 
     def complete(self, chat: Chat) -> str:
         """The whole reply (for short requests: rewriting a follow-up, translating a question)."""
