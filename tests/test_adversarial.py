@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -349,6 +350,44 @@ def faithful_sentences(count: int):
         return reply(*[sentence(evidence + ".", [passage["n"]], evidence) for _ in range(count)])
 
     return script
+
+
+def test_a_request_keeps_its_generation_through_an_index_switch(small_llm, small_index, embedder):
+    """N2: a question whose translation is still running when an ingest switches generations (and the server's
+    watcher moves over, twice) is answered from the generation it started on; that generation stays on disk while
+    the request holds it and is closed after. It was a 503 saying "re-run ingest" before."""
+    import threading
+
+    from assistant.index import generation_dir
+
+    from .llm_servers import Script
+
+    assistant, scripted = small_llm
+    scripted.translation = Script(CYBER, delay=3)
+    scripted.answer = Script(status=500)  # the quoted answer, shown when the model fails, is enough here
+    started_on = assistant.index.generation
+    results: list = []
+
+    def ask() -> None:
+        try:
+            results.append(assistant.ask("Quelles sont les mesures restrictives contre les cyberattaques ?"))
+        except Exception as exc:  # what the API would have turned into a 503
+            results.append(exc)
+
+    asking = threading.Thread(target=ask)
+    asking.start()
+    time.sleep(0.5)  # the question is in its translation
+    assert ingest(small_index, embedder, rebuild=True).generation != started_on
+    assert assistant.refresh() and assistant.index.generation != started_on
+    ingest(small_index, embedder, rebuild=True)  # a second ingest would remove a generation nobody holds
+    assistant.refresh()
+    assert generation_dir(small_index, started_on).is_dir()  # still held by the request
+    asking.join(30)
+    assert len(results) == 1 and not isinstance(results[0], Exception), results
+    answer = results[0]
+    assert not answer.abstained and answer.citations and answer.language == "fr"
+    assistant.refresh()
+    assert started_on not in {engine.index.generation for engine, _ in assistant._retired}  # closed once it ended
 
 
 def test_keep_alive_comments_do_not_stretch_the_model_deadline(small_llm):

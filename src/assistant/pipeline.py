@@ -93,7 +93,9 @@ class Assistant:
         self._lease: Lease | None = Lease(settings, index.generation)
         self._stamp = manifest_stamp(settings)
         self._swap = threading.Lock()
-        self._retired: list[Index] = []
+        # generations switched away from, with their leases, kept until their last request has finished
+        self._retired: list[tuple[Engine, Lease | None]] = []
+        self._users: dict[int, int] = {}  # requests in flight per engine (by id)
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self.problem: str | None = None  # why the served index cannot answer, while it cannot
@@ -162,17 +164,23 @@ class Assistant:
     ) -> tuple[Query, Retrieval, list]:
         """The question understood, its retrieval and the scored candidate provisions the answer would choose from
         (what the ranker is trained and inspected on)."""
-        engine = self._engine
-        query = self.understand(question, history)
-        retrieval = engine.retriever.search(query, RESERVE_PASSAGES, mode)
-        return query, retrieval, engine.answerer.composer.candidates(query, retrieval)
+        engine = self._acquire()
+        try:
+            query = self.understand(question, history)
+            retrieval = engine.retriever.search(query, RESERVE_PASSAGES, mode)
+            return query, retrieval, engine.answerer.composer.candidates(query, retrieval)
+        finally:
+            self._release(engine)
 
     def search(
         self, question: str, k: int = 5, mode: str = "hybrid", history: Iterable[Turn | Mapping] | None = None
     ) -> Retrieval:
         """The k best passages for a question (what the answer is composed from), without composing it."""
-        engine = self._engine
-        return engine.retriever.search(self.understand(question, history), k, mode)
+        engine = self._acquire()
+        try:
+            return engine.retriever.search(self.understand(question, history), k, mode)
+        finally:
+            self._release(engine)
 
     def ask(
         self,
@@ -201,13 +209,55 @@ class Assistant:
         answerer: str = "auto",
     ) -> Iterator[Event]:
         """The answer as it is made: checked sentences as a language model's answer passes them, then the answer.
-        A quoted answer comes in one piece."""
+        A quoted answer comes in one piece. The request holds the generation it started on until it ends, model
+        calls included: a generation switched away from meanwhile is closed only after its last request."""
+        engine = self._acquire()
+        try:
+            yield from self._ask_stream(engine, question, top_k, mode, history, answerer)
+        finally:
+            self._release(engine)
+
+    def _acquire(self) -> Engine:
+        with self._swap:
+            engine = self._engine
+            self._users[id(engine)] = self._users.get(id(engine), 0) + 1
+            return engine
+
+    def _release(self, engine: Engine) -> None:
+        with self._swap:
+            left = self._users[id(engine)] - 1
+            if left:
+                self._users[id(engine)] = left
+            else:
+                del self._users[id(engine)]
+                self._close_idle()
+
+    def _close_idle(self) -> None:
+        """Close the retired generations no request holds any more and give up their leases (under `_swap`)."""
+        keep = []
+        for engine, lease in self._retired:
+            if id(engine) in self._users:
+                keep.append((engine, lease))
+                continue
+            engine.index.close()
+            if lease is not None:
+                lease.release()
+        self._retired = keep
+
+    def _ask_stream(
+        self,
+        engine: Engine,
+        question: str,
+        top_k: int | None,
+        mode: str,
+        history: Iterable[Turn | Mapping] | None,
+        answerer: str,
+    ) -> Iterator[Event]:
         started = time.perf_counter()
         question = validate_question(question, self.settings.max_question_chars)
         turns = validate_history(history, self.settings.max_history_turns, self.settings.max_question_chars * 4)
         if answerer not in ANSWERERS:
             raise QuestionError(f"unknown answer mode {answerer!r}; allowed: {', '.join(ANSWERERS)}")
-        engine = self._engine  # one generation for the whole question, even if a newer one arrives meanwhile
         writer = engine.writer if answerer in ("auto", "llm") else None
         if answerer == "llm" and writer is None:
             raise QuestionError(NO_LLM)
@@ -286,14 +336,13 @@ class Assistant:
         """Move to the generation the manifest names if it is not the one served; True when it switched.
         A new generation that cannot be loaded is not switched to (the old one keeps serving, if it can)."""
         with self._swap:
-            for old in self._retired:  # the previous round's generation: requests on it have long finished
-                old.close()
-            self._retired.clear()
+            self._close_idle()
             stamp = manifest_stamp(self.settings)
             if stamp == self._stamp and self.problem is None:
                 return False
             self._stamp = stamp
-            served = self._engine.index
+            retiring = self._engine
+            served = retiring.index
             try:
                 manifest = read_manifest(self.settings)
                 if manifest is None:
@@ -309,10 +358,10 @@ class Assistant:
             lease = Lease(self.settings, index.generation)
             self._engine = self._build(index)
             self.problem = None
-            if self._lease is not None:
-                self._lease.release()
+            # the old generation (and its lease, so no ingest removes it) stays until its requests have finished
+            self._retired.append((retiring, self._lease))
             self._lease = lease
-            self._retired.append(served)
+            self._close_idle()
             log.info("now serving index generation %s (was %s)", index.generation, served.generation)
             return True
 
@@ -331,14 +380,20 @@ class Assistant:
         def loop() -> None:
             while not stop.wait(interval):
                 try:
-                    if self._lease is not None:
-                        self._lease.renew()
+                    self._renew()
                     self.refresh()
                 except Exception:  # never let the watcher die: the next round tries again
                     log.exception("checking for a new index failed")
 
         self._watcher = threading.Thread(target=loop, name="index-watcher", daemon=True)
         self._watcher.start()
+
+    def _renew(self) -> None:
+        """Keep the leases of the served generation and of the retired ones still answering requests alive."""
+        with self._swap:
+            for lease in [self._lease, *(held for _, held in self._retired)]:
+                if lease is not None:
+                    lease.renew()
 
     def __enter__(self) -> "Assistant":
         return self
@@ -356,6 +411,10 @@ class Assistant:
     def close(self) -> None:
         """Stop watching and give up the lease (the generation may then be cleaned up by the next ingest)."""
         self.unwatch()
-        if self._lease is not None:
-            self._lease.release()
-            self._lease = None
+        with self._swap:
+            for _, lease in self._retired:
+                if lease is not None:
+                    lease.release()
+            if self._lease is not None:
+                self._lease.release()
+                self._lease = None
