@@ -490,8 +490,13 @@ def test_a_translation_or_rewrite_far_longer_than_the_question_is_discarded(smal
 # ---------------------------------------------------------------- N7: integrity, not only presence
 
 
-def test_vectors_overwritten_with_the_same_shape_are_detected_and_repaired(small_settings, embedder):
+def test_vectors_overwritten_with_the_same_shape_are_detected_and_repaired(small_settings, embedder, home):
     import numpy as np
+
+    from .commands import run_cli, settings_env
+
+    def verify():  # `cfsp-assistant ingest --verify`, in its own process: checks and writes nothing
+        return run_cli(["ingest", "--verify"], settings_env(small_settings, home), home, timeout=300)
 
     from assistant.errors import IndexDamagedError
     from assistant.index import generation_dir
@@ -504,9 +509,14 @@ def test_vectors_overwritten_with_the_same_shape_are_detected_and_repaired(small
 
     with pytest.raises(IndexDamagedError, match="passages.npy does not match"):  # the start-up check
         Assistant.from_settings(small_settings, embedder)
+    checked = verify()
+    assert checked.returncode == 1 and "passages.npy does not match" in checked.stderr, checked.stderr
+    assert "Traceback" not in checked.stderr and np.load(passages).tolist() == vectors[::-1].tolist()  # untouched
     repaired = ingest(small_settings, embedder)
     assert not repaired.unchanged and "passages.npy does not match" in repaired.repaired, repaired
     assert repaired.generation != first.generation and repaired.embedded == 0  # rebuilt from the cache
     with Assistant.from_settings(small_settings, embedder) as served:
         assert served.ask(CYBER).citations[0].source_id == "32019D0797"
     assert ingest(small_settings, embedder).unchanged
+    checked = verify()
+    assert checked.returncode == 0 and "verified" in checked.stdout, checked.stderr

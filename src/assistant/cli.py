@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .config import load_settings
+from .config import Settings, load_settings
 from .errors import AssistantError, QuestionError, os_error_message
 
 commands = typer.Typer(
@@ -27,19 +27,50 @@ err = Console(stderr=True, soft_wrap=True)  # one-line messages stay one line, w
 out = Console()
 
 
+def _verify_index(settings: Settings) -> None:
+    """`ingest --verify`: the served generation checked as start-up and ingest check it; nothing is written."""
+    from .errors import IndexDamagedError, IndexMissingError
+    from .index import read_manifest
+    from .ingest import served_problem
+
+    manifest = read_manifest(settings)
+    if manifest is None:
+        raise IndexMissingError(f"no index has been built in {settings.data_dir}", "run `cfsp-assistant ingest`")
+    problem = served_problem(settings, manifest, settings.embedding_backend)
+    if problem is not None:
+        raise IndexDamagedError(problem, "run `cfsp-assistant ingest` to repair it")
+    out.print(
+        f"index {manifest.generation} verified: {len(manifest.files)} files match the sha256 recorded when they "
+        "were written, and the vector store answers",
+        markup=False,
+        highlight=False,
+    )
+
+
 @commands.command()
 def ingest(
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Build a fresh generation even if nothing changed.")
     ] = False,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Only check the served index (every file against the sha256 its manifest recorded, the vector store "
+            "readable) and change nothing; exit 1 naming what is wrong.",
+        ),
+    ] = False,
 ) -> None:
     """Build or update the index from the corpus folder (idempotent; the old index serves until the new one is ready).
-    A damaged index (missing or truncated files, a corrupt manifest or vector store) is rebuilt."""
+    A damaged index (missing, truncated or altered files, a corrupt manifest or vector store) is rebuilt."""
     from .embeddings import make_embedder
     from .ingest import ingest as run_ingest
 
     settings = load_settings()
+    if verify:
+        _verify_index(settings)
+        return
     started = time.perf_counter()
     embedder = make_embedder(settings)  # the first use extracts the packaged weights and builds the ONNX file
     model_s = time.perf_counter() - started
