@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -388,6 +389,46 @@ def test_a_request_keeps_its_generation_through_an_index_switch(small_llm, small
     assert not answer.abstained and answer.citations and answer.language == "fr"
     assistant.refresh()
     assert started_on not in {engine.index.generation for engine, _ in assistant._retired}  # closed once it ended
+
+
+def test_no_question_fails_over_http_across_ingests_with_a_slow_model(small_llm, small_index, embedder, tmp_path):
+    """N2 through the real API on loopback: questions whose translation takes 2 s, asked while three ingests switch
+    generations and the server follows them every 0.2 s, all get a 200 with an answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .llm_servers import Script
+
+    assistant, scripted = small_llm
+    scripted.translation = Script(CYBER, delay=2)
+    scripted.answer = Script(faithful_sentences(2))
+    assistant.watch(0.2)
+    store = FeedbackStore(tmp_path / "feedback.sqlite")
+    server = Served(create_app(assistant, small_index, store, stream_delay=0))
+    generations = {assistant.index.generation}
+
+    def ask(_: int) -> tuple[int, str]:
+        response = httpx.post(
+            f"{server.url}/api/v1/ask",
+            json={"question": "Quelles sont les mesures restrictives contre les cyberattaques ?"},
+            timeout=60,
+        )
+        return response.status_code, response.text
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            asked = pool.map(ask, range(12))
+            for _ in range(3):
+                generations.add(ingest(small_index, embedder, rebuild=True).generation)
+                time.sleep(0.5)
+            results = list(asked)
+    finally:
+        server.stop()
+        assistant.unwatch()
+    assert len(generations) == 4
+    failed = [(status, text[:200]) for status, text in results if status != 200]
+    assert not failed, failed
+    answers = [json.loads(text) for _, text in results]
+    assert all(a["citations"] and not a["abstained"] for a in answers), [a.get("fallback_reason") for a in answers]
 
 
 def test_keep_alive_comments_do_not_stretch_the_model_deadline(small_llm):
