@@ -450,6 +450,40 @@ def test_keep_alive_comments_do_not_stretch_the_model_deadline(small_llm):
     assert 9 < elapsed < 13, elapsed
 
 
+def test_a_quoted_answer_never_waits_behind_a_stalling_model(small_llm, small_index, tmp_path):
+    """N3 through the API: four questions held by an endpoint that only sends keep-alive comments fill the four
+    question slots; a quoted-mode question asked meanwhile is answered at once (it waited for a slot before),
+    and the four get the quoted answer at the deadline."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .llm_servers import Script
+
+    assistant, scripted = small_llm
+    scripted.answer = Script(faithful_sentences(2), keepalive=30)
+    settings = assistant.settings
+    assert settings.concurrency_limit == 4
+    server = Served(create_app(assistant, settings, FeedbackStore(tmp_path / "feedback.sqlite"), stream_delay=0))
+
+    def ask(mode: str) -> tuple[float, dict]:
+        started = time.monotonic()
+        response = httpx.post(f"{server.url}/api/v1/ask", json={"question": CYBER, "mode": mode}, timeout=60)
+        assert response.status_code == 200, response.text
+        return time.monotonic() - started, response.json()
+
+    try:
+        with ThreadPoolExecutor(5) as pool:
+            stalled = [pool.submit(ask, "llm") for _ in range(4)]
+            time.sleep(1.5)  # the four are waiting on the model
+            waited, quoted = ask("extractive")
+            worded = [f.result() for f in stalled]
+    finally:
+        server.stop()
+    assert quoted["citations"] and quoted["mode"] == "extractive"
+    assert waited < 3, waited
+    assert all(a["mode"] == "extractive" and "did not answer in time" in a["fallback_reason"] for _, a in worded)
+    assert all(9 < seconds < 14 for seconds, _ in worded), [seconds for seconds, _ in worded]
+
+
 def test_the_three_sentence_cap_holds_and_the_rest_is_not_read(small_llm):
     import time
 

@@ -34,8 +34,15 @@ def api_router(
     assistant: Assistant, limiter: anyio.CapacityLimiter, is_operator: Callable[[str | None], bool] = lambda _: False
 ) -> APIRouter:
     """The routes for one assistant; `limiter` bounds how many questions are answered at once (the rest wait);
-    `is_operator` says whether a bearer token is an operator's (who sees the process and paths in health)."""
+    `is_operator` says whether a bearer token is an operator's (who sees the process and paths in health).
+    Questions worded by a language model wait on it, not on the cores: they have slots of their own (as many), so
+    a quoted answer never waits behind a slow model."""
     settings = assistant.settings
+    worded = anyio.CapacityLimiter(limiter.total_tokens)
+
+    def slots(mode: str) -> anyio.CapacityLimiter:
+        return limiter if assistant.llm is None or mode == "extractive" else worded
+
     router = APIRouter(prefix="/api/v1", tags=["assistant"], responses=dict(ERRORS))
 
     def checked(request: AskRequest) -> tuple[str, list[dict], int]:
@@ -54,7 +61,8 @@ def api_router(
     async def answer(request: AskRequest) -> Answer:
         question, history, top_k = checked(request)
         return await anyio.to_thread.run_sync(
-            lambda: assistant.ask(question, top_k=top_k, history=history, answerer=request.mode), limiter=limiter
+            lambda: assistant.ask(question, top_k=top_k, history=history, answerer=request.mode),
+            limiter=slots(request.mode),
         )
 
     @router.post("/ask", response_model=AskResponse, summary="Answer a question with citations")
@@ -86,7 +94,8 @@ def api_router(
             return next(steps, None)
 
         # one step at a time in a worker thread, each counted against the limiter like a whole answer
-        first = await anyio.to_thread.run_sync(step, limiter=limiter)  # bad input raises here: a plain 4xx
+        held = slots(request.mode)
+        first = await anyio.to_thread.run_sync(step, limiter=held)  # bad input raises here: a plain 4xx
 
         async def events() -> AsyncIterator[bytes]:
             event, shown = first, False
@@ -106,7 +115,7 @@ def api_router(
                             data = json.dumps({"text": piece}, ensure_ascii=False)
                             yield format_sse_event(event="delta", data_str=data)
                     yield format_sse_event(event="answer", data_str=result.model_dump_json())
-                event = await anyio.to_thread.run_sync(step, limiter=limiter)
+                event = await anyio.to_thread.run_sync(step, limiter=held)
 
         return EventSourceResponse(events(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
