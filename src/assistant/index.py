@@ -30,8 +30,9 @@ from .store import VectorStore, close_client, collection_names, make_client
 from .types import Chunk
 from .vocabulary import Vocabulary
 
-# 3: with the vocabulary of the texts; 2: one folder per generation with its own Chroma database; 1: shared Chroma
-INDEX_FORMAT = 3
+# 4: dense graph built on one thread and searched wide (store.HNSW); 3: with the vocabulary of the texts; 2: one folder
+# per generation with its own Chroma database; 1: shared Chroma
+INDEX_FORMAT = 4
 MANIFEST_FILE = "current.json"
 LEASE_DIR = "leases"
 REBUILD = "re-run `cfsp-assistant ingest` to rebuild it"

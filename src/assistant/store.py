@@ -49,6 +49,12 @@ def close_client(client) -> None:
             pass
 
 
+# The graph is built on one thread (the same vectors always give the same graph, so the same question finds the
+# same passages on every machine) and searched wide: at Chroma's default width (10) a passage among the nearest
+# few could be missed, and which one depended on how the threads happened to interleave while it was built.
+HNSW = {"space": "cosine", "ef_construction": 200, "max_neighbors": 32, "ef_search": 256, "num_threads": 1}
+
+
 class VectorStore:
     """Dense search over one Chroma collection (cosine space) holding passage vectors by chunk id."""
 
@@ -68,7 +74,7 @@ class VectorStore:
     def create(self) -> None:
         """Create the (new, empty) collection."""
         self._collection = self.client.create_collection(
-            self.name, metadata={"hnsw:space": "cosine"}, embedding_function=None
+            self.name, configuration={"hnsw": HNSW}, embedding_function=None
         )
 
     def add(self, ids: list[str], vectors: np.ndarray, metadatas: list[dict]) -> None:
