@@ -19,7 +19,6 @@ from assistant.config import Settings
 from assistant.errors import QuestionError
 from assistant.feedback import FeedbackStore
 from assistant.languages import LanguageDetector, eurlex_url, language_of_url
-from assistant.lexical import LexicalIndex
 from assistant.llm import Circuit, parse_sentences
 from assistant.writer import schema
 
@@ -41,7 +40,7 @@ TRAVEL = "Member States shall take the measures necessary to prevent the entry i
 
 @pytest.fixture(scope="module")
 def checker(embedder):
-    return Checker(embedder.embed_texts, LexicalIndex.build(["placeholder"]).terms)
+    return Checker()
 
 
 def verdict(checker, text, evidence, markers=(1,), english="", labels=("Art. 7 of Decision 2020/1",)):
@@ -51,30 +50,32 @@ def verdict(checker, text, evidence, markers=(1,), english="", labels=("Art. 7 o
 
 def test_a_faithful_sentence_is_kept_with_where_its_evidence_is(checker):
     evidence = "member of the advisory board shall serve for a term of four years"
-    v = verdict(checker, "A member of the advisory board serves a term of four years.", evidence)
+    v = verdict(checker, "Each member of the advisory board serves a term of four years.", evidence)
     assert v.kept and v.passage == 1 and ADVISORY[v.span[0] : v.span[1]] == evidence
     # quotes, whitespace and case do not matter for the evidence; numbers may be words or digits
-    v = verdict(checker, "Board members serve 4 years.", "Member of the  advisory BOARD shall serve for a term of four")
+    v = verdict(
+        checker, "Each board member serves 4 years.", "Member of the  advisory BOARD shall serve for a term of four"
+    )
     assert v.kept, v.rule
 
 
 @pytest.mark.parametrize(
     ("text", "evidence", "markers", "rule"),
     [
-        ("Board members serve four years.", "shall serve for a term of four years", (), "marker"),
-        ("Board members serve four years.", "shall serve for a term of four years", (7,), "marker"),
-        ("Board members serve four years.", "shall serve for a period of four years", (1,), "evidence"),
-        ("Board members serve four years.", "four years", (1,), "evidence"),
+        ("Each board member serves four years.", "shall serve for a term of four years", (), "marker"),
+        ("Each board member serves four years.", "shall serve for a term of four years", (7,), "marker"),
+        ("Each board member serves four years.", "shall serve for a period of four years", (1,), "evidence"),
+        ("Each board member serves four years.", "four years", (1,), "evidence"),
         (
-            "Under Article 99 TEU board members serve four years.",
+            "Under Article 99 TEU each board member serves four years.",
             "shall serve for a term of four years",
             (1,),
             "reference",
         ),
-        ("Board members serve five years.", "shall serve for a term of four years", (1,), "number"),
-        ("Since 2009 board members serve four years.", "shall serve for a term of four years", (1,), "number"),
-        ("Board members may not be reappointed.", "years and may be reappointed once", (1,), "negation"),
-        ("Board members cannot serve four years.", "shall serve for a term of four years", (1,), "negation"),
+        ("Each board member serves five years.", "shall serve for a term of four years", (1,), "number"),
+        ("Since 2009 each board member serves four years.", "shall serve for a term of four years", (1,), "number"),
+        ("Each board member may not be reappointed.", "years and may be reappointed once", (1,), "negation"),
+        ("Each board member cannot serve four years.", "shall serve for a term of four years", (1,), "negation"),
         (
             "The EU has its own army that every country must join.",
             "shall serve for a term of four years",
@@ -90,7 +91,7 @@ def test_each_rule_drops_what_the_passage_does_not_support(checker, text, eviden
 
 
 def test_a_reference_among_the_given_passages_may_be_named(checker):
-    v = verdict(checker, "Under Article 7 board members serve four years.", "shall serve for a term of four years")
+    v = verdict(checker, "Under Article 7 each board member serves four years.", "shall serve for a term of four years")
     assert v.kept, v.rule
 
 
@@ -98,16 +99,16 @@ def test_evidence_must_be_in_a_passage_the_sentence_cites(checker):
     labels = ("Art. 7 of Decision 2020/1", "Art. 2 of Decision 2020/2")
     evidence = "take the measures necessary to prevent the entry into their territories"
     assert verdict(
-        checker, "Member States must take the measures needed to prevent entry.", evidence, (2,), "", labels
+        checker, "Member States must take the measures necessary to prevent entry.", evidence, (2,), "", labels
     ).kept
-    v = verdict(checker, "Member States must take the measures needed to prevent entry.", evidence, (1,), "", labels)
+    v = verdict(checker, "Member States must take the measures necessary to prevent entry.", evidence, (1,), "", labels)
     assert not v.kept and v.rule == "evidence"
 
 
 def test_a_sentence_in_another_language_is_checked_through_its_english(checker):
     evidence = "member of the advisory board shall serve for a term of four years"
     kept = verdict(
-        checker, "Chaque membre du conseil siège quatre ans.", evidence, english="Each board member serves four years."
+        checker, "Chaque membre du comité siège quatre ans.", evidence, english="Each board member serves four years."
     )
     assert kept.kept, kept.rule
     # the shown sentence must carry the same negation and numbers as its English
@@ -373,7 +374,7 @@ def test_a_french_question_is_answered_in_french_with_english_quotes_and_french_
                 "Oui : les États membres doivent aider un État membre agressé.",
                 [p["n"]],
                 evidence,
-                f"In short, {evidence}.",
+                "Yes: if a Member State is the victim of armed aggression, the other Member States must help it.",
             )
         )
 

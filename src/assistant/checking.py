@@ -4,28 +4,36 @@ A sentence is kept only if all of these hold:
 - every [n] marker refers to a passage that was given, and it has at least one;
 - its evidence (the words it says it rests on) occurs verbatim in a cited passage (whitespace, quotes and case
   aside), and is long enough to say something;
+- every other passage it cites says it too (each of its content words is there);
 - every article or act it names is among the passages given;
-- every number and date it states occurs in the evidence;
-- it says "not" exactly when the evidence does (a "cannot" against a "shall" fails);
-- its content words and meaning are close enough to the evidence (share of its words found there, and the
-  similarity of the two by the embedding model, both above calibrated thresholds).
+- it is aligned with the whole source sentence its evidence comes from (`alignment`): every content word grounded,
+  numbers bound to what they count, negations, modality, exceptions, conditions and quantifiers in their place,
+  references whole, bodies in their roles.
 For an answer in another language the model also gives each sentence in English: that English sentence is held to
-the rules above, and the sentence shown must carry the same numbers, references and negation.
+the rules above, and the sentence shown must carry the same numbers, negation, modality and bodies.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
+from .alignment import Aligner, source_of
 
 MIN_EVIDENCE_CHARS = 20  # "the Council" is not evidence of anything
-MIN_OVERLAP = 0.4  # share of the sentence's content words found in its evidence
-MIN_SIMILARITY = 0.5  # cosine similarity of the sentence and its evidence (all-MiniLM-L6-v2)
-STRONG_OVERLAP = 0.75  # ... unless nearly all its words are the evidence's own
-RULES = ("empty", "marker", "evidence", "reference", "number", "negation", "support")
+RULES = (
+    "empty",
+    "marker",
+    "evidence",
+    "reference",
+    "number",
+    "negation",
+    "support",
+    "operator",
+    "actor",
+    "translation",
+)
 
 _MARKER = re.compile(r"\s*\[(\d+)\]")
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"'})
@@ -119,26 +127,12 @@ def _negative(text: str) -> bool:
 class Checker:
     """Holds drafted sentences to the rules against the numbered passages the model was given."""
 
-    def __init__(self, embed: Callable[[list[str]], np.ndarray], terms: Callable[[list[str]], list[list[str]]]):
-        self.embed = embed
-        self.terms = terms
+    def __init__(self, aligner: Aligner | None = None):
+        self.aligner = aligner or Aligner()
 
     def check(self, drafts: Sequence[Draft], passages: Sequence[str], labels: Sequence[str]) -> list[Verdict]:
         """A verdict for each draft; `passages[i]` and `labels[i]` are passage number i + 1."""
-        verdicts: list[Verdict | None] = [self._rules(d, passages, labels) for d in drafts]
-        pending = [i for i, v in enumerate(verdicts) if v is not None and v.kept]
-        if pending:  # meaning and words: one embedding call for every sentence still standing
-            checked = [self._english(drafts[i]) for i in pending]
-            evidence = [drafts[i].evidence for i in pending]
-            vectors = self.embed(checked + evidence)
-            words = self.terms(checked + evidence)
-            for k, i in enumerate(pending):
-                mine, theirs = set(words[k]), set(words[len(pending) + k])
-                overlap = len(mine & theirs) / len(mine) if mine else 0.0
-                similarity = float(vectors[k] @ vectors[len(pending) + k])
-                if not (overlap >= STRONG_OVERLAP or (overlap >= MIN_OVERLAP and similarity >= MIN_SIMILARITY)):
-                    verdicts[i] = Verdict(drafts[i], False, "support")
-        return [v for v in verdicts if v is not None]
+        return [self._rules(d, passages, labels) for d in drafts]
 
     @staticmethod
     def _english(draft: Draft) -> str:
@@ -168,18 +162,25 @@ class Checker:
         given = _references(" ".join(labels) + " " + " ".join(passages))
         if not (_references(text) | _references(english)) <= given:
             return Verdict(draft, False, "reference")
-        if not (_numbers(text) | _numbers(english)) <= _numbers(draft.evidence):
+        # a translation shown must carry its English sentence's numbers and negation (the English one is aligned
+        # with the source below)
+        if not _numbers(text) <= _numbers(english):
             return Verdict(draft, False, "number")
-        if _negative(english) != _negative(draft.evidence) or _negative(text) != _negative(english):
+        if _negative(text) != _negative(english):
             return Verdict(draft, False, "negation")
-        n, at = found
-        return Verdict(
-            Draft(text, tuple(sorted(markers)), draft.evidence, draft.english),
-            True,
-            "",
-            n,
-            _span(passages[n - 1], draft.evidence),
-        )
+        n, _ = found
+        span = _span(passages[n - 1], draft.evidence)
+        # aligned with the whole sentence of the passage its evidence comes from, so a qualifier there is seen
+        source = source_of(passages[n - 1], *span) if span != (0, 0) else draft.evidence
+        # every other passage it cites must say what it says too: a marker is a claim about where it is written
+        if any(m != n and not self.aligner.grounds(english, passages[m - 1]) for m in markers):
+            return Verdict(draft, False, "marker")
+        rule = self.aligner.check(english, source, [*labels, *passages])
+        if not rule and draft.english:
+            rule = self.aligner.translated(text, english)
+        if rule:
+            return Verdict(draft, False, rule)
+        return Verdict(Draft(text, tuple(sorted(markers)), draft.evidence, draft.english), True, "", n, span)
 
 
 def _span(passage: str, evidence: str) -> tuple[int, int]:

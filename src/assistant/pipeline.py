@@ -125,9 +125,7 @@ class Assistant:
         )
         writer = None
         if self.llm is not None:
-            writer = Writer(
-                self.llm, Checker(self.embedder.embed_texts, index.lexical.terms), self.settings.llm_passages
-            )
+            writer = Writer(self.llm, Checker(), self.settings.llm_passages)
         return Engine(index, analyser, retriever, answerer, writer)
 
     def understand(self, question: str, history: Iterable[Turn | Mapping] | None = None) -> Query:
