@@ -416,7 +416,12 @@ def test_a_follow_up_is_rewritten_by_the_model_into_a_standalone_search(llm_assi
     # the model failing to rewrite: today's resolver carries the conversation's words instead
     scripted_llm.rewrite = Script(status=500)
     answer = llm_assistant.ask("And who decides that?", history=history)
-    assert answer.search_query != "And who decides that?" and "civilian" in answer.search_query
+    resolved = answer.search_query
+    assert resolved != "And who decides that?" and "civilian" in resolved
+    # a rewrite that loses the conversation's topic is not searched: the resolver's query is
+    scripted_llm.rewrite = Script("Who decides on EU sanctions?")
+    answer = llm_assistant.ask("And who decides that?", history=history)
+    assert answer.search_query == resolved
 
 
 @pytest.mark.slow

@@ -125,6 +125,17 @@ def resolve(question: str, history: Iterable[Turn] = ()) -> str:
     return f"{question} ({' '.join(carried)})" if carried else question
 
 
+def keeps_topic(rewrite: str, question: str, history: Iterable[Turn] = ()) -> bool:
+    """Whether a language model's standalone rewrite of a follow-up keeps the topic the built-in resolver carries
+    over (each of its carried terms is in the rewrite): a rewrite that loses it searched worse than the resolver."""
+    resolved = resolve(question, history)
+    if resolved == question:
+        return True
+    said = {w.lower() for w in re.findall(r"[\w'’-]+", rewrite)}
+    carried = [w.lower() for w in re.findall(r"[\w'’-]+", resolved[len(question) :])]
+    return all(any(w == s or (len(w) > 4 and s.startswith(w[:5])) for s in said) for w in carried)
+
+
 def _terms(text: str) -> list[_Term]:
     names = _names_lower(text)
     return [_Term(w, w.lower() in names) for w in content_terms(text)]

@@ -17,7 +17,7 @@ from .catalogue import load_glossary, load_qualifiers, load_words
 from .checking import Checker
 from .composer import Composer, idf_of
 from .config import Settings
-from .conversation import Turn, is_follow_up, validate_history
+from .conversation import Turn, is_follow_up, keeps_topic, resolve, validate_history
 from .embeddings import Embedder, make_embedder
 from .errors import IndexDamagedError, IndexMismatchError, IndexMissingError, IndexUnusableError, QuestionError
 from .index import Index, IndexManifest, Lease, load_index, manifest_stamp, read_manifest
@@ -276,8 +276,14 @@ class Assistant:
                 )
                 return
         if writer is not None and turns and is_follow_up(standalone or question):
+            base = standalone or question
             try:  # a follow-up made to stand on its own; the conversation's words carried over when the model fails
-                standalone = writer.rewrite(standalone or question, [(t.role, t.content) for t in turns])
+                rewritten = writer.rewrite(base, [(t.role, t.content) for t in turns])
+                if keeps_topic(rewritten, base, turns):
+                    standalone = rewritten
+                else:  # it lost the topic the conversation carries: the built-in resolver's search instead
+                    log.info("follow-up rewrite %r dropped the conversation's topic: not used", rewritten)
+                    standalone = resolve(base, turns) if standalone else None
             except LLMError as exc:
                 log.info("follow-up not rewritten (%s): carrying the conversation's words instead", exc)
         query = engine.analyser.analyse(question, turns, standalone)
