@@ -320,6 +320,16 @@ def test_when_the_first_sentence_fails_the_quoted_answer_is_shown_and_says_why(l
     assert shown == [] and answer.mode == "extractive" and answer.model == MODEL
     assert answer.fallback_reason == "its first sentence failed the check (reference)"
     assert answer.text == quoted(llm_assistant, MUTUAL_DEFENCE).text and "Article 99" not in answer.text
+    # the sentences that came with it are counted (written), though none is shown
+    scripted_llm.answer = Script(
+        lambda g: reply(
+            sentence("Article 99 TEU obliges nobody to help.", [1], words(g.passages[0]["text"], 0, 10)),
+            *json.loads(faithful(g, 2))["sentences"],
+        ),
+        piece_chars=100_000,  # one piece: all three are read together
+    )
+    shown, answer = shown_and_answer(llm_assistant, MUTUAL_DEFENCE)
+    assert shown == [] and answer.mode == "extractive" and answer.drafted == 3 and answer.dropped == ("reference",)
 
 
 @pytest.mark.slow
@@ -463,6 +473,18 @@ def test_the_circuit_opens_on_repeated_failures_and_closes_after_a_pause(llm_ass
     scripted_llm.answer = Script(faithful)
     assert llm_assistant.ask(MUTUAL_DEFENCE).mode == "llm" and len(scripted_llm.requests) == calls + 1
     assert llm_assistant.llm.circuit.allows()
+
+
+@pytest.mark.slow
+def test_failed_translations_never_take_the_model_away_from_english_questions(llm_assistant, scripted_llm):
+    llm_assistant.llm.circuit = Circuit(3, 60.0)
+    scripted_llm.translation = Script("x" * 2000)  # far longer than any translation of the question
+    for _ in range(4):
+        answer = llm_assistant.ask(FRENCH)
+        assert "please ask in English" in answer.text and answer.fallback_reason
+    assert llm_assistant.llm.circuit.allows()
+    scripted_llm.answer = Script(faithful)
+    assert llm_assistant.ask(MUTUAL_DEFENCE).mode == "llm"
 
 
 @pytest.mark.slow

@@ -120,6 +120,9 @@ class Chat:
     max_tokens: int
     schema: dict[str, Any] | None = None
     max_chars: int = 0
+    # False for a translation: a wrong or overlong one is the model's failing at the task, not the endpoint's, and
+    # must not take the model away from English questions
+    trips_circuit: bool = True
 
 
 class LanguageModel:
@@ -185,14 +188,16 @@ class LanguageModel:
                 self._worked(chat, output)
                 raise
             except LLMError:
-                self.circuit.record(False)
+                if chat.trips_circuit:
+                    self.circuit.record(False)
                 raise
             except Exception as exc:  # the OpenAI client raises many types; each is a reason to fall back
                 refused = bool(_FORMAT_REFUSED.search(str(exc))) and attempt + 1 < len(outputs)
                 if refused:
                     log.info("endpoint refused %s output (%s): trying the next form", output, _first_line(exc))
                     continue
-                self.circuit.record(False)
+                if chat.trips_circuit:
+                    self.circuit.record(False)
                 raise LLMError(_reason(exc)) from exc
 
     def _worked(self, chat: Chat, output: str) -> None:

@@ -118,7 +118,8 @@ class Writer:
     def translate(self, question: str) -> str:
         """A question in English (LLMError when the model fails or writes far more than the question)."""
         user = json.dumps({"question": question}, ensure_ascii=False)
-        return _one_line(self.model.complete(Chat(TRANSLATE, user, 160, max_chars=restatement_chars(question))))
+        chat = Chat(TRANSLATE, user, 160, max_chars=restatement_chars(question), trips_circuit=False)
+        return _one_line(self.model.complete(chat))
 
     def given(self, candidates: list[Candidate], quoted: tuple[Citation, ...] = ()) -> list[Passage]:
         """The provisions the model answers from, numbered: those the quoted answer cites first (in its order),
@@ -166,6 +167,7 @@ class Writer:
         numbers: dict[int, int] = {}  # passage number -> citation number, in order of first use
         first_ms = 0.0
         first_failed = ""  # the rule the very first sentence broke, if it broke one
+        withheld: list[Verdict] = []  # sentences that passed after the first had failed: counted, never shown
 
         def fallback(reason: str) -> Event:
             log.info("language model answer not shown: %s", reason)
@@ -176,7 +178,7 @@ class Writer:
                     fallback_reason=reason,
                     model=self.model.name,
                     language=language.code,
-                    drafted=len(kept) + len(dropped),
+                    drafted=len(kept) + len(withheld) + len(dropped),
                     dropped=tuple(dropped),
                 ),
             )
@@ -189,8 +191,9 @@ class Writer:
                         first_failed = verdict.rule
                     dropped.append(verdict.rule)
                     continue
-                if first_failed:  # nothing more is shown once the first sentence failed
-                    return
+                if first_failed:  # nothing more is shown once the first sentence failed (but it is counted)
+                    withheld.append(verdict)
+                    continue
                 kept.append(verdict)
                 if not first_ms:
                     first_ms = (time.perf_counter() - started) * 1000
@@ -215,6 +218,9 @@ class Writer:
                     done += len(batch)
                     yield from judge(batch)
                     if first_failed:  # its first sentence failed: not worth waiting for the rest
+                        unread = _written("".join(parts)) - done  # what else already arrived is counted too
+                        if unread > 0:
+                            yield from judge([_draft(x) for x in parse_sentences("".join(parts))[done:MAX_SENTENCES]])
                         yield fallback(f"its first sentence failed the check ({first_failed})")
                         return
             final = parse_sentences("".join(parts)) if done < MAX_SENTENCES else []
@@ -306,6 +312,14 @@ def _draft(raw: dict) -> Draft:
         markers=tuple(int(m) for m in markers if isinstance(m, int) or str(m).isdigit()),
         english=str(raw.get("english") or ""),
     )
+
+
+def _written(reply: str) -> int:
+    """How many whole sentences a reply read so far holds (0 when it does not parse yet)."""
+    try:
+        return len(parse_sentences(reply))
+    except ValueError:
+        return 0
 
 
 def _one_line(text: str) -> str:
