@@ -78,18 +78,19 @@ model = llama_cpp.Llama(str(next(folder.glob("*.gguf"))), n_ctx=512, n_threads=1
 model.create_chat_completion([{"role": "user", "content": "Which body decides on the common policy? " * 8}], max_tokens=4)
 PY
 }
-if [[ ",$extras," == *",test,"* ]] && ! llama_runs; then
+if [[ ",$extras," == *",test,"* ]] && ! (llama_runs) 2>/dev/null; then
   echo "set-up: llama-cpp-python does not run on this CPU: building it from source"
   llama="llama-cpp-python==$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))')"
   built=$(mktemp -d)
-  pip_quiet wheel --no-deps --no-binary llama-cpp-python --wheel-dir "$built" "$llama" \
+  # --no-cache-dir: pip would otherwise reuse the wheel it built before, on whichever machine that was
+  pip_quiet wheel --no-deps --no-cache-dir --no-binary llama-cpp-python --wheel-dir "$built" "$llama" \
     && pip_quiet install --no-compile --no-deps --force-reinstall "$built"/llama_cpp_python-*.whl \
     || { echo "setup failed: building $llama from source" >&2; exit 1; }
   if [ -n "$wheels" ] && [ -d "$wheels" ]; then
     rm -f "$wheels"/llama_cpp_python-*.whl && cp "$built"/llama_cpp_python-*.whl "$wheels"/
   fi
   rm -rf "$built"
-  llama_runs || { echo "setup failed: $llama built from source does not run either" >&2; exit 1; }
+  (llama_runs) 2>/dev/null || { echo "setup failed: $llama built from source does not run either" >&2; exit 1; }
 fi
 .venv/bin/python -c "import assistant, importlib.metadata as m; print('installed cfsp-assistant', assistant.__version__, 'with torch', m.version('torch'))"
 echo "$wanted" >"$stamp"
