@@ -83,14 +83,18 @@ if [[ ",$extras," == *",test,"* ]] && ! (llama_runs) 2>/dev/null; then
   llama="llama-cpp-python==$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))')"
   built=$(mktemp -d)
   # --no-cache-dir: pip would otherwise reuse the wheel it built before, on whichever machine that was
-  pip_quiet wheel --no-deps --no-cache-dir --no-binary llama-cpp-python --wheel-dir "$built" "$llama" \
+  # portable (AVX2) rather than -march=native: a CPU may list AMX that the system does not let a process use,
+  # and a native build then dies exactly like the wheel it replaces
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
+    pip_quiet wheel --no-deps --no-cache-dir --no-binary llama-cpp-python --wheel-dir "$built" "$llama" \
     && pip_quiet install --no-compile --no-deps --force-reinstall "$built"/llama_cpp_python-*.whl \
     || { echo "setup failed: building $llama from source" >&2; exit 1; }
   if [ -n "$wheels" ] && [ -d "$wheels" ]; then
     rm -f "$wheels"/llama_cpp_python-*.whl && cp "$built"/llama_cpp_python-*.whl "$wheels"/
   fi
   rm -rf "$built"
-  (llama_runs) 2>/dev/null || { echo "setup failed: $llama built from source does not run either" >&2; exit 1; }
+  (llama_runs) 2>/dev/null \
+    || echo "set-up: warning: $llama built from source does not run here either: the real-model tests will be skipped" >&2
 fi
 .venv/bin/python -c "import assistant, importlib.metadata as m; print('installed cfsp-assistant', assistant.__version__, 'with torch', m.version('torch'))"
 echo "$wanted" >"$stamp"

@@ -169,9 +169,13 @@ def scripted_llm(llm_assistant, scripted_server):
 
 @pytest.fixture(scope="session")
 def llama_server(tmp_path_factory):
-    """llama.cpp's server with SmolLM2-135M-Instruct, once per session."""
-    from .llm_servers import LlamaServer
+    """llama.cpp's server with SmolLM2-135M-Instruct, once per session; its tests are skipped, saying why, on a
+    machine where llama.cpp cannot run (they would otherwise only see a dead endpoint's fallbacks)."""
+    from .llm_servers import LlamaServer, llama_problem
 
+    problem = llama_problem()
+    if problem:
+        pytest.skip(problem)
     server = LlamaServer(tmp_path_factory.mktemp("llama") / "server.log")
     yield server
     server.stop()

@@ -188,6 +188,26 @@ def smollm2_gguf() -> Path:
     return found[0]
 
 
+SMOKE = """
+import llama_cpp, sys
+model = llama_cpp.Llama(sys.argv[1], n_ctx=512, n_threads=1, verbose=False)
+model.create_chat_completion([{"role": "user", "content": "Who decides on the common policy? " * 8}], max_tokens=4)
+"""
+
+
+def llama_problem() -> str:
+    """Why llama.cpp cannot answer a prompt on this machine ("" when it can): a build for another CPU (or one using
+    instructions the system does not allow, like AMX in some virtual machines) dies on its first real prompt."""
+    done = subprocess.run(
+        [sys.executable, "-c", SMOKE, str(smollm2_gguf())], capture_output=True, text=True, timeout=300
+    )
+    if done.returncode == 0:
+        return ""
+    if done.returncode < 0:
+        return f"llama.cpp dies on this CPU (signal {-done.returncode}); a fresh `bash scripts/setup.sh test` rebuilds it from source"
+    return f"llama.cpp fails here: {(done.stderr.strip().splitlines() or ['?'])[-1][:200]}"
+
+
 class LlamaServer:
     """llama.cpp's OpenAI-compatible server on a free loopback port, serving SmolLM2-135M-Instruct."""
 
