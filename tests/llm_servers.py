@@ -204,7 +204,8 @@ def llama_problem() -> str:
     if done.returncode == 0:
         return ""
     if done.returncode < 0:
-        return f"llama.cpp dies on this CPU (signal {-done.returncode}); a fresh `bash scripts/setup.sh test` rebuilds it from source"
+        signal = -done.returncode
+        return f"llama.cpp dies on this CPU (signal {signal}); a fresh `bash scripts/setup.sh test` rebuilds it"
     return f"llama.cpp fails here: {(done.stderr.strip().splitlines() or ['?'])[-1][:200]}"
 
 
