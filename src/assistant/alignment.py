@@ -45,7 +45,8 @@ ACTORS = frozenset(
 KEPT = ("negation", "permission", "advice", "exception", "restriction", "condition", "universal", "partial")
 PREPOSITIONS = frozenset({"of", "to", "from", "with", "for", "on", "in", "by", "between", "within", "among", "against"})
 ATTACH_WINDOW = 5  # an operator attaches to the first content word at most this many tokens after it
-NUMBER_WORDS = {
+NUMBER_WORDS = {  # number words, as the checks read them (fractions too)
+    "one": "1",
     "two": "2",
     "three": "3",
     "four": "4",
@@ -55,10 +56,17 @@ NUMBER_WORDS = {
     "eight": "8",
     "nine": "9",
     "ten": "10",
+    "eleven": "11",
     "twelve": "12",
     "twenty": "20",
     "thirty": "30",
+    "half": "1/2",
+    "third": "1/3",
+    "thirds": "2/3",
+    "quarter": "1/4",
 }
+# the words read as counts ("one" is as often "one of", and fractions count no thing of their own)
+_COUNTS = {w: n for w, n in NUMBER_WORDS.items() if w != "one" and n.isdigit()}
 _CONTRACTIONS = ((re.compile(r"\bcannot\b|\bcan't\b", re.I), "can not"), (re.compile(r"n't\b", re.I), " not"))
 _TOKEN = re.compile(r"[a-z][a-z_]*(?:'s)?|\d+(?:[.,]\d+)*|[,;:—]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“‘'])|\n+")
@@ -231,9 +239,9 @@ class Aligner:
             if token in ",;:—":
                 kinds.append("punct")
                 stems.append(token)
-            elif token[0].isdigit() or token in NUMBER_WORDS:
+            elif token[0].isdigit() or token in _COUNTS:
                 kinds.append("number")
-                stems.append(NUMBER_WORDS.get(token, re.sub(r"[.,]", "", token)))
+                stems.append(_COUNTS.get(token, re.sub(r"[.,]", "", token)))
             elif token in self.table.operators:
                 kinds.append(self.table.operators[token])
                 stems.append(token)

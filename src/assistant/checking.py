@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .alignment import Aligner, source_of
+from .alignment import NUMBER_WORDS, Aligner, source_of
 
 MIN_EVIDENCE_CHARS = 20  # "the Council" is not evidence of anything
 RULES = (
@@ -38,26 +38,6 @@ RULES = (
 _MARKER = re.compile(r"\s*\[(\d+)\]")
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"'})
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?(?!\w)")
-_NUMBER_WORDS = {
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-    "ten": "10",
-    "eleven": "11",
-    "twelve": "12",
-    "twenty": "20",
-    "thirty": "30",
-    "half": "1/2",
-    "third": "1/3",
-    "thirds": "2/3",
-    "quarter": "1/4",
-}
 _REFERENCE = re.compile(
     r"\b(?:article|art\.?)s?\s*(\d{1,3})|\b(?:decision|regulation|joint action|common position)\s*"
     r"(?:\((?:cfsp|eu|ec)\)\s*)?(?:no\s*)?(\d{1,4}/\d{1,4})|\bprotocol\s*(?:no\.?\s*)?(\d{1,2})",
@@ -116,7 +96,7 @@ def _plain(text: str) -> str:
 def _numbers(text: str) -> set[str]:
     text = _plain(text)
     found = {re.sub(r"[.,\s]", "", n) for n in _NUMBER.findall(text)}
-    found |= {_NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in _NUMBER_WORDS}
+    found |= {NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in NUMBER_WORDS}
     return found
 
 
