@@ -38,6 +38,7 @@ ANSWER_FIELDS = {
     "abstained",
     "latency_ms",
     "search_query",
+    "also_searched",
     "corrections",
     "mode",
     "model",

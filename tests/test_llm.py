@@ -412,7 +412,7 @@ def test_a_french_question_without_a_language_model_gets_a_clear_message(assista
 
 
 @pytest.mark.slow
-def test_a_follow_up_is_rewritten_by_the_model_into_a_standalone_search(llm_assistant, scripted_llm):
+def test_a_follow_up_reworded_by_the_model_is_searched_beside_the_resolvers_query(llm_assistant, scripted_llm):
     scripted_llm.rewrite = Script("Who decides to launch an EU civilian crisis management mission?")
     scripted_llm.answer = Script(faithful)
     history = [
@@ -420,18 +420,20 @@ def test_a_follow_up_is_rewritten_by_the_model_into_a_standalone_search(llm_assi
         {"role": "assistant", "content": "They are missions under the common security and defence policy. [1]"},
     ]
     answer = llm_assistant.ask("And who decides that?", history=history)
-    assert answer.search_query == "Who decides to launch an EU civilian crisis management mission?"
-    sent = next(g for g in scripted_llm.requests if g.system.startswith("Rewrite"))
-    assert json.loads(sent.body["messages"][-1]["content"])["conversation"] == history
-    # the model failing to rewrite: today's resolver carries the conversation's words instead
-    scripted_llm.rewrite = Script(status=500)
-    answer = llm_assistant.ask("And who decides that?", history=history)
+    # searched beside the built-in resolver's query, never instead of it
     resolved = answer.search_query
     assert resolved != "And who decides that?" and "civilian" in resolved
-    # a rewrite that loses the conversation's topic is not searched: the resolver's query is
+    assert answer.also_searched == "Who decides to launch an EU civilian crisis management mission?"
+    sent = next(g for g in scripted_llm.requests if g.system.startswith("Rewrite"))
+    assert json.loads(sent.body["messages"][-1]["content"])["conversation"] == history
+    # the model failing to rewrite: the resolver's query alone, as without a model
+    scripted_llm.rewrite = Script(status=500)
+    answer = llm_assistant.ask("And who decides that?", history=history)
+    assert (answer.search_query, answer.also_searched) == (resolved, "")
+    # a rewrite that loses the conversation's topic is not searched at all
     scripted_llm.rewrite = Script("Who decides on EU sanctions?")
     answer = llm_assistant.ask("And who decides that?", history=history)
-    assert answer.search_query == resolved
+    assert (answer.search_query, answer.also_searched) == (resolved, "")
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from assistant import evidence
+from assistant.conversation import Turn
 from assistant.query import Expander, QueryAnalyser, Thesaurus, asks_for
 from assistant.references import find_references
 from assistant.vocabulary import Vocabulary, variants
@@ -198,3 +199,13 @@ def test_an_international_organisation_answers_a_which_organisation_question():
 )
 def test_a_figure_is_an_amount_or_count_not_a_date(text, figure):
     assert evidence.has_figure(text) is figure
+
+
+def test_a_models_rewording_of_a_follow_up_is_kept_beside_the_resolvers_query():
+    history = [Turn("user", "What does the High Representative do?")]
+    query = analyser().analyse("And who appoints them?", history, rewrite="Who appoints the High Representative?")
+    assert query.searched.endswith("(High Representative)")  # the built-in resolver carried the topic over
+    assert query.rewrite == "Who appoints the High Representative?"
+    # a rewording that says nothing more than the resolver's query is not searched twice
+    same = analyser().analyse("Who appoints the High Representative?", rewrite="who appoints the High Representative?")
+    assert same.rewrite == ""

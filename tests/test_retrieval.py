@@ -95,3 +95,28 @@ def test_glossary_expansion_both_ways():
     assert "Political and Security Committee" in expander.expand("Who chairs the PSC?")
     assert "(EDA)" in expander.expand("What does the European Defence Agency do?")
     assert expander.expand("the eda of x") == "the eda of x"  # acronyms match only in capitals
+
+
+def test_a_models_rewording_of_a_follow_up_adds_what_the_question_missed_below_what_it_found(assistant):
+    from dataclasses import replace
+
+    query = assistant.understand(
+        "And who pays for it?", [{"role": "user", "content": "What is the European Defence Agency?"}]
+    )
+    assert "Defence Agency" in query.searched  # the built-in resolver carried the topic over
+    retriever = assistant._engine.retriever
+    plain = [h.chunk for h in retriever.search(query, 60).hits]
+    # a rewording about something else entirely (the Athena mechanism's costs): what only it finds joins the list,
+    # below the passages the resolver's query ranks first, and those the resolver found keep their order
+    reworded = [
+        h.chunk
+        for h in retriever.search(
+            replace(query, rewrite="How are the common costs of EU military operations financed under Athena?"), 60
+        ).hits
+    ]
+    own = {c.id for c in plain}
+    added = [i for i, c in enumerate(reworded) if c.id not in own]
+    assert added and min(added) >= 10
+    assert any(reworded[i].source_id == "32015D0528" for i in added)
+    kept = [c.id for c in reworded if c.id in own]
+    assert kept == [c.id for c in plain][: len(kept)]

@@ -302,6 +302,9 @@ class Aligner:
         for cls, attached, _, phrase in mine:  # added, or (negations and quantifiers) moved to another word
             if cls not in classes:
                 return "negation" if cls == "negation" else "operator"
+            # a word the source says more than once ("is not charged to the budget ... shall be charged to the
+            # Member States") is told apart by what follows it: the negation must head the same phrase
+            repeated = sum(_similar(attached, w) for w in src.stems) > 1
             if (
                 cls in ("negation", "universal", "partial")
                 and attached
@@ -309,7 +312,10 @@ class Aligner:
                     c == cls
                     and (
                         not a
-                        or _similar(attached, a)
+                        or (
+                            _similar(attached, a)
+                            and not (cls == "negation" and repeated and (phrase - {attached}).isdisjoint(p - {a}))
+                        )
                         or (cls != "negation" and (_same(attached, p) or _same(a, phrase)))
                     )
                     for c, a, _, p in theirs

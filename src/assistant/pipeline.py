@@ -17,7 +17,7 @@ from .catalogue import load_glossary, load_qualifiers, load_words
 from .checking import Checker
 from .composer import Composer, idf_of
 from .config import Settings
-from .conversation import Turn, is_follow_up, keeps_topic, resolve, validate_history
+from .conversation import Turn, is_follow_up, keeps_topic, validate_history
 from .embeddings import Embedder, make_embedder
 from .errors import IndexDamagedError, IndexMismatchError, IndexMissingError, IndexUnusableError, QuestionError
 from .index import Index, IndexManifest, Lease, load_index, manifest_stamp, read_manifest
@@ -260,13 +260,13 @@ class Assistant:
         if answerer == "llm" and writer is None:
             raise QuestionError(NO_LLM)
         language = self.languages.detect(question)
-        standalone = None
+        english = None
         if not language.english:
             if writer is None:  # the texts are English and only a model could bridge the languages
                 yield Event("answer", answer=other_language(question, language, started))
                 return
             try:
-                standalone = writer.translate(question)
+                english = writer.translate(question)
             except LLMError as exc:
                 yield Event(
                     "answer",
@@ -275,18 +275,17 @@ class Assistant:
                     ),
                 )
                 return
-        if writer is not None and turns and is_follow_up(standalone or question):
-            base = standalone or question
-            try:  # a follow-up made to stand on its own; the conversation's words carried over when the model fails
+        rewritten = None
+        if writer is not None and turns and is_follow_up(english or question):
+            base = english or question
+            try:  # the model's standalone wording is searched beside the built-in resolver's, never instead of it
                 rewritten = writer.rewrite(base, [(t.role, t.content) for t in turns])
-                if keeps_topic(rewritten, base, turns):
-                    standalone = rewritten
-                else:  # it lost the topic the conversation carries: the built-in resolver's search instead
+                if not keeps_topic(rewritten, base, turns):  # it lost the topic the conversation carries: unused
                     log.info("follow-up rewrite %r dropped the conversation's topic: not used", rewritten)
-                    standalone = resolve(base, turns) if standalone else None
+                    rewritten = None
             except LLMError as exc:
                 log.info("follow-up not rewritten (%s): carrying the conversation's words instead", exc)
-        query = engine.analyser.analyse(question, turns, standalone)
+        query = engine.analyser.analyse(question, turns, english, rewritten)
         k = top_k or self.settings.top_k
         try:  # the answerer may look past the passages shown for a specific thing asked for: retrieve enough
             retrieval = engine.retriever.search(query, max(k, RESERVE_PASSAGES), mode)
@@ -305,6 +304,7 @@ class Assistant:
             question=question,
             hits=quoted.evidence(k),
             search_query=query.searched,
+            also_searched=query.rewrite,
             corrections=query.corrections,
             language=language.code,
             citations=localized(quoted.citations, language.code),
@@ -317,7 +317,7 @@ class Assistant:
         # as deep as the quoted answer may have looked, so the provisions it quotes are among those given
         candidates = engine.answerer.composer.candidates(query, retrieval, RESERVE_PASSAGES)
         passages = writer.given(candidates, quoted.citations)
-        for event in writer.write(standalone or question, language, passages, quoted, started):
+        for event in writer.write(rewritten or english or question, language, passages, quoted, started):
             if event.answer is not None:
                 written = event.answer
                 event = replace(

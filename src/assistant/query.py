@@ -244,6 +244,8 @@ class Query:
     live_state: bool = False  # the present state ("current", "now", "today")
     record: bool = False  # whether something was ever used ("has it ever been invoked")
     follow_up: bool = False
+    # a language model's standalone rewording of a follow-up, searched beside `searched` (never instead of it)
+    rewrite: str = ""
 
     @property
     def lexical(self) -> str:
@@ -291,16 +293,19 @@ class QueryAnalyser:
         ]
         return [w for w in dict.fromkeys(candidates) if not self.vocabulary.knows(w)]
 
-    def analyse(self, question: str, history: Iterable[Turn] = (), standalone: str | None = None) -> Query:
-        """The `Query` for a question in its conversation. `standalone` is the question already made to stand on
-        its own in English (a language model's rewrite or translation): then it is what is analysed and searched."""
+    def analyse(
+        self, question: str, history: Iterable[Turn] = (), english: str | None = None, rewrite: str | None = None
+    ) -> Query:
+        """The `Query` for a question in its conversation. `english` is a language model's translation of it: then
+        it is what is analysed and searched. `rewrite` is a model's standalone wording of a follow-up: searched
+        beside the built-in resolver's query, so the conversation's topic is searched either way."""
         turns = tuple(history)
-        base = standalone or question
+        base = english or question
         fixes = self.corrections(base)
         corrected = base
         for typed, fixed in fixes:
             corrected = re.sub(rf"(?<![\w'’]){re.escape(typed)}(?![\w])", fixed, corrected)
-        searched = corrected if standalone else resolve(corrected, turns)
+        searched = resolve(corrected, turns)
         extra = self.expander.additions(searched)
         expanded = f"{searched} ({'; '.join(extra)})" if extra else searched
         unknown = self.unknown(corrected)
@@ -326,6 +331,7 @@ class QueryAnalyser:
             live_state=asks_about_live_state(corrected),
             record=bool(_RECORD.search(corrected)),
             follow_up=bool(turns) and is_follow_up(corrected),
+            rewrite=rewrite if rewrite and rewrite.strip().lower() != searched.strip().lower() else "",
         )
 
 

@@ -49,39 +49,46 @@ class Retriever:
         """The k best chunks for a question by the given mode (bm25, dense or hybrid)."""
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; allowed: {', '.join(MODES)}")
-        expanded = query.expanded
-        qvec = self.embedder.embed_query(expanded)
+        qvec = self.embedder.embed_query(query.expanded)
+        other = self.embedder.embed_query(query.rewrite) if query.rewrite else None
         passage = self.index.passage_vectors
         # Each channel is one ranking, or a ranking plus the same search over the treaties alone (so the acts'
         # volume cannot hide a treaty article). A chunk counts once per channel, by its better rank there: the
         # treaty stratum lifts a treaty article the whole ranking buried, but never votes twice in a channel, so a
         # passage that one channel ranks first (the one sentence of a web page that answers) keeps a fair chance.
-        channels: list[list[list[int]]] = []
+        # A model's rewording of a follow-up is searched too. It adds only passages the question's own search (the
+        # built-in resolver's query) did not find, and their votes start below that search's candidates in every
+        # channel: the passages the question found keep their scores.
+        channels: list[list[tuple[list[int], int]]] = []
         lexical: dict[int, float] = {}
+        after = self.candidates
         if mode in ("bm25", "hybrid"):
             scores = self.index.lexical.scores(query.lexical)
-            channels.append([self._top(scores)])
-            lexical = {p: float(scores[p]) for p in channels[-1][0]}
+            channels.append([(self._top(scores), 0)])
+            lexical = {p: float(scores[p]) for p in channels[-1][0][0]}
             if mode == "hybrid":
-                channels[-1].append(self._top(scores[self.treaty_positions], self.treaty_positions))
+                channels[-1].append((self._top(scores[self.treaty_positions], self.treaty_positions), 0))
+            if query.rewrite:
+                channels[-1].append((self._top(self.index.lexical.scores(query.rewrite)), after))
         if mode in ("dense", "hybrid"):
-            channels.append([self._dense(qvec)])
+            channels.append([(self._dense(qvec), 0)])
             if mode == "hybrid":  # the treaty stratum is small: scored in memory
                 sims = self.treaty_vectors @ qvec
-                channels[-1].append(self._top(sims, self.treaty_positions, positive_only=False))
+                channels[-1].append((self._top(sims, self.treaty_positions, positive_only=False), 0))
+            if other is not None:
+                channels[-1].append((self._dense(other), after))
         if mode == "hybrid":
-            channels.append([self._best_by_sentence(qvec)])
-        fused: dict[int, float] = {}
-        for channel in channels:  # reciprocal rank fusion: one vote per channel, by the chunk's best rank in it
-            best: dict[int, int] = {}
-            for ranking in channel:
-                for rank, pos in enumerate(ranking):
-                    best[pos] = min(rank, best.get(pos, rank))
-            for pos, rank in best.items():
-                fused[pos] = fused.get(pos, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+            channels.append([(self._best_by_sentence(qvec), 0)])
+            if other is not None:
+                channels[-1].append((self._best_by_sentence(other), after))
+        fused = self._fuse(channels, own=True)
+        # what only the rewording found: its votes start below the question's own candidates in every channel
+        reworded = self._fuse(channels, own=False)
+        added = set(reworded) - set(fused)
+        fused.update({pos: reworded[pos] for pos in added})
         pinned = self._pin(query.references, fused)
         ranked = [p for p, _ in sorted(fused.items(), key=lambda kv: -kv[1]) if p not in pinned]
-        order = pinned + self._diversify(ranked, fused)
+        order = pinned + self._diversify(ranked, fused, added)
         hits = []
         for pos in order[:k]:
             sim = float(passage[pos].astype(np.float32) @ qvec)
@@ -95,6 +102,20 @@ class Retriever:
                 )
             )
         return Retrieval(tuple(hits), qvec)
+
+    def _fuse(self, channels: list[list[tuple[list[int], int]]], own: bool) -> dict[int, float]:
+        """Reciprocal rank fusion of the question's own rankings (`own`) or of the rewording's: one vote per
+        channel, by the chunk's best rank in it."""
+        fused: dict[int, float] = {}
+        for channel in channels:
+            best: dict[int, int] = {}
+            for ranking, start in channel:
+                if (start == 0) == own:
+                    for rank, pos in enumerate(ranking, start):
+                        best[pos] = min(rank, best.get(pos, rank))
+            for pos, rank in best.items():
+                fused[pos] = fused.get(pos, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+        return fused
 
     def _pin(self, references: tuple[Reference, ...], fused: dict[int, float]) -> list[int]:
         """Chunks of the texts a question names explicitly, taken in turns from each reference (so "Articles 42
@@ -147,14 +168,20 @@ class Retriever:
         top = np.argpartition(-best, min(self.candidates, len(best) - 1))[: self.candidates]
         return [int(p) for p in top[np.argsort(-best[top])]]
 
-    def _diversify(self, ranked: list[int], fused: dict[int, float]) -> list[int]:
+    def _diversify(
+        self, ranked: list[int], fused: dict[int, float], added: set[int] | frozenset[int] = frozenset()
+    ) -> list[int]:
         """Re-rank so that one unit (an article, or an act's or summary's unnamed parts) does not crowd out the other
-        sources: each further passage of a unit already placed counts `REPEAT_DECAY` times less, once per repeat."""
+        sources: each further passage of a unit already placed counts `REPEAT_DECAY` times less, once per repeat.
+        Passages only a rewording found (`added`) are decayed too, but never count as placed for the others."""
         placed: dict[tuple[str, str, str], int] = {}
+        extra: dict[tuple[str, str, str], int] = {}
         adjusted = []
         for pos in ranked:  # best first, so a unit's repeats are always the later ones
             chunk = self.index.chunks[pos]
             unit = (chunk.source_id, chunk.kind, chunk.article)
-            adjusted.append((fused[pos] * REPEAT_DECAY ** placed.get(unit, 0), pos))
-            placed[unit] = placed.get(unit, 0) + 1
+            repeats = placed.get(unit, 0) + extra.get(unit, 0) if pos in added else placed.get(unit, 0)
+            adjusted.append((fused[pos] * REPEAT_DECAY**repeats, pos))
+            counter = extra if pos in added else placed
+            counter[unit] = counter.get(unit, 0) + 1
         return [pos for _, pos in sorted(adjusted, key=lambda item: -item[0])]

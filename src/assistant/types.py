@@ -193,6 +193,7 @@ class Answer:
     latency_ms: float = 0.0
     retrieval_ms: float = 0.0
     search_query: str = ""  # the question as searched: the conversation's topic carried over, typos corrected
+    also_searched: str = ""  # a language model's standalone wording of a follow-up, searched beside search_query
     corrections: tuple[tuple[str, str], ...] = ()  # (as typed, as searched) for each corrected word
     cited_hits: tuple[Hit, ...] = field(default=(), repr=False)  # the hits the citations quote, in citation order
     mode: str = "extractive"  # extractive (quoted) | llm (written by a language model, every sentence checked)
@@ -225,6 +226,7 @@ class Answer:
         return {
             "question": self.question,
             "search_query": self.search_query or self.question,
+            "also_searched": self.also_searched,
             "corrections": [list(c) for c in self.corrections],
             "mode": self.mode,
             "model": self.model,

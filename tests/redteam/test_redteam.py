@@ -112,14 +112,18 @@ def negation_dropped(s: str, case: dict) -> str | None:
     return _sub(r"\b(shall|does|do|may|will|is|are) not\b", r"\1", s) or _sub(r"\bnot all\b", "all", s)
 
 
+AUXILIARY = r"\b(shall|may|must|is|are|does|do|will|can|has|have)\b"
+
+
 def negation_moved(s: str, case: dict) -> str | None:
-    shalls = [m.start() for m in re.finditer(r"\bshall\b(?! not)", s)]
-    nots = [m for m in re.finditer(r"\bshall not\b", s)]
-    if not shalls or not nots:
+    """The sentence's first negation taken off its verb and put on another verb of the same sentence."""
+    negated = re.search(AUXILIARY + r" not\b", s)
+    if negated is None:
         return None
-    moved = s[: nots[0].start()] + "shall" + s[nots[0].end() :]
-    at = [m.start() for m in re.finditer(r"\bshall\b(?! not)", moved) if m.start() != nots[0].start()][0]
-    return moved[:at] + "shall not" + moved[at + len("shall") :]
+    plain = s[: negated.end(1)] + s[negated.end() :]
+    # another verb, not the negated one's own ("shall not have" to "shall have not" says the same)
+    other = next((m for m in re.finditer(AUXILIARY + r"(?! not)", plain) if abs(m.start() - negated.start()) > 8), None)
+    return None if other is None else plain[: other.end()] + " not" + plain[other.end() :]
 
 
 def exception_dropped(s: str, case: dict) -> str | None:
@@ -135,7 +139,7 @@ def condition_dropped(s: str, case: dict) -> str | None:
 
 
 def derogation_as_rule(s: str, case: dict) -> str | None:
-    m = re.match(r"(By derogation from|Without prejudice to)\b[^,]+, (.*)", s)
+    m = re.match(r"(By derogation from|Without prejudice to|Notwithstanding|Subject to|Except|Save)\b[^,]+, (.*)", s)
     return m.group(2)[0].upper() + m.group(2)[1:] if m else None
 
 

@@ -91,6 +91,11 @@ class AskResponse(BaseModel):
     search_query: str = Field(
         description="The question as searched (with the conversation's topic for follow-ups and typos corrected)."
     )
+    also_searched: str = Field(
+        "",
+        description="A language model's standalone wording of a follow-up, searched beside `search_query` (what "
+        "only it finds ranks below what `search_query` finds); empty when no model reworded the question.",
+    )
     corrections: list[tuple[str, str]] = Field(
         default_factory=list, description="[as typed, as searched] for each word corrected before searching."
     )
@@ -114,6 +119,7 @@ class AskResponse(BaseModel):
             abstained=answer.abstained,
             latency_ms=round(answer.latency_ms, 2),
             search_query=answer.search_query or answer.question,
+            also_searched=answer.also_searched,
             corrections=list(answer.corrections),
             mode="llm" if answer.mode == "llm" else "extractive",
             model=answer.model,

@@ -173,7 +173,8 @@ def searched_for(answer: Answer) -> str:
     """A "Searched for: …" line when the search differs from what was typed (a follow-up's topic, a typo)."""
     if not answer.search_query or answer.search_query == answer.question:
         return ""
-    return f'<p class="cfsp-searched">Searched for: <q>{_text(answer.search_query)}</q></p>'
+    also = f" and, as the model worded it, <q>{_text(answer.also_searched)}</q>" if answer.also_searched else ""
+    return f'<p class="cfsp-searched">Searched for: <q>{_text(answer.search_query)}</q>{also}</p>'
 
 
 def full_answer(answer: Answer, exchange: int, document_urls: Mapping[tuple[str, str], str] | None = None) -> str:
