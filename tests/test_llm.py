@@ -105,6 +105,26 @@ def test_evidence_must_be_in_a_passage_the_sentence_cites(checker):
     assert not v.kept and v.rule == "evidence"
 
 
+def test_evidence_a_passage_says_twice_may_come_from_either_sentence(checker):
+    passage = (
+        "The Council shall fund the activities of the board members from the budget. The activities of the board "
+        "members which are not funded from the budget shall be paid for by the Member States."
+    )
+    evidence = "the activities of the board members"
+    said = "The activities of the board members not funded from the budget are paid for by the Member States."
+
+    def check(text):
+        return checker.check([Draft(text, (1,), evidence)], [passage], ["Art. 3 of Decision 2020/1"])[0]
+
+    # the evidence is first found in the first sentence, but the second one is what the sentence says
+    v = check(said)
+    assert v.kept, v.rule
+    assert passage[v.span[0] : v.span[1]] == "The activities of the board members"
+    # what neither sentence says still fails
+    v = check("The activities of the board members funded from the budget are paid for by the Member States.")
+    assert not v.kept
+
+
 def test_a_sentence_in_another_language_is_checked_through_its_english(checker):
     evidence = "member of the advisory board shall serve for a term of four years"
     kept = verdict(

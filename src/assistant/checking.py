@@ -149,13 +149,17 @@ class Checker:
         if _negative(text) != _negative(english):
             return Verdict(draft, False, "negation")
         n, _ = found
-        span = _span(passages[n - 1], draft.evidence)
-        # aligned with the whole sentence of the passage its evidence comes from, so a qualifier there is seen
-        source = source_of(passages[n - 1], *span) if span != (0, 0) else draft.evidence
         # every other passage it cites must say what it says too: a marker is a claim about where it is written
         if any(m != n and not self.aligner.grounds(english, passages[m - 1]) for m in markers):
             return Verdict(draft, False, "marker")
-        rule = self.aligner.check(english, source, [*labels, *passages])
+        # aligned with the whole sentence of the passage its evidence comes from, so a qualifier there is seen; a
+        # phrase the passage says twice ("the tasks referred to in Article 42(1)") may come from either sentence
+        rule = ""
+        for span in _spans(passages[n - 1], draft.evidence) or [(0, 0)]:
+            source = source_of(passages[n - 1], *span) if span != (0, 0) else draft.evidence
+            rule = self.aligner.check(english, source, [*labels, *passages])
+            if not rule:
+                break
         if not rule and draft.english:
             rule = self.aligner.translated(text, english)
         if rule:
@@ -163,9 +167,9 @@ class Checker:
         return Verdict(Draft(text, tuple(sorted(markers)), draft.evidence, draft.english), True, "", n, span)
 
 
-def _span(passage: str, evidence: str) -> tuple[int, int]:
-    """Where the evidence is in the passage's own text (the normalised match mapped back to characters)."""
+def _spans(passage: str, evidence: str) -> list[tuple[int, int]]:
+    """Where the evidence is in the passage's own text, each place it occurs (the normalised match mapped back to
+    characters)."""
     words = [re.escape(w) for w in evidence.translate(_QUOTES).split()]
     pattern = re.compile(r"\s+".join(words), re.I)
-    m = pattern.search(passage.translate(_QUOTES))
-    return (m.start(), m.end()) if m else (0, 0)
+    return [(m.start(), m.end()) for m in pattern.finditer(passage.translate(_QUOTES))]
