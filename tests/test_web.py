@@ -61,6 +61,20 @@ def test_user_and_corpus_text_is_escaped():
     assert '<a class="cfsp-cite" href="#cfsp-src-2-1"' in html and 'id="cfsp-src-2-1"' in html and "[7]" in html
 
 
+def test_the_searched_line_shows_a_models_rewording_beside_the_resolvers_query():
+    plain = Answer("Who chairs it?", "…", (), False, search_query="Who chairs it?")
+    assert render.searched_for(plain) == ""  # searched as typed: nothing to say
+    carried = replace(plain, search_query="Who chairs it? (Political and Security Committee)")
+    assert render.searched_for(carried) == (
+        '<p class="cfsp-searched">Searched for: <q>Who chairs it? (Political and Security Committee)</q></p>'
+    )
+    reworded = replace(carried, also_searched="Who chairs the <b>Political</b> and Security Committee?")
+    line = render.searched_for(reworded)
+    assert "as the model worded it, <q>Who chairs the &lt;b&gt;Political&lt;/b&gt; and Security Committee?</q>" in line
+    # a rewording is shown even where the resolver searched the question as typed
+    assert "as the model worded it" in render.searched_for(replace(reworded, search_query="Who chairs it?"))
+
+
 def test_source_card_shows_label_badge_date_quote_and_safe_links():
     html = render.source_card(citation(), 1, "https://eur-lex.europa.eu/legal-content/EN/TXT/?uri=CELEX:12016M/TXT")
     assert ">Art. 42(7) TEU<" in html and ">Treaty<" in html and ">7 June 2016<" in html

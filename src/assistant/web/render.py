@@ -170,8 +170,9 @@ def source_card(c: Citation, exchange: int, document_url: str = "") -> str:
 
 
 def searched_for(answer: Answer) -> str:
-    """A "Searched for: …" line when the search differs from what was typed (a follow-up's topic, a typo)."""
-    if not answer.search_query or answer.search_query == answer.question:
+    """A "Searched for: …" line when the search differs from what was typed (a follow-up's topic, a typo, a
+    language model's rewording)."""
+    if not answer.also_searched and (not answer.search_query or answer.search_query == answer.question):
         return ""
     also = f" and, as the model worded it, <q>{_text(answer.also_searched)}</q>" if answer.also_searched else ""
     return f'<p class="cfsp-searched">Searched for: <q>{_text(answer.search_query)}</q>{also}</p>'
