@@ -59,6 +59,16 @@ def test_each_rule(aligner, sentence, source, rule):
     assert aligner.check(sentence, source, GIVEN) == rule
 
 
+def test_a_word_used_negated_and_not_is_told_apart_by_what_follows_it(aligner):
+    source = "Costs that are not charged to the budget shall be charged to the Member States."
+    # the negation stays on the use of "charged" it qualifies, in either order
+    assert aligner.check("Costs not charged to the budget are charged to the Member States.", source, []) == ""
+    assert aligner.check("The Member States are charged the costs that the budget does not pay.", source, []) == ""
+    # moved onto the other use: "charged to the Member States" is what the source does not negate
+    moved = "Costs charged to the budget are not charged to the Member States."
+    assert aligner.check(moved, source, []) == "negation"
+
+
 def test_references_are_matched_whole(aligner):
     given = ["Art. 42(7) TEU", "Article 51 of the United Nations Charter applies."]
     assert aligner.check("Article 42(7) TEU applies.", "Article 42(7) TEU applies.", given) == ""

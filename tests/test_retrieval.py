@@ -90,6 +90,20 @@ def test_reference_parsing_defaults_to_teu_then_tfeu():
     assert other_text("What does Article 31 TEU say?") == ""
 
 
+def test_every_article_of_a_list_is_a_reference_to_the_treaty_named_after_it():
+    articles = {"TEU": {"2", "42", "43"}, "TFEU": {"2", "3", "215", "216"}}
+
+    def refs(question):
+        return [(r.source_id, r.article, r.paragraph) for r in find_references(question, articles)]
+
+    assert refs("What do Articles 42 and 43 TEU say?") == [("TEU", "42", ""), ("TEU", "43", "")]
+    assert refs("Articles 42(7) and 43 of the Treaty on European Union") == [("TEU", "42", "7"), ("TEU", "43", "")]
+    # the treaty named after the list applies to its first article too (Article 2 is in both Treaties)
+    assert refs("Articles 2 and 3 TFEU") == [("TFEU", "2", ""), ("TFEU", "3", "")]
+    assert refs("Articles 215, 216 or 2") == [("TFEU", "215", ""), ("TFEU", "216", ""), ("TEU", "2", "")]
+    assert refs("Articles 5 and 6 of the NATO treaty") == []
+
+
 def test_glossary_expansion_both_ways():
     expander = Expander([Term("PSC", "Political and Security Committee"), Term("EDA", "European Defence Agency")])
     assert "Political and Security Committee" in expander.expand("Who chairs the PSC?")
@@ -97,7 +111,7 @@ def test_glossary_expansion_both_ways():
     assert expander.expand("the eda of x") == "the eda of x"  # acronyms match only in capitals
 
 
-def test_a_models_rewording_of_a_follow_up_adds_what_the_question_missed_below_what_it_found(assistant):
+def test_a_models_rewording_adds_what_the_question_missed_and_keeps_the_order_of_what_it_found(assistant):
     from dataclasses import replace
 
     query = assistant.understand(
@@ -120,3 +134,13 @@ def test_a_models_rewording_of_a_follow_up_adds_what_the_question_missed_below_w
     assert any(reworded[i].source_id == "32015D0528" for i in added)
     kept = [c.id for c in reworded if c.id in own]
     assert kept == [c.id for c in plain][: len(kept)]
+    # a question naming articles: the named articles still lead, in the same turns
+    named = assistant.understand("What do Articles 42 and 43 TEU say?")
+    before = [h.chunk.id for h in retriever.search(named, 10).hits]
+    after = [
+        h.chunk.id
+        for h in retriever.search(
+            replace(named, rewrite="How are the common costs of EU military operations financed under Athena?"), 10
+        ).hits
+    ]
+    assert after == before

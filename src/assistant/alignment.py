@@ -186,6 +186,41 @@ class Reading:
             out.append((k, self._next_content(i), frozenset(near), frozenset(phrase[:3])))
         return out
 
+    def _after(self, i: int) -> frozenset[str]:
+        """The content words after token i up to the clause's end (at most three, within six tokens)."""
+        out: list[str] = []
+        for j in range(i + 1, min(len(self.tokens), i + 7)):
+            if self.kinds[j] == "punct":
+                break
+            if self.kinds[j] in ("content", "actor"):
+                out.append(self.stems[j])
+        return frozenset(out[:3])
+
+    def _negation_targets(self) -> list[int]:
+        """The token each negation attaches to: the first content word after it, within `ATTACH_WINDOW`."""
+        out = []
+        for i, k in enumerate(self.kinds):
+            if k == "negation":
+                end = min(len(self.tokens), i + 1 + ATTACH_WINDOW)
+                j = next((j for j in range(i + 1, end) if self.kinds[j] in ("content", "actor")), None)
+                if j is not None:
+                    out.append(j)
+        return out
+
+    def negated(self) -> list[tuple[str, frozenset[str]]]:
+        """(the word each negation attaches to, the words after that word in its clause)."""
+        return [(self.stems[j], self._after(j)) for j in self._negation_targets()]
+
+    def uses(self, stem: str) -> tuple[frozenset[str], frozenset[str]]:
+        """The words after each use of a word in its clause, as (negated uses, other uses)."""
+        targets = set(self._negation_targets())
+        negated: set[str] = set()
+        other: set[str] = set()
+        for j, st in enumerate(self.stems):
+            if self.kinds[j] in ("content", "actor") and _similar(st, stem):
+                (negated if j in targets else other).update(self._after(j))
+        return frozenset(negated), frozenset(other)
+
     def numbers(self) -> list[tuple[str, str, str]]:
         """(number, the word after it, the word before it) for each number."""
         return [
@@ -302,9 +337,6 @@ class Aligner:
         for cls, attached, _, phrase in mine:  # added, or (negations and quantifiers) moved to another word
             if cls not in classes:
                 return "negation" if cls == "negation" else "operator"
-            # a word the source says more than once ("is not charged to the budget ... shall be charged to the
-            # Member States") is told apart by what follows it: the negation must head the same phrase
-            repeated = sum(_similar(attached, w) for w in src.stems) > 1
             if (
                 cls in ("negation", "universal", "partial")
                 and attached
@@ -312,16 +344,20 @@ class Aligner:
                     c == cls
                     and (
                         not a
-                        or (
-                            _similar(attached, a)
-                            and not (cls == "negation" and repeated and (phrase - {attached}).isdisjoint(p - {a}))
-                        )
+                        or _similar(attached, a)
                         or (cls != "negation" and (_same(attached, p) or _same(a, phrase)))
                     )
                     for c, a, _, p in theirs
                 )
             ):
                 return "negation" if cls == "negation" else "operator"
+        # a word the source uses both negated and not ("is not charged to the budget, it shall be charged to the
+        # Member States") is told apart by what follows it in its clause: a negation on the use that is not negated
+        for attached, after in said.negated():
+            negated, other = src.uses(attached)
+            after = frozenset(w for w in after if not _similar(w, attached))
+            if after and any(_same(w, other) for w in after) and not any(_same(w, negated) for w in after):
+                return "negation"
         for cls, attached, _, _ in theirs:  # dropped while keeping what it says something of
             if cls not in KEPT:
                 continue

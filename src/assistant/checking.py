@@ -154,12 +154,13 @@ class Checker:
             return Verdict(draft, False, "marker")
         # aligned with the whole sentence of the passage its evidence comes from, so a qualifier there is seen; a
         # phrase the passage says twice ("the tasks referred to in Article 42(1)") may come from either sentence
-        rule = ""
+        rules = []
         for span in _spans(passages[n - 1], draft.evidence) or [(0, 0)]:
             source = source_of(passages[n - 1], *span) if span != (0, 0) else draft.evidence
-            rule = self.aligner.check(english, source, [*labels, *passages])
-            if not rule:
+            rules.append(self.aligner.check(english, source, [*labels, *passages]))
+            if not rules[-1]:
                 break
+        rule = rules[-1] and rules[0]  # "" when one sentence holding the evidence aligns; else the first's rule
         if not rule and draft.english:
             rule = self.aligner.translated(text, english)
         if rule:

@@ -317,7 +317,9 @@ class Assistant:
         # as deep as the quoted answer may have looked, so the provisions it quotes are among those given
         candidates = engine.answerer.composer.candidates(query, retrieval, RESERVE_PASSAGES)
         passages = writer.given(candidates, quoted.citations)
-        for event in writer.write(rewritten or english or question, language, passages, quoted, started):
+        for event in writer.write(
+            rewritten or (query.searched if english else question), language, passages, quoted, started
+        ):
             if event.answer is not None:
                 written = event.answer
                 event = replace(

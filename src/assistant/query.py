@@ -297,8 +297,9 @@ class QueryAnalyser:
         self, question: str, history: Iterable[Turn] = (), english: str | None = None, rewrite: str | None = None
     ) -> Query:
         """The `Query` for a question in its conversation. `english` is a language model's translation of it: then
-        it is what is analysed and searched. `rewrite` is a model's standalone wording of a follow-up: searched
-        beside the built-in resolver's query, so the conversation's topic is searched either way."""
+        it is what is analysed, and searched with the conversation's topic carried over as the question would be.
+        `rewrite` is a model's standalone wording of a follow-up: searched beside the built-in resolver's query,
+        never instead of it."""
         turns = tuple(history)
         base = english or question
         fixes = self.corrections(base)

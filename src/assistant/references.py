@@ -12,6 +12,10 @@ _REFERENCE = re.compile(
     r"(?:\s*(?:of\s+the\s+)?(TEU|TFEU|Treaty on European Union|Treaty on the Functioning of the European Union))?",
     re.I,
 )
+# "Articles 42 and 43 TEU", "Articles 21, 22 and 24": every number of the list, the treaty named after it
+_TREATY = r"(?:\s*(?:of\s+the\s+)?(TEU|TFEU|Treaty on European Union|Treaty on the Functioning of the European Union))?"
+_ONE = r"\d{1,3}(?:\s*\(\d{1,2}\))?"
+_LIST = re.compile(rf"\b(?:articles|arts)\.?\s*((?:{_ONE}\s*(?:,|and|or|&)\s*)+{_ONE}){_TREATY}", re.I)
 _PROTOCOL = re.compile(r"\bprotocol\s*(?:\(?\s*no\.?\s*)?(10|11)\b", re.I)
 # the protocols named by their subject: "the PESCO protocol", "the protocol on permanent structured cooperation"
 _PROTOCOL_SUBJECT = (
@@ -54,16 +58,23 @@ def find_references(question: str, treaty_articles: dict[str, set[str]]) -> list
     """Explicit references in a question, in the order it names them; a bare "Article 31" means the TEU article
     if the index has it, else TFEU. A reference without an article (a protocol, a declaration) means the whole text."""
     found: list[tuple[int, Reference]] = []
+    named: list[tuple[int, str, str, str | None, int]] = []  # (where, article, paragraph, treaty, end of the mention)
+    lists = list(_LIST.finditer(question))
+    for m in lists:
+        for one in re.finditer(r"(\d{1,3})(?:\s*\((\d{1,2})\))?", m.group(1)):
+            named.append((m.start(1) + one.start(), one.group(1), one.group(2) or "", m.group(2), m.end()))
     for m in _REFERENCE.finditer(question):
-        article, paragraph, treaty = m.group(1), m.group(2) or "", m.group(3)
-        if not treaty and _OTHER_TEXT.match(question, m.end()):
+        if not any(lst.start() <= m.start() < lst.end() for lst in lists):
+            named.append((m.start(), m.group(1), m.group(2) or "", m.group(3), m.end()))
+    for at, article, paragraph, treaty, end in named:
+        if not treaty and _OTHER_TEXT.match(question, end):
             continue
         if treaty:
             source = _TREATY_NAMES[treaty.lower()]
         else:
             source = next((s for s in ("TEU", "TFEU") if article in treaty_articles.get(s, set())), "")
         if source and article in treaty_articles.get(source, set()):
-            found.append((m.start(), Reference(source, article, paragraph)))
+            found.append((at, Reference(source, article, paragraph)))
     found += [(m.start(), Reference(f"PROTOCOL-{m.group(1)}", "")) for m in _PROTOCOL.finditer(question)]
     found += [
         (m.start(), Reference(f"PROTOCOL-{number}", ""))

@@ -50,45 +50,43 @@ class Retriever:
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; allowed: {', '.join(MODES)}")
         qvec = self.embedder.embed_query(query.expanded)
-        other = self.embedder.embed_query(query.rewrite) if query.rewrite else None
         passage = self.index.passage_vectors
         # Each channel is one ranking, or a ranking plus the same search over the treaties alone (so the acts'
         # volume cannot hide a treaty article). A chunk counts once per channel, by its better rank there: the
         # treaty stratum lifts a treaty article the whole ranking buried, but never votes twice in a channel, so a
         # passage that one channel ranks first (the one sentence of a web page that answers) keeps a fair chance.
-        # A model's rewording of a follow-up is searched too. It adds only passages the question's own search (the
-        # built-in resolver's query) did not find, and their votes start below that search's candidates in every
-        # channel: the passages the question found keep their scores.
-        channels: list[list[tuple[list[int], int]]] = []
+        channels: list[list[list[int]]] = []
+        # A model's rewording of a follow-up is searched too, one ranking per channel, but it only adds passages the
+        # question's own search (the built-in resolver's query) did not find, with ranks that start below that
+        # search's candidates: the passages the question found keep their scores and their order among themselves.
+        reworded: list[list[int]] = []
+        other = self.embedder.embed_query(query.rewrite) if query.rewrite and mode != "bm25" else None
         lexical: dict[int, float] = {}
-        after = self.candidates
         if mode in ("bm25", "hybrid"):
             scores = self.index.lexical.scores(query.lexical)
-            channels.append([(self._top(scores), 0)])
-            lexical = {p: float(scores[p]) for p in channels[-1][0][0]}
+            channels.append([self._top(scores)])
+            lexical = {p: float(scores[p]) for p in channels[-1][0]}
             if mode == "hybrid":
-                channels[-1].append((self._top(scores[self.treaty_positions], self.treaty_positions), 0))
+                channels[-1].append(self._top(scores[self.treaty_positions], self.treaty_positions))
             if query.rewrite:
-                channels[-1].append((self._top(self.index.lexical.scores(query.rewrite)), after))
+                reworded.append(self._top(self.index.lexical.scores(query.rewrite)))
         if mode in ("dense", "hybrid"):
-            channels.append([(self._dense(qvec), 0)])
+            channels.append([self._dense(qvec)])
             if mode == "hybrid":  # the treaty stratum is small: scored in memory
                 sims = self.treaty_vectors @ qvec
-                channels[-1].append((self._top(sims, self.treaty_positions, positive_only=False), 0))
+                channels[-1].append(self._top(sims, self.treaty_positions, positive_only=False))
             if other is not None:
-                channels[-1].append((self._dense(other), after))
+                reworded.append(self._dense(other))
         if mode == "hybrid":
-            channels.append([(self._best_by_sentence(qvec), 0)])
+            channels.append([self._best_by_sentence(qvec)])
             if other is not None:
-                channels[-1].append((self._best_by_sentence(other), after))
-        fused = self._fuse(channels, own=True)
-        # what only the rewording found: its votes start below the question's own candidates in every channel
-        reworded = self._fuse(channels, own=False)
-        added = set(reworded) - set(fused)
-        fused.update({pos: reworded[pos] for pos in added})
-        pinned = self._pin(query.references, fused)
+                reworded.append(self._best_by_sentence(other))
+        own = self._fuse(channels)
+        added = self._fuse([[ranking] for ranking in reworded], start=self.candidates)
+        fused = own | {pos: score for pos, score in added.items() if pos not in own}
+        pinned = self._pin(query.references, own)
         ranked = [p for p, _ in sorted(fused.items(), key=lambda kv: -kv[1]) if p not in pinned]
-        order = pinned + self._diversify(ranked, fused, added)
+        order = pinned + self._diversify(ranked, fused, set(fused) - set(own))
         hits = []
         for pos in order[:k]:
             sim = float(passage[pos].astype(np.float32) @ qvec)
@@ -103,16 +101,14 @@ class Retriever:
             )
         return Retrieval(tuple(hits), qvec)
 
-    def _fuse(self, channels: list[list[tuple[list[int], int]]], own: bool) -> dict[int, float]:
-        """Reciprocal rank fusion of the question's own rankings (`own`) or of the rewording's: one vote per
-        channel, by the chunk's best rank in it."""
+    def _fuse(self, channels: list[list[list[int]]], start: int = 0) -> dict[int, float]:
+        """Reciprocal rank fusion: one vote per channel, by the chunk's best rank in it (ranks counted from `start`)."""
         fused: dict[int, float] = {}
         for channel in channels:
             best: dict[int, int] = {}
-            for ranking, start in channel:
-                if (start == 0) == own:
-                    for rank, pos in enumerate(ranking, start):
-                        best[pos] = min(rank, best.get(pos, rank))
+            for ranking in channel:
+                for rank, pos in enumerate(ranking, start):
+                    best[pos] = min(rank, best.get(pos, rank))
             for pos, rank in best.items():
                 fused[pos] = fused.get(pos, 0.0) + 1.0 / (self.rrf_k + rank + 1)
         return fused
@@ -173,7 +169,7 @@ class Retriever:
     ) -> list[int]:
         """Re-rank so that one unit (an article, or an act's or summary's unnamed parts) does not crowd out the other
         sources: each further passage of a unit already placed counts `REPEAT_DECAY` times less, once per repeat.
-        Passages only a rewording found (`added`) are decayed too, but never count as placed for the others."""
+        Passages only a rewording found (`added`) are decayed too, but never count as placed for the question's own."""
         placed: dict[tuple[str, str, str], int] = {}
         extra: dict[tuple[str, str, str], int] = {}
         adjusted = []

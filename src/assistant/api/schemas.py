@@ -93,8 +93,8 @@ class AskResponse(BaseModel):
     )
     also_searched: str = Field(
         "",
-        description="A language model's standalone wording of a follow-up, searched beside `search_query` (what "
-        "only it finds ranks below what `search_query` finds); empty when no model reworded the question.",
+        description="A language model's standalone wording of a follow-up, searched beside `search_query`: it only "
+        "adds passages that search missed, which keeps its own in their order; empty when no model reworded it.",
     )
     corrections: list[tuple[str, str]] = Field(
         default_factory=list, description="[as typed, as searched] for each word corrected before searching."
