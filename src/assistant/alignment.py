@@ -68,6 +68,7 @@ NUMBER_WORDS = {  # number words, as the checks read them (fractions too)
 # the words read as counts ("one" is as often "one of", and fractions count no thing of their own)
 _COUNTS = {w: n for w, n in NUMBER_WORDS.items() if w != "one" and n.isdigit()}
 _CONTRACTIONS = ((re.compile(r"\bcannot\b|\bcan't\b", re.I), "can not"), (re.compile(r"n't\b", re.I), " not"))
+_FIGURE = re.compile(r"(?<![\w.])\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?(?!\w)")
 _TOKEN = re.compile(r"[a-z][a-z_]*(?:'s)?|\d+(?:[.,]\d+)*|[,;:—]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“‘'])|\n+")
 # a sentence opening with one of these words speaks of something the one before names: both are its source
@@ -125,7 +126,7 @@ def load_table(path: Path = TABLE) -> Table:
         (
             kind,
             re.compile(
-                r"(?<!\w)(?:" + "|".join(sorted(map(re.escape, words), key=len, reverse=True)) + r")(?!\w)", re.I
+                r"(?<!\w)(?:" + "|".join(sorted(map(re.escape, words), key=len, reverse=True)) + r")(?![\w-])", re.I
             ),
         )
         for kind, words in kinds
@@ -316,11 +317,20 @@ class Aligner:
         return all(_same(s, have) for s in self.read(sentence).content())
 
     def translated(self, shown: str, english: str) -> str:
-        """The rule "translation" when the sentence shown in another language names other bodies or another modality (an
-        obligation for a permission) than the English sentence that was checked, else ""."""
-        return "translation" if self._kinds(shown) != self._kinds(english) else ""
+        """The rule the sentence shown in another language breaks against the English one that was checked ("" when
+        none): "number" when it states a number the English does not, "negation" when one of them is negative and the
+        other not, "translation" when it names other bodies or another modality (an obligation for a permission)."""
+        shown, english = _plain(shown), _plain(english)
+        if not _figures(shown) <= _figures(english):
+            return "number"
+        said, checked = self._kinds(shown), self._kinds(english)
+        if ("negation" in said) != ("negation" in checked):
+            return "negation"
+        return "translation" if said != checked else ""
 
     def _kinds(self, text: str) -> set[str]:
+        for pattern, replacement in _CONTRACTIONS:
+            text = pattern.sub(replacement, text)
         found = set()
         for kind, pattern in self.table.translation:  # longest names first: "European Council" is not "Council"
             if pattern.search(text):
@@ -414,6 +424,17 @@ def _strip_references(text: str) -> str:
     for pattern in (_ARTICLE, _PROTOCOL, _ACT):
         text = pattern.sub(" ", text)
     return text
+
+
+def _plain(text: str) -> str:
+    """The text without its references and their paragraph numbers ("(2)", "No 10"): not figures, not a "no"."""
+    return re.sub(r"\(\d{1,2}\)|\bNos?\.?\s*(?=\d)", " ", _strip_references(text))
+
+
+def _figures(text: str) -> set[str]:
+    """The numbers a text states, in digits or words ("four" is "4"; "1 000" and "1,000" are "1000")."""
+    found = {re.sub(r"[.,\s]", "", n) for n in _FIGURE.findall(text)}
+    return found | {NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in NUMBER_WORDS}
 
 
 def _references(text: str) -> set[str]:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .alignment import NUMBER_WORDS, Aligner, source_of
+from .alignment import Aligner, source_of
 
 MIN_EVIDENCE_CHARS = 20  # "the Council" is not evidence of anything
 RULES = (
@@ -37,17 +37,9 @@ RULES = (
 
 _MARKER = re.compile(r"\s*\[(\d+)\]")
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"'})
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?(?!\w)")
 _REFERENCE = re.compile(
     r"\b(?:article|art\.?)s?\s*(\d{1,3})|\b(?:decision|regulation|joint action|common position)\s*"
     r"(?:\((?:cfsp|eu|ec)\)\s*)?(?:no\s*)?(\d{1,4}/\d{1,4})|\bprotocol\s*(?:no\.?\s*)?(\d{1,2})",
-    re.I,
-)
-# words that make a statement negative, in the EU's most used languages (the displayed sentence may be in any)
-_NEGATION = re.compile(
-    r"\b(not|no|never|cannot|can't|won't|isn't|aren't|doesn't|don't|neither|nor|none|nothing|without|"
-    r"ne|pas|jamais|aucune?|sans|nicht|kein(?:e|en|er|es)?|nie|niemals|ohne|nunca|ningún|ninguna|sin|non|mai|"
-    r"nessun[oa]?|senza|nigdy|żaden|bez|niet|geen|nooit|zonder|não|nenhum|sem|inte|ingen|aldrig|ikke|ei)\b(?!-)|n't\b",
     re.I,
 )
 
@@ -88,22 +80,6 @@ def _references(text: str) -> set[str]:
     return {"|".join(g for g in m.groups() if g) for m in _REFERENCE.finditer(text)}
 
 
-def _plain(text: str) -> str:
-    """The text without its article and act references and their paragraph numbers (not figures, not "No")."""
-    return re.sub(r"\(\d{1,2}\)|\bNos?\.?\s*(?=\d)", " ", _REFERENCE.sub(" ", text))
-
-
-def _numbers(text: str) -> set[str]:
-    text = _plain(text)
-    found = {re.sub(r"[.,\s]", "", n) for n in _NUMBER.findall(text)}
-    found |= {NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in NUMBER_WORDS}
-    return found
-
-
-def _negative(text: str) -> bool:
-    return bool(_NEGATION.search(_plain(text)))
-
-
 class Checker:
     """Holds drafted sentences to the rules against the numbered passages the model was given."""
 
@@ -142,12 +118,6 @@ class Checker:
         given = _references(" ".join(labels) + " " + " ".join(passages))
         if not (_references(text) | _references(english)) <= given:
             return Verdict(draft, False, "reference")
-        # a translation shown must carry its English sentence's numbers and negation (the English one is aligned
-        # with the source below)
-        if not _numbers(text) <= _numbers(english):
-            return Verdict(draft, False, "number")
-        if _negative(text) != _negative(english):
-            return Verdict(draft, False, "negation")
         n, _ = found
         # every other passage it cites must say what it says too: a marker is a claim about where it is written
         if any(m != n and not self.aligner.grounds(english, passages[m - 1]) for m in markers):
@@ -161,7 +131,7 @@ class Checker:
             if not rules[-1]:
                 break
         rule = rules[-1] and rules[0]  # "" when one sentence holding the evidence aligns; else the first's rule
-        if not rule and draft.english:
+        if not rule and draft.english:  # the sentence shown says what its checked English sentence says
             rule = self.aligner.translated(text, english)
         if rule:
             return Verdict(draft, False, rule)
