@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from assistant import evidence
+from assistant.catalogue import Term
 from assistant.conversation import Turn
 from assistant.query import Expander, QueryAnalyser, Thesaurus, asks_for
 from assistant.references import find_references
@@ -86,6 +87,16 @@ def test_typos_are_corrected_and_never_taken_for_unknown_names():
     assert a.analyse("Does Denmark take part?").unknown == ()
     assert a.analyse("What about the HR/VP and cyberattacks?").unknown == ()  # slashed, hyphenation
     assert a.analyse("Is Ruritania sanctioned?").unknown == ("Ruritania",)
+    # a contraction, a plural or a possessive of a word the texts use, or a glossary name inside a compound, is
+    # no unknown name: these questions were declined as "never mention “I'm”"
+    assert a.analyse("If I'm in Denmark, does the Commission report?").unknown == ()
+    assert a.analyse("Do both Councils report to the Commissions?").unknown == ()
+    assert a.analyse("Do the Representatives chair it, as Kallas's rules say?").unknown == ()
+    glossary = [Term("EDF", "European Defence Fund"), Term("MEP", "members of the European Parliament", ("MEPs",))]
+    vocabulary = Vocabulary.build([*TEXTS, "Results of funded projects."])
+    named = QueryAnalyser(Expander(glossary), a.thesaurus, vocabulary, a.treaty_articles, a.english)
+    assert named.analyse("Can Denmark give EDF-funded results to the MEPs?").unknown == ()
+    assert named.analyse("Can Ruritania give EDF-funded results to the MEPs?").unknown == ("Ruritania",)
     # English words the texts happen not to use are left alone, not "corrected" into other words
     assert a.analyse("What if a country stops paying?").corrections == ()
     assert a.analyse("Is the defense policy older?").corrections == ()

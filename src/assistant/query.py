@@ -171,6 +171,10 @@ class Expander:
             self.rules.append((full, term.key))
             self.names.append((full, term.expansion))
         self.mentions += self.names
+        # every word of the terms' names, lower-cased: a question's word the glossary names is no unknown name
+        self.words = frozenset(
+            w.lower() for term in terms for name in (term.key, *term.also) for w in re.split(r"[\s/]+", name)
+        )
 
     def entities(self, question: str) -> list[str]:
         """The full names of the glossary terms a question mentions, by any of their names or hints."""
@@ -291,7 +295,7 @@ class QueryAnalyser:
         candidates = proper_names(text) + [
             t for t in _TOKEN.findall(text) if any(c.isdigit() for c in t) and any(c.isalpha() for c in t)
         ]
-        return [w for w in dict.fromkeys(candidates) if not self.vocabulary.knows(w)]
+        return [w for w in dict.fromkeys(candidates) if not self.vocabulary.knows(w, self.expander.words)]
 
     def analyse(
         self, question: str, history: Iterable[Turn] = (), english: str | None = None, rewrite: str | None = None

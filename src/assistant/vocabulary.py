@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,7 @@ FILE = "vocabulary.json"
 MIN_CORRECTABLE = 4  # shorter words are too often other words one edit away ("tax" -> "tac")
 MIN_SEEN = 2  # a correction must be a word the texts use more than once
 RARE_COUNT = 3  # a word used this often or less is particular to a passage or two
+_CLITIC = re.compile(r"(['’](s|m|re|ve|ll|d)|s['’])$", re.I)  # possessive or contraction: "Union's", "I'm"
 
 
 def english_words() -> Callable[[str], bool]:
@@ -44,18 +45,26 @@ def proper_names(text: str) -> list[str]:
     found = _NAME.findall(text)
     start = 0 if len(found) <= 3 else 1
     names = [w.strip("'’-") for w in found[start:] if w[:1].isupper() and not w.isupper()]
-    return list(dict.fromkeys(w for w in names if w and w.lower() not in FUNCTION_WORDS))
+    return list(dict.fromkeys(w for w in names if w and _CLITIC.sub("", w).lower() not in FUNCTION_WORDS))
 
 
 def variants(word: str) -> list[str]:
-    """Spellings of one word that mean the same: without a possessive, without or split at hyphens and slashes."""
-    base = re.sub(r"(['’]s|s['’])$", "", word)
+    """Spellings of one word that mean the same: without a possessive or contraction, without or split at hyphens
+    and slashes."""
+    base = _CLITIC.sub("", word)
     forms = [word, base]
     for sep in ("-", "/"):
         if sep in base:
             forms.append(base.replace(sep, ""))
             forms.extend(part for part in base.split(sep) if part)
     return list(dict.fromkeys(f.lower() for f in forms if f))
+
+
+def _number(word: str) -> str:
+    """The other grammatical number of a word, by its plain "-s": "unions" -> "union", "balkan" -> "balkans"."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word + "s"
 
 
 @dataclass(frozen=True)
@@ -88,14 +97,15 @@ class Vocabulary:
         """Do the texts use this word only a few times (a person's name, not a country)?"""
         return 0 < max(self.counts.get(form, 0) for form in variants(word)) <= RARE_COUNT
 
-    def knows(self, word: str) -> bool:
-        """Do the texts use this word, in any of its spellings (possessive, hyphenated, slashed)?"""
+    def knows(self, word: str, also: Collection[str] = ()) -> bool:
+        """Do the texts use this word, in any of its spellings (possessive, singular or plural, hyphenated, slashed)?
+        `also`: other words to count as known (the glossary's names: "EDF" in "EDF-funded")."""
         forms = variants(word)
-        whole = forms[:2]
-        if any(f in self.counts for f in whole):
+        known = lambda w: w in self.counts or w in also or _number(w) in self.counts  # noqa: E731
+        if any(known(f) for f in forms[:2]):
             return True
         parts = forms[2:]
-        return bool(parts) and all(p in self.counts for p in parts if len(p) > 1)
+        return bool(parts) and all(known(p) for p in parts if len(p) > 1)
 
     def correction(self, word: str, english: Callable[[str], bool] = lambda w: False) -> str | None:
         """The word the texts use that is one edit away (two for long words) from a word that is neither in the
