@@ -179,6 +179,19 @@ def test_what_the_texts_do_not_contain_is_declined_naming_what_is_missing(assist
     assert missing in answer.text
 
 
+@pytest.mark.parametrize(
+    "question,act",
+    [
+        # the year names the act ("Regulation (EC) No 428/2009"), whose provisions never repeat it: no reason to decline
+        ("Under the 2009 dual-use regulation, who chairs the Dual-Use Coordination Group?", "32009R0428"),
+        ("Under the 2021 dual-use rules, who lays down the penalties for infringements?", "32021R0821"),
+    ],
+)
+def test_a_year_that_names_the_act_is_found_in_the_act(assistant, question, act):
+    answer = assistant.ask(question)
+    assert not answer.abstained and answer.citations[0].source_id == act
+
+
 # ---- the CFSP overview page (a web page): reached when only it answers, attributed, and behind the treaties
 
 

@@ -270,7 +270,10 @@ def _overlap(text: str, following: str) -> int:
 
 
 def _holds_year(candidate: Candidate, year: str) -> bool:
-    return evidence.has_year(candidate.text, year)
+    """The provision mentions the year, or belongs to an act of that year ("the 2009 dual-use regulation": Regulation
+    (EC) No 428/2009 is dated and numbered 2009, which its provisions never repeat)."""
+    chunk = candidate.hit.chunk
+    return evidence.has_year(candidate.text, year) or evidence.has_year(f"{chunk.label} {chunk.date}", year)
 
 
 def _names_person(candidate: Candidate, which: str) -> bool:
