@@ -6,6 +6,7 @@ import pytest
 from assistant.errors import ModelError
 from assistant.ranking import (
     RANKER_FILE,
+    SHARE_POWER,
     LearnedRanker,
     RulesRanker,
     load_ranker,
@@ -19,6 +20,7 @@ def test_the_rules_ranker_is_the_weighted_sum_of_the_features_it_knows():
     # 0.5 * 0.8 - 0.25 * 1 = 0.15; a feature it has no weight for adds nothing
     assert ranker.scores([{"dense_best": 0.8, "background": 1.0, "passage": 9.0}]) == [pytest.approx(0.15)]
     assert ranker.answers(0.15) is None  # a weighted sum is no probability
+    assert ranker.share(0.3, 0.4) == pytest.approx(0.75) and ranker.share(0.3, 0.0) == 0.0
 
 
 def test_the_learned_ranker_is_a_logistic_regression_over_standardised_features():
@@ -28,6 +30,8 @@ def test_the_learned_ranker_is_a_logistic_regression_over_standardised_features(
     assert p == pytest.approx(1 / (1 + math.exp(-1.0)))
     assert ranker.answers(p) is True  # 0.731 >= 0.6
     assert ranker.answers(0.59) is False
+    # a probability a fifth of the best one's is compared as 0.2 ** SHARE_POWER: closer than the plain ratio says
+    assert ranker.share(0.1, 0.5) == pytest.approx(0.2**SHARE_POWER) and ranker.share(0.1, 0.5) > 0.2
 
 
 def test_a_saved_ranker_loads_back_and_a_damaged_one_is_one_line_naming_the_fix(tmp_path):

@@ -15,6 +15,7 @@ from .composer import MAX_PARTS, Candidate, Composer, Part
 from .labels import WEB_TIER
 from .languages import Language, eurlex_home
 from .query import Query, content_words
+from .ranking import Ranker
 from .retrieval import Retrieval
 from .types import Answer, Chunk, Citation
 from .vocabulary import variants
@@ -148,9 +149,11 @@ class Answerer:
         off_subject = confidence < 1.0 and not verdict
         best = candidates[0].score
         for demand in demands(query):
-            led = self._lead_with(candidates, demand, best)
+            led = self._lead_with(candidates, demand, best, self.composer.ranker)
             if led is None:  # not in the best passages: look a little further before saying the texts lack it
-                led = self._lead_with(self.composer.candidates(query, retrieval, RESERVE_PASSAGES), demand, best)
+                led = self._lead_with(
+                    self.composer.candidates(query, retrieval, RESERVE_PASSAGES), demand, best, self.composer.ranker
+                )
             if led is None:
                 return decline(LIVE_STATE if demand.missing == "live" else missing_message(demand.missing))
             candidates = led
@@ -162,11 +165,11 @@ class Answerer:
         return self._cited(query, parts, retrieval, confidence)
 
     @staticmethod
-    def _lead_with(candidates: list[Candidate], demand: Demand, best: float) -> list[Candidate] | None:
+    def _lead_with(candidates: list[Candidate], demand: Demand, best: float, ranker: Ranker) -> list[Candidate] | None:
         """The candidates with one that holds what the demand asks for first, or None when none of those scoring
         at least LEAD_CAN_YIELD of the best does."""
         for i, cand in enumerate(candidates):
-            if cand.score < demand.closeness * best:
+            if ranker.share(cand.score, best) < demand.closeness:
                 break
             if demand.found(cand):
                 return [cand] + candidates[:i] + candidates[i + 1 :]

@@ -296,13 +296,13 @@ class Composer:
         for cand in candidates[1:]:
             if len(parts) >= MAX_PARTS:
                 break
-            if cand.score < EXTRA_MIN_SHARE * lead.score:
+            if self.ranker.share(cand.score, lead.score) < EXTRA_MIN_SHARE:
                 break
             new_terms = {t for t in cand.terms - covered if self.idf(t) > 0}
             if asked is None:
                 asked = set(self.terms([query.expanded])[0])
             relevant_new = new_terms & asked
-            if not relevant_new and cand.score < EXTRA_ALONE_SHARE * lead.score:
+            if not relevant_new and self.ranker.share(cand.score, lead.score) < EXTRA_ALONE_SHARE:
                 continue
             if any(self._repeats(cand, p.candidate) for p in parts):
                 continue
