@@ -223,8 +223,8 @@ def evaluate(
     rankers: Annotated[
         str,
         typer.Option(
-            help="Comma-separated rankers to compare on the same index (learned, rules); runs of a ranker other than "
-            "CFSP_RANKER are named like hybrid/rules. Default: the configured one only."
+            help="Comma-separated rankers to compare on the same index (reader, rules, learned); runs of a ranker "
+            "other than CFSP_RANKER are named like hybrid/rules. Default: the configured one only."
         ),
     ] = "",
     min_recall_at_5: Annotated[float | None, typer.Option(help="Fail below this recall@5.")] = None,
@@ -449,6 +449,39 @@ def train_all(
         curve=sizes,
     )
     run(load_settings(), plan, lambda line: err.print(line, markup=False, highlight=False))
+
+
+@train.command("reader")
+def train_reader(
+    questions: Annotated[Path, typer.Option(help="Folder of training question files (*.jsonl).")] = TRAINING_DATA
+    / "questions",
+    evaluation: Annotated[
+        str, typer.Option(help="Evaluation question folders, comma-separated (kept apart by similarity).")
+    ] = "eval/questions",
+    out: Annotated[Path, typer.Option(help="Where the reader goes.")] = Path("models/reader"),
+    work: Annotated[Path, typer.Option(help="Work folder for the dev readers.")] = Path(".data/training-reader"),
+    seed: Annotated[int, typer.Option(help="Seed for the split, the sampling and the training.")] = 13,
+    curve: Annotated[str, typer.Option(help="Learning-curve sizes besides all, comma-separated.")] = "1000,2000",
+) -> None:
+    """The reader's recipe with fixed seeds, on the candidates of the index in CFSP_DATA_DIR (ingest first): dev
+    readers on a split by document, the settings chosen on dev, then the shipped reader trained on all questions
+    (see models/reader/MODEL_CARD.md)."""
+    from .training.reader_fit import ReaderRecipe
+    from .training.reader_workflow import ReaderPlan, train_reader_all
+
+    files = tuple(sorted(questions.glob("*.jsonl")))
+    if not files:
+        raise AssistantError(f"no training question files (*.jsonl) in {questions}")
+    plan = ReaderPlan(
+        files,
+        tuple(Path(p.strip()) for p in evaluation.split(",") if p.strip()),
+        out,
+        work,
+        seed=seed,
+        recipe=ReaderRecipe(seed=seed),
+        curve=tuple(int(c) for c in curve.split(",") if c.strip()),
+    )
+    train_reader_all(load_settings(), plan, lambda line: err.print(line, markup=False, highlight=False))
 
 
 @commands.command("feedback-export")

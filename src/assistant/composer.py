@@ -21,6 +21,7 @@ from . import evidence
 from .provisions import Provision, split
 from .query import Query, name_pattern
 from .ranking import Ranker, RulesRanker
+from .reader import Reader, reader_text
 from .retrieval import Retrieval
 from .types import Chunk, Hit
 
@@ -87,8 +88,10 @@ class Composer:
         siblings: Callable[[Chunk], list[Chunk]] = lambda chunk: [chunk],
         ranker: Ranker | None = None,
         qualifiers: tuple[str, ...] = (),
+        reader: Reader | None = None,
     ):
         self.ranker: Ranker = ranker or RulesRanker()
+        self.reader = reader
         # words that qualify a rule, as whole words or phrases ("not" but not "notably")
         self.qualifies = (
             re.compile(r"\b(" + "|".join(re.escape(q) for q in qualifiers) + r")\b", re.I) if qualifiers else None
@@ -219,6 +222,15 @@ class Composer:
             }
             found.append((provision, hit, rank, relevance, terms, whole, features))
         scores = self.ranker.scores([row[-1] for row in found])
+        if self.reader is not None and self.ranker.reads:
+            # the reader reads the question with the first ranking's best candidates; its probability is a feature
+            best = sorted(range(len(found)), key=lambda i: -scores[i])[: self.reader.candidates]
+            read = self.reader.probabilities(
+                query.searched, [reader_text(found[i][1].chunk.headings, found[i][0].text) for i in best]
+            )
+            for i, p in zip(best, read, strict=True):
+                found[i][-1]["reader"] = float(p)
+            scores = self.ranker.scores([row[-1] for row in found])
         out = [
             Candidate(provision, hit, rank, relevance, terms, whole, features, score)
             for (provision, hit, rank, relevance, terms, whole, features), score in zip(found, scores, strict=True)

@@ -104,9 +104,10 @@ class Settings(BaseSettings):
         0.38, ge=-1.0, le=1.0, description="Minimum cosine similarity of the best passage."
     )
     ranker: str = Field(
-        "rules",
-        description="How candidate provisions are scored: learned (the model in models/ranker, which also decides "
-        "whether anything answers) or rules (the hand-weighted sum).",
+        "reader",
+        description="How candidate provisions are scored: reader (the hand-weighted sum with the probability of the "
+        "reader, the cross-encoder in models/reader, for its best candidates), rules (the hand-weighted sum alone) or "
+        "learned (the logistic regression in models/ranker, which also decides whether anything answers).",
     )
     answers_at_all: float = Field(
         0.5,
@@ -221,7 +222,7 @@ class Settings(BaseSettings):
     @field_validator("ranker")
     @classmethod
     def _known_ranker(cls, value: str) -> str:
-        allowed = ("learned", "rules")
+        allowed = ("learned", "reader", "rules")
         if value not in allowed:
             raise ValueError(f"unknown ranker {value!r}; allowed: {', '.join(allowed)}")
         return value

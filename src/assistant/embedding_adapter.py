@@ -17,50 +17,31 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from . import model_files
 from .config import PROJECT_ROOT, TUNED_MODEL, Settings
 from .errors import DataDirError, ModelError
-from .model_files import packaged_model_dir, sha256_file
+from .model_files import SUMS, packaged_model_dir, sha256_file
 
 ADAPTER_DIR = PROJECT_ROOT / "models" / TUNED_MODEL
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
-SUMS = "SHA256SUMS"
 RECORD = "merged.json"
 RETRAIN = "retrain it with `cfsp-assistant train encoder` or restore models/cfsp-minilm from git"
 
 
 def read_sums(adapter_dir: Path) -> dict[str, str]:
-    """File name -> sha256 from the adapter's SHA256SUMS (the `sha256sum` format)."""
-    path = adapter_dir / SUMS
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        raise ModelError(f"the embedding adapter's checksums {path} are missing: {RETRAIN}") from None
-    sums = {}
-    for line in lines:
-        parts = line.split()
-        if len(parts) == 2:
-            sums[parts[1].lstrip("*")] = parts[0]
-    return sums
+    """File name -> sha256 from the adapter's SHA256SUMS."""
+    return model_files.read_sums(adapter_dir, "embedding adapter", RETRAIN)
 
 
 def write_sums(adapter_dir: Path) -> None:
     """Record the sha256 of the adapter's files (after training)."""
-    lines = [f"{sha256_file(adapter_dir / name)}  {name}" for name in ADAPTER_FILES]
-    (adapter_dir / SUMS).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    model_files.write_sums(adapter_dir, ADAPTER_FILES)
 
 
 def verify_adapter(adapter_dir: Path) -> str:
     """The adapter's identity (the first 12 hex digits of its weights' sha256) once every file matches its recorded
     sha256; a missing or damaged file is a ModelError naming it and the fix."""
-    sums = read_sums(adapter_dir)
-    for name in ADAPTER_FILES:
-        path = adapter_dir / name
-        if name not in sums:
-            raise ModelError(f"{adapter_dir / SUMS} has no sha256 for {name}: {RETRAIN}")
-        if not path.is_file():
-            raise ModelError(f"the embedding adapter file {path} is missing: {RETRAIN}")
-        if sha256_file(path) != sums[name]:
-            raise ModelError(f"the embedding adapter file {path} does not match its sha256: {RETRAIN}")
+    sums = model_files.verify_sums(adapter_dir, ADAPTER_FILES, "embedding adapter", RETRAIN)
     return sums["adapter_model.safetensors"][:12]
 
 

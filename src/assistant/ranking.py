@@ -1,7 +1,9 @@
 """Rankers: how a candidate provision's features become its score for the question.
 
-Two implementations of one protocol, chosen by name (`CFSP_RANKER`, `eval --rankers`):
-- `rules`: the hand-weighted sum the assistant used before a model was trained (`RULE_WEIGHTS`);
+Implementations of one protocol, chosen by name (`CFSP_RANKER`, `eval --rankers`):
+- `reader` (the default): the hand-weighted sum with the reader's probability among its features: the cross-encoder
+  trained here (`assistant.reader`) reads the question with the sum's best candidates, and they are scored again;
+- `rules`: the hand-weighted sum the assistant used before a model was trained (`RULE_WEIGHTS`), features only;
 - `learned`: a logistic regression fitted by `cfsp-assistant train ranker` on questions written from the texts, its
   coefficients and decline threshold in `models/ranker/ranker.json` (sha256 checked at load). Its score is the
   calibrated probability that the provision answers the question, so it also says whether anything answers at all.
@@ -20,7 +22,7 @@ from typing import Protocol
 from .config import PROJECT_ROOT
 from .errors import ModelError
 
-RANKERS = ("learned", "rules")
+RANKERS = ("learned", "reader", "rules")
 RANKER_FILE = PROJECT_ROOT / "models" / "ranker" / "ranker.json"
 RETRAIN = "retrain it with `cfsp-assistant train ranker` or restore models/ranker from git"
 
@@ -40,6 +42,9 @@ RULE_WEIGHTS = {
     "background": -0.25,  # recital, preamble or annex, for a question that is not about purpose or background
     "orphan": -0.05,  # list items whose lead-in sits in another passage
     "authority": 0.06,  # 1 treaty ... 0 web page: tips the balance only between candidates that answer alike
+    # the reader's probability that the provision answers, for the best candidates (the `reader` ranker only):
+    # its weight chosen on dev by `cfsp-assistant train reader` (models/reader/MODEL_CARD.md)
+    "reader": 1.0,
 }
 
 
@@ -57,6 +62,10 @@ class Ranker(Protocol):
     def name(self) -> str:
         """What `CFSP_RANKER` calls it."""
 
+    @property
+    def reads(self) -> bool:
+        """Whether it weighs the reader's probability (the composer runs the reader only for such a ranker)."""
+
     def scores(self, features: Sequence[Mapping[str, float]]) -> list[float]:
         """One score per candidate."""
 
@@ -69,12 +78,12 @@ class Ranker(Protocol):
 
 
 class RulesRanker:
-    """The hand-weighted sum."""
+    """The hand-weighted sum (with the reader's probability among its features when it `reads`)."""
 
-    name = "rules"
-
-    def __init__(self, weights: Mapping[str, float] = RULE_WEIGHTS):
+    def __init__(self, weights: Mapping[str, float] = RULE_WEIGHTS, reads: bool = False):
         self.weights = dict(weights)
+        self.reads = reads
+        self.name = "reader" if reads else "rules"
 
     def scores(self, features: Sequence[Mapping[str, float]]) -> list[float]:
         """Weighted sum of each candidate's features."""
@@ -100,6 +109,7 @@ class LearnedRanker:
     intercept: float
     threshold: float  # below this probability for the best candidate, nothing answers: decline
     name: str = "learned"
+    reads: bool = False
 
     def scores(self, features: Sequence[Mapping[str, float]]) -> list[float]:
         """The probability for each candidate."""
@@ -175,8 +185,8 @@ def load_ranker(path: Path = RANKER_FILE) -> LearnedRanker:
 
 def make_ranker(name: str, path: Path = RANKER_FILE) -> Ranker:
     """The ranker called `name`; names the allowed ones when given another."""
-    if name == "rules":
-        return RulesRanker()
+    if name in ("rules", "reader"):
+        return RulesRanker(reads=name == "reader")
     if name == "learned":
         return load_ranker(path)
     raise ModelError(f"unknown ranker {name!r}; allowed: {', '.join(RANKERS)}")

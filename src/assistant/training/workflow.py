@@ -25,6 +25,7 @@ import numpy as np
 
 from ..config import Settings
 from ..embedding_adapter import TUNED_MODEL, verify_adapter, write_sums
+from ..embeddings import Embedder
 from ..errors import ModelError
 from ..model_files import packaged_model_dir
 from ..ranking import LearnedRanker, save_ranker
@@ -116,6 +117,57 @@ def _subset(questions: Sequence[TrainingQuestion], size: int, seed: int) -> list
     return answerable[:size]
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """The training questions read, checked, kept apart from the evaluation sets and split by document."""
+
+    base: Embedder  # the packaged model (ONNX)
+    listing: dict[str, ProvisionEntry]
+    questions: list[TrainingQuestion]
+    train: list[TrainingQuestion]
+    dev: list[TrainingQuestion]
+    near: list[tuple[str, float]]
+    seed: int
+
+    def record(self) -> dict:
+        """What a training record says about the data."""
+        return {
+            "questions": len(self.questions),
+            "answerable": sum(q.answerable for q in self.questions),
+            "set_aside_near_evaluation": sorted(self.near),
+            "train": len(self.train),
+            "dev": len(self.dev),
+            "dev_documents": sorted({s for q in self.dev if q.answerable for s in q.units(self.listing)}),
+            "seed": self.seed,
+        }
+
+
+def prepare(
+    settings: Settings,
+    files: Sequence[Path],
+    eval_questions: Sequence[Path],
+    dev_share: float,
+    seed: int,
+    say: Callable[[str], None],
+) -> Prepared:
+    """Steps 1-3 of the recipe: list the provisions, read the questions, set aside those near an evaluation
+    question, split by document."""
+    from ..embeddings import make_embedder
+
+    listing = {e.id: e for e in list_provisions(settings)}
+    questions = read_questions(tuple(files), listing)
+    say(f"{len(questions)} training questions ({sum(q.answerable for q in questions)} answerable)")
+    base_settings = settings.model_copy(update={"embedding_model": "all-MiniLM-L6-v2", "embedding_backend": "onnx"})
+    base = make_embedder(base_settings)
+    near = near_evaluation(base.embed_texts, questions, _evaluation_texts(eval_questions))
+    dropped = {q for q, _ in near}
+    questions = [q for q in questions if q.id not in dropped]
+    say(f"set aside {len(dropped)} questions at least {NEAR_EVAL} similar to an evaluation question")
+    train, dev = split_by_document(questions, listing, dev_share, seed)
+    say(f"split by document: {len(train)} training, {len(dev)} dev questions")
+    return Prepared(base, listing, questions, train, dev, near, seed)
+
+
 def train_all(settings: Settings, plan: Plan, say: Callable[[str], None] = print) -> dict:
     """Run the recipe; returns (and writes beside the adapter) the record the model card is made from."""
     from ..embeddings import make_embedder
@@ -124,27 +176,9 @@ def train_all(settings: Settings, plan: Plan, say: Callable[[str], None] = print
 
     started = time.perf_counter()
     plan.work.mkdir(parents=True, exist_ok=True)
-    listing = {e.id: e for e in list_provisions(settings)}
-    questions = read_questions(plan.questions, listing)
-    say(f"{len(questions)} training questions ({sum(q.answerable for q in questions)} answerable)")
-    base_settings = settings.model_copy(update={"embedding_model": "all-MiniLM-L6-v2", "embedding_backend": "onnx"})
-    base = make_embedder(base_settings)
-    near = near_evaluation(base.embed_texts, questions, _evaluation_texts(plan.eval_questions))
-    dropped = {q for q, _ in near}
-    questions = [q for q in questions if q.id not in dropped]
-    say(f"set aside {len(dropped)} questions at least {NEAR_EVAL} similar to an evaluation question")
-    train, dev = split_by_document(questions, listing, plan.dev_share, plan.seed)
-    say(f"split by document: {len(train)} training, {len(dev)} dev questions")
-    record: dict = {
-        "questions": len(questions),
-        "answerable": sum(q.answerable for q in questions),
-        "set_aside_near_evaluation": sorted(near),
-        "train": len(train),
-        "dev": len(dev),
-        "dev_documents": sorted({s for q in dev if q.answerable for s in q.units(listing)}),
-        "recipe": asdict(plan.recipe),
-        "seed": plan.seed,
-    }
+    data = prepare(settings, plan.questions, plan.eval_questions, plan.dev_share, plan.seed, say)
+    base, listing, questions, train, dev = data.base, data.listing, data.questions, data.train, data.dev
+    record: dict = data.record() | {"recipe": asdict(plan.recipe)}
     # 4. the packaged model as the learning curve's starting point, then the adapter of all training-split questions
     curve = [{"questions": 0, **asdict(dense_retrieval(base.embed_texts, dev, listing))}]
     say(f"dev dense retrieval, packaged model: {curve[0]}")

@@ -1,0 +1,210 @@
+"""The reader: a cross-encoder trained here that reads the question and a candidate provision together and gives the
+probability that the provision answers the question (`models/reader/`, see its MODEL_CARD.md).
+
+The bi-encoder compares a question's vector with a provision's, computed apart; the reader sees both texts at once, so
+it can tell "who chairs the Council" from "what the Council does" in one article. It scores only the few best
+candidates of the first ranking (`ReaderConfig.candidates`), and its probability is one more feature (`reader`) the
+ranker weighs.
+
+Shipped: the fp16 weights of a MiniLM cut to its first layers, all but the word embeddings (those stay the packaged
+model's, frozen in training), checked against `models/reader/SHA256SUMS` at every load. At first use they are joined
+with the verified packaged word embeddings into `DATA_DIR/models/cfsp-reader-<sha>/` and exported to ONNX (as the
+embedding model is, in a child process); the classification head (pooler and one linear layer) runs in numpy.
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import PROJECT_ROOT
+from .errors import DataDirError, ModelError
+from .model_files import packaged_model_dir, sha256_file, verify_sums
+
+READER_DIR = PROJECT_ROOT / "models" / "reader"
+WEIGHTS = "reader.safetensors"
+CONFIG = "reader.json"
+FILES = (WEIGHTS, CONFIG)
+RETRAIN = "retrain it with `cfsp-assistant train reader` or restore models/reader from git"
+WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
+HEAD = ("bert.pooler.dense.weight", "bert.pooler.dense.bias", "classifier.weight", "classifier.bias")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    """How the reader was trained and is used (`reader.json`)."""
+
+    layers: int  # transformer layers kept from the packaged model
+    max_tokens: int  # question and provision together; the provision is cut to fit
+    candidates: int  # how many of the first ranking's best candidates it reads
+
+
+def reader_text(headings: str, text: str) -> str:
+    """What a provision looks like to the reader: the headings it sits under, then its words."""
+    return f"{headings}\n{text}" if headings else text
+
+
+def read_config(folder: Path) -> ReaderConfig:
+    """The reader's settings from `reader.json` (a ModelError naming the fix when unreadable)."""
+    try:
+        data = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+        return ReaderConfig(int(data["layers"]), int(data["max_tokens"]), int(data["candidates"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ModelError(f"the reader's settings {folder / CONFIG} are missing or unreadable: {RETRAIN}") from None
+
+
+def verify_reader(folder: Path = READER_DIR) -> str:
+    """The reader's identity (the first 12 hex digits of its weights' sha256) once its files match SHA256SUMS."""
+    return verify_sums(folder, FILES, "reader", RETRAIN)[WEIGHTS][:12]
+
+
+def _built_problem(target: Path) -> str | None:
+    try:
+        record = json.loads((target / "built.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "not built yet"
+    weights = target / "model.safetensors"
+    if not weights.is_file() or sha256_file(weights) != record.get("weights"):
+        return "its weights do not match their sha256"
+    return None
+
+
+def reader_model_dir(data_dir: Path, folder: Path = READER_DIR) -> tuple[Path, str]:
+    """(the reader's encoder as a complete model folder, sha256 of its weights), joining the verified shipped weights
+    with the verified packaged word embeddings first when that has not been done (or the file is damaged)."""
+    import fcntl
+
+    identity = verify_reader(folder)
+    target = data_dir / "models" / f"cfsp-reader-{identity}"
+    if _built_problem(target) is None:
+        return target, json.loads((target / "built.json").read_text(encoding="utf-8"))["weights"]
+    base = packaged_model_dir(data_dir)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lock = (target.parent / f".{target.name}.lock").open("w")
+    except OSError as exc:
+        raise DataDirError(
+            f"cannot write the reader model into {target.parent} ({exc.strerror or exc}): "
+            "set CFSP_DATA_DIR to a writable folder"
+        ) from None
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # several workers starting at once build it once
+        if _built_problem(target) is None:
+            return target, json.loads((target / "built.json").read_text(encoding="utf-8"))["weights"]
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+        try:
+            _join(base, folder, tmp)
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target, json.loads((target / "built.json").read_text(encoding="utf-8"))["weights"]
+
+
+def encoder_weights(shipped: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The encoder's own tensors of the shipped classifier (`bert.` names, without the head), as the packaged model
+    names them."""
+    return {k.removeprefix("bert."): v for k, v in shipped.items() if k.startswith("bert.") and "pooler" not in k}
+
+
+def _join(base: Path, folder: Path, out: Path) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    config = read_config(folder)
+    packaged = load_file(str(base / "model.safetensors"))
+    weights = {k: v.astype(np.float32) for k, v in encoder_weights(load_file(str(folder / WEIGHTS))).items()}
+    weights[WORD_EMBEDDINGS] = packaged[WORD_EMBEDDINGS]
+    save_file(weights, str(out / "model.safetensors"))
+    model_config = json.loads((base / "config.json").read_text(encoding="utf-8"))
+    model_config["num_hidden_layers"] = config.layers
+    (out / "config.json").write_text(json.dumps(model_config, indent=1), encoding="utf-8")
+    for name in TOKENIZER_FILES:
+        if (base / name).is_file():
+            shutil.copy2(base / name, out / name)
+    record = {"weights": sha256_file(out / "model.safetensors"), "reader": verify_reader(folder)}
+    (out / "built.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
+
+
+class Reader:
+    """P(the provision answers the question) for question and provision pairs, by ONNX Runtime.
+
+    The session is opened at the first call, not in the constructor (a process that forks workers after building
+    the reader never shares a session's threads across a fork)."""
+
+    def __init__(self, data_dir: Path, folder: Path = READER_DIR, threads: int = 0):
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        from .onnx_files import ensure_onnx_model
+
+        self.config = read_config(folder)
+        self.identity = verify_reader(folder)
+        model_dir, weights = reader_model_dir(data_dir, folder)
+        self.onnx_file = ensure_onnx_model(model_dir, data_dir, "fp32", weights)
+        shipped = load_file(str(folder / WEIGHTS))
+        missing = [name for name in HEAD if name not in shipped]
+        if missing:
+            raise ModelError(f"the reader's weights {folder / WEIGHTS} have no {missing[0]}: {RETRAIN}")
+        self._pool_w, self._pool_b, self._out_w, self._out_b = (shipped[n].astype(np.float32) for n in HEAD)
+        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length=self.config.max_tokens, strategy="only_second")
+        self._pad_id = self._tokenizer.token_to_id("[PAD]") or 0
+        self.threads = threads
+        self._session: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def candidates(self) -> int:
+        """How many of the first ranking's best candidates it reads."""
+        return self.config.candidates
+
+    def _model(self) -> Any:
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    import onnxruntime as ort
+
+                    options = ort.SessionOptions()
+                    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                    options.inter_op_num_threads = 1
+                    options.intra_op_num_threads = self.threads
+                    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                    options.log_severity_level = 3
+                    try:
+                        self._session = ort.InferenceSession(
+                            str(self.onnx_file), sess_options=options, providers=["CPUExecutionProvider"]
+                        )
+                    except Exception as exc:  # ONNX Runtime's own types for unreadable graphs
+                        raise ModelError(f"cannot load the reader's ONNX model {self.onnx_file}: {exc}") from None
+        return self._session
+
+    def probabilities(self, question: str, texts: list[str]) -> np.ndarray:
+        """One probability per text that it answers the question."""
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        encodings = self._tokenizer.encode_batch([(question, text) for text in texts])
+        longest = max(len(e.ids) for e in encodings)
+        ids = np.full((len(encodings), longest), self._pad_id, dtype=np.int64)
+        mask = np.zeros_like(ids)
+        types = np.zeros_like(ids)
+        for row, e in enumerate(encodings):
+            ids[row, : len(e.ids)] = e.ids
+            mask[row, : len(e.ids)] = 1
+            types[row, : len(e.ids)] = e.type_ids
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        (hidden,) = self._model().run(["last_hidden_state"], feed)
+        pooled = np.tanh(hidden[:, 0, :] @ self._pool_w.T + self._pool_b)
+        logits = (pooled @ self._out_w.T + self._out_b)[:, 0]
+        return 1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0)))

@@ -1,0 +1,90 @@
+"""The reader (the cross-encoder trained here): a tiny real training run on about 20 pairs whose files load checked
+through the serving path (ONNX, no torch), the shipped reader's checks, and how its probability enters the ranking."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.errors import ModelError
+from assistant.reader import READER_DIR, Reader, read_config, reader_text, verify_reader
+from assistant.training.reader_fit import Group, ReaderRecipe, question_group, train_reader
+from assistant.training.reader_workflow import DevRow, declining, first_answers
+from tests.test_training import LISTING, question
+
+
+def test_a_group_holds_the_answering_candidate_first_then_hard_negatives():
+    q = question("q1", ["TEU:42:7:a"], text="Must other countries help a country that is attacked?")
+    group = question_group(q, [], LISTING, negatives=4)
+    # nothing retrieved: the provision the question is tied to is still the positive, with no negatives to rank
+    assert group is not None and group.labels == (1,)
+    assert "armed aggression" in group.texts[0] and group.texts[0].startswith("TEU — Article 42")
+    unanswerable = question("q2", [], text="Who will win the next election?", answerable=False)
+    assert question_group(unanswerable, [], LISTING, negatives=4) is None
+
+
+def test_the_reader_weighs_in_only_on_the_candidates_it_read():
+    # the rules put a wrong provision first; the reader is sure of the second
+    row = DevRow(True, (1.0, 0.9, 0.8), (0.1, 0.9, 0.95), (False, True, False))
+    assert first_answers([row], read=0, weight=0.0) == 0.0  # the rules alone
+    assert first_answers([row], read=2, weight=1.0) == 1.0  # 1.0 + 0.1 < 0.9 + 0.9
+    # read 3: the third candidate's 0.8 + 0.95 = 1.75 stays below the second's 1.8
+    assert first_answers([row], read=3, weight=1.0) == 1.0
+    assert first_answers([row], read=3, weight=4.0) == 0.0  # 0.8 + 3.8 = 4.6 > 0.9 + 3.6 = 4.5
+    unanswerable = DevRow(False, (1.0,), (0.05,), (False,))
+    decided = declining([row, unanswerable], read=3)
+    assert decided["threshold"] == pytest.approx(0.95) and decided["not_covered_declined"] == 1.0
+
+
+def test_reader_text_puts_the_headings_first():
+    assert reader_text("TEU — Article 42", "The policy shall ...") == "TEU — Article 42\nThe policy shall ..."
+    assert reader_text("", "Only words.") == "Only words."
+
+
+@pytest.mark.slow
+def test_a_tiny_training_run_makes_a_reader_that_loads_checked_and_prefers_what_it_learned(cache_dir, tmp_path):
+    from assistant.model_files import packaged_model_dir
+
+    base = packaged_model_dir(cache_dir)
+    texts = {pid: reader_text(e.headings, e.text) for pid, e in LISTING.items()}
+    ids = list(texts)
+    # five provisions, each the answer to three wordings and a wrong answer to the others: 20 pairs a pass
+    groups = [
+        Group(f"{prefix} {LISTING[pid].text.split(',')[0].lower()}?", (texts[pid], texts[ids[(n + 1) % 5]]), (1, 0))
+        for n, pid in enumerate(ids)
+        for prefix in ("What about", "Tell me about")
+    ]
+    assert sum(len(g.texts) for g in groups) == 20
+    out = tmp_path / "reader"
+    recipe = ReaderRecipe(layers=2, max_tokens=64, candidates=3, questions_per_step=2, epochs=10, learning_rate=1e-3)
+    stats = train_reader(base, groups, out, recipe, progress=lambda line: None)
+    assert stats["steps"] == 50
+    assert (out / "reader.safetensors").stat().st_size < 12_000_000  # two layers in fp16, no word embeddings
+    assert read_config(out).layers == 2 and read_config(out).candidates == 3
+    reader = Reader(tmp_path / "data", out)
+    assert reader.candidates == 3
+    right = [reader.probabilities(g.question, list(g.texts)) for g in groups]
+    # it learned its 10 questions: the provision that answers scores above the other, by far on the whole
+    assert sum(p[0] > p[1] for p in right) >= 8, right
+    assert np.mean([p[0] for p in right]) - np.mean([p[1] for p in right]) > 0.3, right
+    assert all(0.0 < float(v) < 1.0 for p in right for v in p)
+    # a second reader over the same files uses the model folder and ONNX file already built
+    again = Reader(tmp_path / "data", out)
+    assert np.allclose(again.probabilities(groups[0].question, list(groups[0].texts)), right[0], atol=1e-5)
+    # a damaged or missing file is refused in one line that names the fix
+    (out / "reader.safetensors").write_bytes(b"broken")
+    with pytest.raises(ModelError) as damaged:
+        Reader(tmp_path / "data", out)
+    assert "does not match its sha256" in str(damaged.value) and "train reader" in str(damaged.value)
+    (out / "reader.json").unlink()
+    with pytest.raises(ModelError, match="is missing"):
+        verify_reader(out)
+
+
+def test_the_shipped_reader_verifies_and_says_how_it_is_used():
+    assert len(verify_reader(READER_DIR)) == 12
+    config = read_config(READER_DIR)
+    assert config.layers <= 6 and 1 <= config.candidates <= 20 and config.max_tokens <= 256
+    assert (READER_DIR / "MODEL_CARD.md").is_file()
+    size = sum(p.stat().st_size for p in Path(READER_DIR).iterdir())
+    assert size < 20_000_000
