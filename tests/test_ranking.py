@@ -60,5 +60,5 @@ def test_the_shipped_ranker_loads_with_its_checksum_and_reads_the_composer_featu
 
 
 def test_an_unknown_ranker_names_the_allowed_ones():
-    with pytest.raises(ModelError, match="allowed: learned, rules"):
+    with pytest.raises(ModelError, match="allowed: learned, reader, rules"):
         make_ranker("magic")

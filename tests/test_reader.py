@@ -76,7 +76,7 @@ def test_a_tiny_training_run_makes_a_reader_that_loads_checked_and_prefers_what_
     with pytest.raises(ModelError) as damaged:
         Reader(tmp_path / "data", out)
     assert "does not match its sha256" in str(damaged.value) and "train reader" in str(damaged.value)
-    (out / "reader.json").unlink()
+    (out / "reader.safetensors").unlink()
     with pytest.raises(ModelError, match="is missing"):
         verify_reader(out)
 

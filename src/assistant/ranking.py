@@ -1,9 +1,10 @@
 """Rankers: how a candidate provision's features become its score for the question.
 
 Implementations of one protocol, chosen by name (`CFSP_RANKER`, `eval --rankers`):
-- `reader` (the default): the hand-weighted sum with the reader's probability among its features: the cross-encoder
-  trained here (`assistant.reader`) reads the question with the sum's best candidates, and they are scored again;
-- `rules`: the hand-weighted sum the assistant used before a model was trained (`RULE_WEIGHTS`), features only;
+- `rules` (the default): the hand-weighted sum the assistant used before a model was trained (`RULE_WEIGHTS`);
+- `reader`: the same sum with the reader's probability among its features: the cross-encoder trained here
+  (`assistant.reader`) reads the question with the sum's best candidates, and they are scored again (not the
+  default: on the tuning sets it does worse, see the README's "The relevance models");
 - `learned`: a logistic regression fitted by `cfsp-assistant train ranker` on questions written from the texts, its
   coefficients and decline threshold in `models/ranker/ranker.json` (sha256 checked at load). Its score is the
   calibrated probability that the provision answers the question, so it also says whether anything answers at all.
@@ -44,7 +45,7 @@ RULE_WEIGHTS = {
     "authority": 0.06,  # 1 treaty ... 0 web page: tips the balance only between candidates that answer alike
     # the reader's probability that the provision answers, for the best candidates (the `reader` ranker only):
     # its weight chosen on dev by `cfsp-assistant train reader` (models/reader/MODEL_CARD.md)
-    "reader": 1.0,
+    "reader": 0.5,
 }
 
 

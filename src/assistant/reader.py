@@ -36,7 +36,8 @@ CONFIG = "reader.json"
 FILES = (WEIGHTS, CONFIG)
 RETRAIN = "retrain it with `cfsp-assistant train reader` or restore models/reader from git"
 WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
-HEAD = ("bert.pooler.dense.weight", "bert.pooler.dense.bias", "classifier.weight", "classifier.bias")
+POOLER = ("bert.pooler.dense.weight", "bert.pooler.dense.bias")
+CLASSIFIER = ("classifier.weight", "classifier.bias")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 
 
@@ -47,6 +48,7 @@ class ReaderConfig:
     layers: int  # transformer layers kept from the packaged model
     max_tokens: int  # question and provision together; the provision is cut to fit
     candidates: int  # how many of the first ranking's best candidates it reads
+    pooling: str = "mean"  # "mean": the masked mean of the token vectors; "cls": BERT's pooler on the first token
 
 
 def reader_text(headings: str, text: str) -> str:
@@ -58,9 +60,16 @@ def read_config(folder: Path) -> ReaderConfig:
     """The reader's settings from `reader.json` (a ModelError naming the fix when unreadable)."""
     try:
         data = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
-        return ReaderConfig(int(data["layers"]), int(data["max_tokens"]), int(data["candidates"]))
+        config = ReaderConfig(
+            int(data["layers"]), int(data["max_tokens"]), int(data["candidates"]), str(data.get("pooling", "mean"))
+        )
     except (OSError, ValueError, KeyError, TypeError):
         raise ModelError(f"the reader's settings {folder / CONFIG} are missing or unreadable: {RETRAIN}") from None
+    if config.pooling not in ("mean", "cls"):
+        raise ModelError(
+            f"the reader's settings {folder / CONFIG} name an unknown pooling {config.pooling!r}: {RETRAIN}"
+        )
+    return config
 
 
 def verify_reader(folder: Path = READER_DIR) -> str:
@@ -153,10 +162,11 @@ class Reader:
         model_dir, weights = reader_model_dir(data_dir, folder)
         self.onnx_file = ensure_onnx_model(model_dir, data_dir, "fp32", weights)
         shipped = load_file(str(folder / WEIGHTS))
-        missing = [name for name in HEAD if name not in shipped]
+        head = CLASSIFIER + (POOLER if self.config.pooling == "cls" else ())
+        missing = [name for name in head if name not in shipped]
         if missing:
             raise ModelError(f"the reader's weights {folder / WEIGHTS} have no {missing[0]}: {RETRAIN}")
-        self._pool_w, self._pool_b, self._out_w, self._out_b = (shipped[n].astype(np.float32) for n in HEAD)
+        self._head = {name: shipped[name].astype(np.float32) for name in head}
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length=self.config.max_tokens, strategy="only_second")
@@ -205,6 +215,10 @@ class Reader:
             types[row, : len(e.ids)] = e.type_ids
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
         (hidden,) = self._model().run(["last_hidden_state"], feed)
-        pooled = np.tanh(hidden[:, 0, :] @ self._pool_w.T + self._pool_b)
-        logits = (pooled @ self._out_w.T + self._out_b)[:, 0]
+        if self.config.pooling == "cls":
+            pooled = np.tanh(hidden[:, 0, :] @ self._head[POOLER[0]].T + self._head[POOLER[1]])
+        else:
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
+        logits = (pooled @ self._head[CLASSIFIER[0]].T + self._head[CLASSIFIER[1]])[:, 0]
         return 1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0)))

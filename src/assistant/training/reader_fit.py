@@ -33,6 +33,7 @@ class ReaderRecipe:
 
     layers: int = 3
     max_tokens: int = 96
+    pooling: str = "mean"  # how the token vectors become one: "mean" (as the packaged model was trained) or "cls"
     candidates: int = 5  # how many of the first ranking's best candidates it reads when serving
     negatives: int = 4  # hard negatives per question
     questions_per_step: int = 6
@@ -129,7 +130,13 @@ def train_reader(
             padding=True,
             return_tensors="pt",
         )
-        logits = model(**encoded).logits[:, 0]
+        if recipe.pooling == "cls":
+            logits = model(**encoded).logits[:, 0]
+        else:  # the masked mean of the token vectors, as the packaged bi-encoder pools them
+            hidden = model.bert(**encoded).last_hidden_state
+            mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+            logits = model.classifier(model.dropout(pooled))[:, 0]
         loss = bce(logits, labels)
         start = 0
         listwise = []
@@ -152,10 +159,17 @@ def train_reader(
     state = {
         k: v.detach().to(torch.float16).contiguous()
         for k, v in model.state_dict().items()
-        if k != f"bert.{WORD_EMBEDDINGS}" and "position_ids" not in k
+        if k != f"bert.{WORD_EMBEDDINGS}"
+        and "position_ids" not in k
+        and (recipe.pooling == "cls" or not k.startswith("bert.pooler."))
     }
     save_file(state, str(out_dir / WEIGHTS))
-    config = {"layers": recipe.layers, "max_tokens": recipe.max_tokens, "candidates": recipe.candidates}
+    config = {
+        "layers": recipe.layers,
+        "max_tokens": recipe.max_tokens,
+        "candidates": recipe.candidates,
+        "pooling": recipe.pooling,
+    }
     (out_dir / CONFIG).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
     write_sums(out_dir, FILES)
     return {

@@ -153,7 +153,7 @@ def train_reader_all(settings: Settings, plan: ReaderPlan, say: Callable[[str], 
     tried = [{"read": k, "weight": w, "first": first_answers(rows, k, w)} for k in READ_TRIED for w in WEIGHTS_TRIED]
     chosen_setting = max(tried, key=lambda t: (round(t["first"], 6), -t["read"], -abs(t["weight"] - 1.0)))
     say(f"dev: rules alone {rules:.3f}; with the reader {chosen_setting}")
-    record["dev"] = {
+    record["dev_results"] = {
         "rules": rules,
         "tried": tried,
         "chosen": chosen_setting,
@@ -184,7 +184,7 @@ def _sample(questions: Sequence[TrainingQuestion], size: int, seed: int) -> list
 def render_card(record: dict) -> str:
     """MODEL_CARD.md for the shipped reader, from the record `train_reader_all` writes (training.json)."""
     recipe = record["recipe"]
-    dev = record["dev"]
+    dev = record["dev_results"]
     lines = [
         "# The reader: model card",
         "",
