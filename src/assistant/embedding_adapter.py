@@ -9,17 +9,15 @@ recorded beside it and checked on every later load, so a damaged merged file is 
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
 from . import model_files
 from .config import PROJECT_ROOT, TUNED_MODEL, Settings
-from .errors import DataDirError, ModelError
+from .errors import ModelError
 from .model_files import SUMS, packaged_model_dir, sha256_file
 
 ADAPTER_DIR = PROJECT_ROOT / "models" / TUNED_MODEL
@@ -53,45 +51,17 @@ def adapter_identity(adapter_dir: Path = ADAPTER_DIR) -> str:
     return f"{TUNED_MODEL}@{sums['adapter_model.safetensors'][:12]}"
 
 
-def _merged_problem(target: Path) -> str | None:
-    weights = target / "model.safetensors"
-    try:
-        record = json.loads((target / RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return "not merged yet"
-    if not weights.is_file() or sha256_file(weights) != record.get("weights"):
-        return "merged weights do not match their sha256"
-    return None
-
-
 def tuned_model_dir(data_dir: Path, adapter_dir: Path = ADAPTER_DIR) -> tuple[Path, str]:
     """(folder of the merged model, sha256 of its weights), merging the verified adapter into the verified packaged
     weights first when that has not been done (or the merged file is damaged)."""
     identity = verify_adapter(adapter_dir)
-    base = packaged_model_dir(data_dir)
     target = data_dir / "models" / f"{TUNED_MODEL}-{identity}"
-    if _merged_problem(target) is None:
-        return target, json.loads((target / RECORD).read_text(encoding="utf-8"))["weights"]
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        lock = (target.parent / f".{target.name}.lock").open("w")
-    except OSError as exc:
-        raise DataDirError(
-            f"cannot write the merged embedding model into {target.parent} ({exc.strerror or exc}): "
-            "set CFSP_DATA_DIR to a writable folder"
-        ) from None
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # several workers starting at once merge once
-        if _merged_problem(target) is None:
-            return target, json.loads((target / RECORD).read_text(encoding="utf-8"))["weights"]
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-        try:
-            _merge(base, adapter_dir, tmp)
-            shutil.rmtree(target, ignore_errors=True)
-            os.replace(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target, json.loads((target / RECORD).read_text(encoding="utf-8"))["weights"]
+    return model_files.derived_model_dir(
+        target,
+        RECORD,
+        lambda out: _merge(packaged_model_dir(data_dir), adapter_dir, out),
+        "merged embedding model",
+    )
 
 
 def _merge(base: Path, adapter_dir: Path, out: Path) -> None:

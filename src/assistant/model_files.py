@@ -3,11 +3,15 @@ sha256 (the same check every model file of the project gets)."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.util
+import json
+import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from .config import PACKAGED_MODEL
@@ -101,3 +105,42 @@ def verify_sums(folder: Path, names: tuple[str, ...], what: str, fix: str) -> di
         if sha256_file(path) != sums[name]:
             raise ModelError(f"the {what} file {path} does not match its sha256: {fix}")
     return sums
+
+
+def _derived_problem(target: Path, record: str) -> str | None:
+    try:
+        recorded = json.loads((target / record).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "not built yet"
+    weights = target / "model.safetensors"
+    if not weights.is_file() or sha256_file(weights) != recorded.get("weights"):
+        return "its weights do not match their sha256"
+    return None
+
+
+def derived_model_dir(target: Path, record: str, build: Callable[[Path], None], what: str) -> tuple[Path, str]:
+    """(a model folder made from verified files, sha256 of its weights): `build(folder)` writes it (its
+    model.safetensors, and `record` holding that file's sha256 as "weights") when it is missing or damaged, under a lock
+    so several workers starting at once build it once, into a temporary folder renamed into place."""
+    if _derived_problem(target, record) is None:
+        return target, json.loads((target / record).read_text(encoding="utf-8"))["weights"]
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lock = (target.parent / f".{target.name}.lock").open("w")
+    except OSError as exc:
+        raise DataDirError(
+            f"cannot write the {what} into {target.parent} ({exc.strerror or exc}): set CFSP_DATA_DIR to a writable "
+            "folder"
+        ) from None
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _derived_problem(target, record) is None:
+            return target, json.loads((target / record).read_text(encoding="utf-8"))["weights"]
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+        try:
+            build(tmp)
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target, json.loads((target / record).read_text(encoding="utf-8"))["weights"]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from .config import PROJECT_ROOT
-from .errors import DataDirError, ModelError
-from .model_files import packaged_model_dir, sha256_file, verify_sums
+from .errors import ModelError
+from .model_files import derived_model_dir, packaged_model_dir, sha256_file, verify_sums
 
 READER_DIR = PROJECT_ROOT / "models" / "reader"
 WEIGHTS = "reader.safetensors"
@@ -77,47 +76,14 @@ def verify_reader(folder: Path = READER_DIR) -> str:
     return verify_sums(folder, FILES, "reader", RETRAIN)[WEIGHTS][:12]
 
 
-def _built_problem(target: Path) -> str | None:
-    try:
-        record = json.loads((target / "built.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return "not built yet"
-    weights = target / "model.safetensors"
-    if not weights.is_file() or sha256_file(weights) != record.get("weights"):
-        return "its weights do not match their sha256"
-    return None
-
-
 def reader_model_dir(data_dir: Path, folder: Path = READER_DIR) -> tuple[Path, str]:
     """(the reader's encoder as a complete model folder, sha256 of its weights), joining the verified shipped weights
     with the verified packaged word embeddings first when that has not been done (or the file is damaged)."""
-    import fcntl
-
     identity = verify_reader(folder)
     target = data_dir / "models" / f"cfsp-reader-{identity}"
-    if _built_problem(target) is None:
-        return target, json.loads((target / "built.json").read_text(encoding="utf-8"))["weights"]
-    base = packaged_model_dir(data_dir)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        lock = (target.parent / f".{target.name}.lock").open("w")
-    except OSError as exc:
-        raise DataDirError(
-            f"cannot write the reader model into {target.parent} ({exc.strerror or exc}): "
-            "set CFSP_DATA_DIR to a writable folder"
-        ) from None
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # several workers starting at once build it once
-        if _built_problem(target) is None:
-            return target, json.loads((target / "built.json").read_text(encoding="utf-8"))["weights"]
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-        try:
-            _join(base, folder, tmp)
-            shutil.rmtree(target, ignore_errors=True)
-            os.replace(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target, json.loads((target / "built.json").read_text(encoding="utf-8"))["weights"]
+    return derived_model_dir(
+        target, "built.json", lambda out: _join(packaged_model_dir(data_dir), folder, out), "reader model"
+    )
 
 
 def encoder_weights(shipped: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -158,7 +124,6 @@ class Reader:
         from .onnx_files import ensure_onnx_model
 
         self.config = read_config(folder)
-        self.identity = verify_reader(folder)
         model_dir, weights = reader_model_dir(data_dir, folder)
         self.onnx_file = ensure_onnx_model(model_dir, data_dir, "fp32", weights)
         shipped = load_file(str(folder / WEIGHTS))
