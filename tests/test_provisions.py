@@ -8,8 +8,11 @@ import re
 import numpy as np
 import pytest
 
+from assistant.answer.compose import Composer
+from assistant.answer.features import Features
+from assistant.answer.rank import RulesRanker
+from assistant.answer.records import Candidate
 from assistant.chunking import split_sentences
-from assistant.composer import Candidate, Composer
 from assistant.provisions import split
 from assistant.query import Query
 from assistant.retrieval import Retrieval
@@ -145,14 +148,12 @@ def candidate_for(provision, best: int) -> Candidate:
 
 
 def trimmer() -> Composer:
-    """A composer for trimming alone (nothing is retrieved), with the glossary's qualifying words."""
+    """A composer for trimming alone, with the glossary's qualifying words."""
     from assistant.catalogue import load_qualifiers
     from assistant.config import PROJECT_ROOT
 
     qualifiers = load_qualifiers(PROJECT_ROOT / "corpus" / "glossary.toml")
-    return Composer(
-        lambda _: np.zeros((0, 3)), {}, lambda texts: [[] for _ in texts], lambda _: 0.0, qualifiers=qualifiers
-    )
+    return Composer(RulesRanker(), lambda texts: [[] for _ in texts], lambda _: 0.0, {}, qualifiers=qualifiers)
 
 
 REVIEW = (
@@ -213,7 +214,7 @@ def test_a_fragment_comes_with_its_context_before_it_only_for_what_is_questions(
         relevance = tuple(1.0 for _ in provision.sentences)
         return Candidate(provision, hit, 0, relevance, frozenset(), None, {}, score)
 
-    composer = Composer(lambda position: np.zeros((0, 3)), {c.id: 0}, lambda texts: [[] for _ in texts], lambda t: 1.0)
+    composer = Composer(RulesRanker(), lambda texts: [[] for _ in texts], lambda t: 1.0, {c.id: 0})
     ranked = [candidate(fragment, 1.0), candidate(context, 0.4)]  # the fragment scores best
 
     def quoted(asks_for: str) -> list[str]:
@@ -233,11 +234,11 @@ def test_a_question_of_names_alone_is_spoken_of_by_wording_that_holds_the_names(
     def terms(texts: list[str]) -> list[list[str]]:
         return [[w for w in re.findall(r"\w+", t.lower()) if w not in {"what", "about"}] for t in texts]
 
-    composer = Composer(lambda position: np.zeros((2, 3)), {c.id: 0}, terms, lambda t: 1.0)
+    features = Features(lambda position: np.zeros((2, 3)), {c.id: 0}, terms, lambda t: 1.0)
     query = Query("What about Ireland?", "What about Ireland?", "What about Ireland?", names=("Ireland",))
     found = {
         cand.text: cand.features["unnamed"]
-        for cand in composer.candidates(query, Retrieval((Hit(c, 1.0),), np.zeros(3)))
+        for cand in features.candidates(query, Retrieval((Hit(c, 1.0),), np.zeros(3)))
     }
     assert found == {"Ireland and Italy take part.": 1.0, "The Agency shall have its seat in Brussels.": 0.0}
 
@@ -256,10 +257,10 @@ def test_the_ranker_features_of_each_candidate_worked_out_by_hand():
     # the chunk's sentences are "1.", the rule, "2." and the recital: the rule points along x (the question's
     # direction), the recital along y
     vectors = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]], dtype=np.float32)
-    composer = Composer(lambda position: vectors, {c.id: 0}, terms, lambda t: 1.0)
+    features = Features(lambda position: vectors, {c.id: 0}, terms, lambda t: 1.0)
     query = Query("Where is the Agency's seat?", "Where is the Agency's seat?", "Where is the Agency's seat?")
     retrieval = Retrieval((Hit(c, 1.0, dense=0.6, via="dense"),), np.array([1.0, 0.0, 0.0], dtype=np.float32))
-    found = {cand.text: cand.features for cand in composer.candidates(query, retrieval)}
+    found = {cand.text: cand.features for cand in features.candidates(query, retrieval)}
     seat = found["The Agency shall have its seat in Brussels."]
     recital = found["Whereas the Agency was set up in 2004."]
     # the question's terms are "agency" and "seat", each of idf 1: the first provision holds both, the second one

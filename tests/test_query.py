@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant import evidence
+from assistant.answer import evidence
 from assistant.catalogue import Term
 from assistant.conversation import Turn
 from assistant.query import Expander, QueryAnalyser, Thesaurus, asks_for

@@ -3,8 +3,7 @@ import math
 
 import pytest
 
-from assistant.errors import ModelError
-from assistant.ranking import (
+from assistant.answer.rank import (
     RANKER_FILE,
     SHARE_POWER,
     LearnedRanker,
@@ -13,6 +12,7 @@ from assistant.ranking import (
     make_ranker,
     save_ranker,
 )
+from assistant.errors import ModelError
 
 
 def test_the_rules_ranker_is_the_weighted_sum_of_the_features_it_knows():

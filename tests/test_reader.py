@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.answer.reader import READER_DIR, Reader, read_config, reader_text, verify_reader
 from assistant.errors import ModelError
-from assistant.reader import READER_DIR, Reader, read_config, reader_text, verify_reader
 from assistant.training.reader_fit import Group, ReaderRecipe, question_group, train_reader
 from assistant.training.reader_workflow import DevRow, declining, first_answers
 from tests.test_training import LISTING, question

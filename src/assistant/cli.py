@@ -273,7 +273,7 @@ def evaluate(
             for m in modes
         ],
     )
-    from .ranking import RANKERS
+    from .answer.rank import RANKERS
 
     compared = [r.strip() for r in rankers.split(",") if r.strip()]
     unknown = [r for r in compared if r not in RANKERS]
@@ -462,6 +462,10 @@ def train_reader(
     work: Annotated[Path, typer.Option(help="Work folder for the dev readers.")] = Path(".data/training-reader"),
     seed: Annotated[int, typer.Option(help="Seed for the split, the sampling and the training.")] = 13,
     curve: Annotated[str, typer.Option(help="Learning-curve sizes besides all, comma-separated.")] = "1000,2000",
+    layers: Annotated[
+        int | None,
+        typer.Option(help="How many of the packaged model's layers the reader keeps (default: the recipe's)."),
+    ] = None,
 ) -> None:
     """The reader's recipe with fixed seeds, on the candidates of the index in CFSP_DATA_DIR (ingest first): dev
     readers on a split by document, the settings chosen on dev, then the shipped reader trained on all questions
@@ -478,7 +482,7 @@ def train_reader(
         out,
         work,
         seed=seed,
-        recipe=ReaderRecipe(seed=seed),
+        recipe=ReaderRecipe(seed=seed) if layers is None else ReaderRecipe(layers=layers, seed=seed),
         curve=tuple(int(c) for c in curve.split(",") if c.strip()),
     )
     train_reader_all(load_settings(), plan, lambda line: err.print(line, markup=False, highlight=False))

@@ -12,10 +12,14 @@ from dataclasses import asdict, dataclass, replace
 
 from threadpoolctl import threadpool_limits
 
-from .answering import RESERVE_PASSAGES, Answerer, other_language
+from .answer.answerer import Answerer
+from .answer.compose import Composer
+from .answer.decide import RESERVE_PASSAGES, Decider, other_language
+from .answer.features import Features, idf_of
+from .answer.rank import make_ranker
+from .answer.reader import Reader
 from .catalogue import load_glossary, load_qualifiers, load_words
 from .checking import Checker
-from .composer import Composer, idf_of
 from .config import Settings
 from .conversation import Turn, is_follow_up, keeps_topic, validate_history
 from .embeddings import Embedder, make_embedder
@@ -24,8 +28,6 @@ from .index import Index, IndexManifest, Lease, load_index, manifest_stamp, read
 from .languages import LanguageDetector
 from .llm import LLMError, make_language_model
 from .query import Expander, Query, QueryAnalyser, Thesaurus
-from .ranking import make_ranker
-from .reader import Reader
 from .retrieval import Retrieval, Retriever
 from .types import Answer
 from .vocabulary import english_words
@@ -107,25 +109,25 @@ class Assistant:
         thesaurus = Thesaurus(self.words, index.lexical.terms)
         analyser = QueryAnalyser(self.expander, thesaurus, index.vocabulary, retriever.treaty_articles, self.english)
         idf = idf_of(index.lexical.document_frequency, len(index.chunks))
-        composer = Composer(
+        features = Features(
             index.sentences_of,
             index.by_id,
             index.lexical.terms,
             idf,
             passages=self.settings.top_k,
             siblings=index.unit_of,
-            ranker=self.ranker,
-            qualifiers=self.qualifiers,
-            reader=self.reader,
         )
-        answerer = Answerer(
-            composer,
+        decider = Decider(
+            self.ranker,
+            index.lexical.terms,
             self.settings.abstain_threshold,
             passages=self.settings.top_k,
             answers_at_all=self.settings.answers_at_all,
             rare=index.vocabulary.rare,
             unused=lambda term: index.lexical.document_frequency(term) == 0,
         )
+        composer = Composer(self.ranker, index.lexical.terms, idf, index.by_id, qualifiers=self.qualifiers)
+        answerer = Answerer(features, self.ranker, decider, composer, reader=self.reader)
         writer = None
         if self.llm is not None:
             writer = Writer(self.llm, Checker(), self.settings.llm_passages)
@@ -169,7 +171,7 @@ class Assistant:
         try:
             query = self.understand(question, history)
             retrieval = engine.retriever.search(query, RESERVE_PASSAGES, mode)
-            return query, retrieval, engine.answerer.composer.candidates(query, retrieval)
+            return query, retrieval, engine.answerer.candidates(query, retrieval)
         finally:
             self._release(engine)
 
@@ -318,7 +320,7 @@ class Assistant:
             yield Event("answer", answer=quoted)
             return
         # as deep as the quoted answer may have looked, so the provisions it quotes are among those given
-        candidates = engine.answerer.composer.candidates(query, retrieval, RESERVE_PASSAGES)
+        candidates = engine.answerer.candidates(query, retrieval, RESERVE_PASSAGES)
         passages = writer.given(candidates, quoted.citations)
         for event in writer.write(
             rewritten or (query.searched if english else question), language, passages, quoted, started

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
 
+from .answer.records import Candidate
 from .checking import Checker, Draft, Verdict
-from .composer import Candidate
 from .languages import ENGLISH, Language, eurlex_url
 from .llm import Chat, LanguageModel, LLMError, SentenceReader, parse_sentences
 from .provisions import Provision

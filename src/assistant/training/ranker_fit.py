@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..composer import Candidate
+from ..answer.rank import LearnedRanker
+from ..answer.records import Candidate
 from ..errors import AssistantError
-from ..ranking import LearnedRanker
 from .data import TrainingQuestion
 from .listing import ProvisionEntry
 

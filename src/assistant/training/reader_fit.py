@@ -18,9 +18,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..composer import Candidate
+from ..answer.reader import CONFIG, FILES, WEIGHTS, WORD_EMBEDDINGS, reader_text
+from ..answer.records import Candidate
 from ..model_files import write_sums
-from ..reader import CONFIG, FILES, WEIGHTS, WORD_EMBEDDINGS, reader_text
 from .data import TrainingQuestion
 from .encoder import passage_text
 from .listing import ProvisionEntry
@@ -35,6 +35,7 @@ class ReaderRecipe:
     max_tokens: int = 96
     pooling: str = "mean"  # how the token vectors become one: "mean" (as the packaged model was trained) or "cls"
     candidates: int = 5  # how many of the first ranking's best candidates it reads when serving
+    precision: str = "fp32"  # the ONNX file it serves from (and dev measures it with): "fp32" or "int8"
     negatives: int = 4  # hard negatives per question
     questions_per_step: int = 6
     epochs: int = 1
@@ -169,6 +170,7 @@ def train_reader(
         "max_tokens": recipe.max_tokens,
         "candidates": recipe.candidates,
         "pooling": recipe.pooling,
+        "precision": recipe.precision,
     }
     (out_dir / CONFIG).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
     write_sums(out_dir, FILES)

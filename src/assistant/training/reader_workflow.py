@@ -88,8 +88,8 @@ def declining(rows: Sequence[DevRow], read: int) -> dict[str, float]:
 
 def train_reader_all(settings: Settings, plan: ReaderPlan, say: Callable[[str], None] = print) -> dict:
     """Run the recipe; returns (and writes beside the reader) the record its model card is made from."""
+    from ..answer.reader import Reader
     from ..pipeline import Assistant
-    from ..reader import Reader
 
     started = time.perf_counter()
     plan.work.mkdir(parents=True, exist_ok=True)
@@ -195,7 +195,7 @@ def render_card(record: dict) -> str:
         "layers and trained as a cross-encoder: it reads a question with one candidate provision (headings, then "
         f"wording; {recipe['max_tokens']} tokens together) and gives the probability that the provision answers.",
         f"- Serving, it reads the {recipe['candidates']} best candidates of the rules' ranking; its probability is "
-        "the feature `reader` the ranker weighs (`ranking.RULE_WEIGHTS`).",
+        "the feature `reader` the ranker weighs (`answer.rank.RULE_WEIGHTS`).",
         "- Shipped: `reader.safetensors`, fp16, every weight but the word embeddings (those are the packaged "
         "model's, frozen in training), checked against `SHA256SUMS` at load; at first use joined with the packaged "
         "word embeddings and exported to ONNX in the data folder.",

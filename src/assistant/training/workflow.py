@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..answer.rank import LearnedRanker, save_ranker
 from ..config import Settings
 from ..embedding_adapter import TUNED_MODEL, verify_adapter, write_sums
 from ..embeddings import Embedder
 from ..errors import ModelError
 from ..model_files import packaged_model_dir
-from ..ranking import LearnedRanker, save_ranker
 from .data import TrainingQuestion, read_questions, split_by_document
 from .encoder import EncoderRecipe, passage_text, train_adapter
 from .listing import ProvisionEntry, list_provisions
@@ -293,7 +293,7 @@ def render_card(record: dict) -> str:
         "so that a citizen's question lands nearer the provision that answers it than its neighbours. Only the "
         "adapter is shipped (`adapter_model.safetensors`); it is merged into the verified packaged weights at "
         "first use. Passages, sentences and questions are all embedded with it.",
-        "- **ranker** (`models/ranker/ranker.json`): a logistic regression over the features the composer "
+        "- **ranker** (`models/ranker/ranker.json`): a logistic regression over the features the answer stage "
         "computes for each candidate provision; its probability orders the candidates and, below the threshold "
         f"{ranker['threshold']:.3f}, declines the question.",
         "- Both files are checked against their sha256 at load (`SHA256SUMS`, and the checksum in ranker.json).",

@@ -9,8 +9,8 @@ ranker weighs.
 Shipped: the fp16 weights of a MiniLM cut to its first layers, all but the word embeddings (those stay the packaged
 model's, frozen in training), checked against `models/reader/SHA256SUMS` at every load. At first use they are joined
 with the verified packaged word embeddings into `DATA_DIR/models/cfsp-reader-<sha>/` and exported to ONNX (as the
-embedding model is, in a child process); the classification head (pooler and one linear layer) runs in numpy.
-Nothing here imports torch.
+embedding model is, in a child process; in int8 when `reader.json` says so); the classification head (pooler and one
+linear layer) runs in numpy. Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from .config import PROJECT_ROOT
-from .errors import ModelError
-from .model_files import derived_model_dir, packaged_model_dir, sha256_file, verify_sums
+from ..config import PROJECT_ROOT
+from ..errors import ModelError
+from ..model_files import derived_model_dir, packaged_model_dir, sha256_file, verify_sums
 
 READER_DIR = PROJECT_ROOT / "models" / "reader"
 WEIGHTS = "reader.safetensors"
@@ -48,6 +48,7 @@ class ReaderConfig:
     max_tokens: int  # question and provision together; the provision is cut to fit
     candidates: int  # how many of the first ranking's best candidates it reads
     pooling: str = "mean"  # "mean": the masked mean of the token vectors; "cls": BERT's pooler on the first token
+    precision: str = "fp32"  # the ONNX file it serves from: "fp32", or "int8" (dynamically quantised weights)
 
 
 def reader_text(headings: str, text: str) -> str:
@@ -60,13 +61,21 @@ def read_config(folder: Path) -> ReaderConfig:
     try:
         data = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
         config = ReaderConfig(
-            int(data["layers"]), int(data["max_tokens"]), int(data["candidates"]), str(data.get("pooling", "mean"))
+            int(data["layers"]),
+            int(data["max_tokens"]),
+            int(data["candidates"]),
+            str(data.get("pooling", "mean")),
+            str(data.get("precision", "fp32")),
         )
     except (OSError, ValueError, KeyError, TypeError):
         raise ModelError(f"the reader's settings {folder / CONFIG} are missing or unreadable: {RETRAIN}") from None
     if config.pooling not in ("mean", "cls"):
         raise ModelError(
             f"the reader's settings {folder / CONFIG} name an unknown pooling {config.pooling!r}: {RETRAIN}"
+        )
+    if config.precision not in ("fp32", "int8"):
+        raise ModelError(
+            f"the reader's settings {folder / CONFIG} name an unknown precision {config.precision!r}: {RETRAIN}"
         )
     return config
 
@@ -121,11 +130,11 @@ class Reader:
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
-        from .onnx_files import ensure_onnx_model
+        from ..onnx_files import ensure_onnx_model
 
         self.config = read_config(folder)
         model_dir, weights = reader_model_dir(data_dir, folder)
-        self.onnx_file = ensure_onnx_model(model_dir, data_dir, "fp32", weights)
+        self.onnx_file = ensure_onnx_model(model_dir, data_dir, self.config.precision, weights)
         shipped = load_file(str(folder / WEIGHTS))
         head = CLASSIFIER + (POOLER if self.config.pooling == "cls" else ())
         missing = [name for name in head if name not in shipped]

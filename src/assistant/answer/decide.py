@@ -1,24 +1,28 @@
-"""Grounded answers without an LLM: the official provisions that answer the question, each cited, or an honest
-"the texts do not say" that names what is missing."""
+"""Step 3 of the answer stage, decide: whether the ranked candidates answer the question, or the texts do not say.
+
+It declines when the question names something the sources never mention, asks for the text of a non-EU treaty, the
+evidence is weak, none of the best provisions answers what was asked, or they do not hold the specific thing asked
+for (a year, a figure, a person, an event, the present state); otherwise a provision that holds that thing leads.
+Every decline says what is missing and what the texts do cover.
+"""
 
 from __future__ import annotations
 
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 
+from ..labels import WEB_TIER
+from ..languages import Language, eurlex_home
+from ..query import Query, content_words
+from ..retrieval import Retrieval
+from ..types import Answer
+from ..vocabulary import variants
 from . import evidence
-from .chunking import render_label
-from .composer import MAX_PARTS, Candidate, Composer, Part
-from .labels import WEB_TIER
-from .languages import Language, eurlex_home
-from .query import Query, content_words
-from .ranking import Ranker
-from .retrieval import Retrieval
-from .types import Answer, Chunk, Citation
-from .vocabulary import variants
+from .rank import Ranker
+from .records import MAX_PARTS, Candidate, Decision
 
 COVERAGE = (
     "I answer from the official texts on the EU's Common Foreign and Security Policy: the Treaty on European Union "
@@ -38,7 +42,6 @@ FIGURE_CLOSENESS = 0.9  # ... but a figure must come from one of the best-scorin
 EVENT_COVERAGE = 0.35  # an event is found only in wording holding this share of the question's (weighted) terms
 EVENT_ASKED = 0.12  # ... and this share of them apart from the names: what is asked about, not only who it is about
 RESERVE_PASSAGES = 20  # where to look further for a specific thing asked for before saying the texts lack it
-OVERLAP_CHARS, MIN_OVERLAP = 400, 20  # how a split paragraph's repeated words are recognised when joining
 
 
 def unknown_names_message(names: list[str] | tuple[str, ...]) -> str:
@@ -72,13 +75,13 @@ class Demand:
     closeness: float = LEAD_CAN_YIELD
 
 
-class Answerer:
-    """Builds an `Answer` from a `Query` and its `Retrieval`: provisions quoted verbatim with [n] markers and
-    citations as data, or an abstention."""
+class Decider:
+    """Decides from the query, its retrieval and its ranked candidates whether to answer, and what leads."""
 
     def __init__(
         self,
-        composer: Composer,
+        ranker: Ranker,
+        terms: Callable[[list[str]], list[list[str]]],
         threshold: float,
         passages: int = 5,
         rare: Callable[[str], bool] = lambda name: False,
@@ -90,7 +93,8 @@ class Answerer:
         self.answers_at_all = answers_at_all
         self.rare = rare  # is a name particular to very few passages (a person), not a country or a city?
         self.unused = unused  # is a search term (as the lexical index stems it) in none of the passages?
-        self.composer = composer
+        self.ranker = ranker
+        self.terms = terms
         self.threshold = threshold
         self.passages = passages
 
@@ -107,19 +111,18 @@ class Answerer:
             names
             and all(self.rare(n) for n in names)
             and any(all(_mentions(h.chunk.text, n) for n in names) for h in hits)
-            and not any(self.unused(t) for t in self.composer.terms([content_words(query.searched)])[0])
+            and not any(self.unused(t) for t in self.terms([content_words(query.searched)])[0])
         ):
             return 1.0
         return max([h.dense or 0.0 for h in hits] + [0.0])
 
-    def answer(self, query: Query, retrieval: Retrieval) -> Answer:
-        """Answer from the retrieved passages, or abstain: when the question names something the sources never
-        mention, asks for the text of a non-EU treaty, the evidence is weak, or the provisions that match do not
-        contain the specific thing asked for (a year, a figure, a person, an event, the present state)."""
+    def decide(self, query: Query, retrieval: Retrieval, ranked: Callable[[int | None], list[Candidate]]) -> Decision:
+        """Answer from the ranked candidates of the best passages (`ranked(None)`; `ranked(n)` ranks those of the
+        best n), or decline with the message that says why."""
         confidence = self.confidence(query, retrieval)
 
-        def decline(text: str) -> Answer:
-            return Answer(query.asked, text, (), True, retrieval.hits, confidence)
+        def decline(text: str) -> Decision:
+            return Decision(confidence, declined=text)
 
         if query.unknown:
             return decline(unknown_names_message(query.unknown))
@@ -130,17 +133,17 @@ class Answerer:
                     "Council acts and their official summaries"
                 )
             )
-        calibrated = self.composer.ranker.answers(1.0) is not None  # the ranker's score says whether it answers
+        calibrated = self.ranker.answers(1.0) is not None  # the ranker's score says whether it answers
         if not retrieval.hits or (not calibrated and confidence < self.threshold):
             return decline(ABSTAIN)
-        candidates = self.composer.candidates(query, retrieval)
+        candidates = ranked(None)
         if not candidates:
             return decline(ABSTAIN)
         # none of the best provisions answers what was asked: a passage on the same subject ("EUCAP Sahel Niger" for
         # "Has the EU condemned the coup in Niger?") is no answer. Said after the specific things asked for, whose
         # messages say more. The learned ranker's probability decides; the rules judge meaning plus the question's
         # words
-        verdict = self.composer.ranker.answers(candidates[0].score)
+        verdict = self.ranker.answers(candidates[0].score)
         if verdict is None:
             verdict = any(
                 c.features["dense_best"] + c.features["unnamed"] >= self.answers_at_all
@@ -149,20 +152,15 @@ class Answerer:
         off_subject = confidence < 1.0 and not verdict
         best = candidates[0].score
         for demand in demands(query):
-            led = self._lead_with(candidates, demand, best, self.composer.ranker)
+            led = self._lead_with(candidates, demand, best, self.ranker)
             if led is None:  # not in the best passages: look a little further before saying the texts lack it
-                led = self._lead_with(
-                    self.composer.candidates(query, retrieval, RESERVE_PASSAGES), demand, best, self.composer.ranker
-                )
+                led = self._lead_with(ranked(RESERVE_PASSAGES), demand, best, self.ranker)
             if led is None:
                 return decline(LIVE_STATE if demand.missing == "live" else missing_message(demand.missing))
             candidates = led
         if off_subject:
             return decline(ABSTAIN)
-        parts = self.composer.compose(query, candidates)
-        if not parts:
-            return decline(ABSTAIN)
-        return self._cited(query, parts, retrieval, confidence)
+        return Decision(confidence, candidates=tuple(candidates))
 
     @staticmethod
     def _lead_with(candidates: list[Candidate], demand: Demand, best: float, ranker: Ranker) -> list[Candidate] | None:
@@ -174,45 +172,6 @@ class Answerer:
             if demand.found(cand):
                 return [cand] + candidates[:i] + candidates[i + 1 :]
         return None
-
-    def _context(self, chunk: Chunk, quoted: list[int]) -> tuple[str, tuple[tuple[int, int], ...]]:
-        """The whole article (or summary section, or page) a quote comes from, and where its sentences are in it."""
-        text, starts = join_unit(self.composer.siblings(chunk))
-        start = starts.get(chunk.id)
-        if start is None:
-            return text, ()
-        offset, skipped = start
-        spans = [chunk.sentences[i] for i in quoted]
-        return text, tuple((offset + s.start - skipped, offset + s.end - skipped) for s in spans if s.start >= skipped)
-
-    def _cited(self, query: Query, parts: list[Part], retrieval: Retrieval, confidence: float) -> Answer:
-        """The answer text with [n] markers and one citation per quoted paragraph, numbered in reading order."""
-        numbers: dict[tuple[str, str], int] = {}
-        quotes: dict[int, list[str]] = {}
-        quoted: dict[int, list[int]] = {}
-        texts = []
-        for part in parts:
-            chunk, paragraph = part.candidate.hit.chunk, part.candidate.provision.paragraph
-            n = numbers.setdefault((chunk.id, paragraph), len(numbers) + 1)
-            quotes.setdefault(n, []).append(part.quote)
-            quoted.setdefault(n, []).extend(part.sentences)
-            texts.append(f"{part.quote} [{n}]")
-        citations = []
-        for (chunk_id, paragraph), n in numbers.items():
-            chunk = next(p.candidate.hit.chunk for p in parts if p.candidate.hit.chunk.id == chunk_id)
-            label = render_label(chunk.label_base, paragraph) if chunk.label_base else chunk.label
-            context, highlights = self._context(chunk, sorted(set(quoted[n])))
-            citations.append(
-                Citation.of(chunk, n, label, paragraph, " ".join(quotes[n]), context=context, highlights=highlights)
-            )
-        lead = parts[0].candidate.hit.chunk
-        text = " ".join(texts)
-        if lead.tier >= WEB_TIER:  # say plainly where a statement that is not official law comes from
-            caveat = "; it may be out of date" if query.live_state else ""
-            text = f"According to the {citations[0].label} (a web page, not an official legal text{caveat}): {text}"
-        cited = tuple(next(p.candidate.hit for p in parts if p.candidate.hit.chunk.id == c.chunk_id) for c in citations)
-        answer = Answer(query.asked, text, tuple(citations), False, retrieval.hits, confidence, cited_hits=cited)
-        return replace(answer, search_query=query.searched)
 
 
 def demands(query: Query) -> list[Demand]:
@@ -240,36 +199,6 @@ def demands(query: Query) -> list[Demand]:
         # statement of the (then) present, given with that caveat
         found.append(Demand("live", lambda c: evidence.states_present(c.text) or c.hit.chunk.tier >= WEB_TIER))
     return found
-
-
-def join_unit(chunks: list[Chunk]) -> tuple[str, dict[str, tuple[int, int]]]:
-    """The texts of a unit's chunks as one text, a line apart; where a chunk repeats the end of the one before it
-    (an over-long paragraph split with overlap), the repeated part is left out. Returns the text and, per chunk id,
-    (where its text starts, how many of its leading characters were left out)."""
-    text, starts = "", {}
-    for chunk in chunks:
-        skipped = 0
-        if text:
-            skipped = _overlap(text, chunk.text)
-            text += "" if skipped else "\n"
-        starts[chunk.id] = (len(text), skipped)
-        text += chunk.text[skipped:]
-    return text, starts
-
-
-def _overlap(text: str, following: str) -> int:
-    """The longest start of `following` (MIN_OVERLAP to OVERLAP_CHARS characters) that `text` ends with, or 0. Only
-    where its first MIN_OVERLAP characters occur near the end can it match, so only those places are tried."""
-    limit = min(len(following), len(text), OVERLAP_CHARS)
-    if limit < MIN_OVERLAP:
-        return 0
-    head = following[:MIN_OVERLAP]
-    at = text.find(head, len(text) - limit)
-    while at != -1:  # from the left: the longest overlap first
-        if text.endswith(following[: len(text) - at]):
-            return len(text) - at
-        at = text.find(head, at + 1)
-    return 0
 
 
 def _holds_year(candidate: Candidate, year: str) -> bool:

@@ -1,9 +1,10 @@
-"""Rankers: how a candidate provision's features become its score for the question.
+"""Step 2 of the answer stage, rank: how a candidate provision's features become its score for the question, and
+the candidates in that order (`rank`).
 
 Implementations of one protocol, chosen by name (`CFSP_RANKER`, `eval --rankers`):
 - `rules` (the default): the hand-weighted sum the assistant used before a model was trained (`RULE_WEIGHTS`);
 - `reader`: the same sum with the reader's probability among its features: the cross-encoder trained here
-  (`assistant.reader`) reads the question with the sum's best candidates, and they are scored again (not the
+  (`assistant.answer.reader`) reads the question with the sum's best candidates, and they are scored again (not the
   default: on the tuning sets it does worse, see the README's "The relevance models");
 - `learned`: a logistic regression fitted by `cfsp-assistant train ranker` on questions written from the texts, its
   coefficients and decline threshold in `models/ranker/ranker.json` (sha256 checked at load). Its score is the
@@ -16,12 +17,14 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from .config import PROJECT_ROOT
-from .errors import ModelError
+from ..config import PROJECT_ROOT
+from ..errors import ModelError
+from .reader import Reader, reader_text
+from .records import Candidate
 
 RANKERS = ("learned", "reader", "rules")
 RANKER_FILE = PROJECT_ROOT / "models" / "ranker" / "ranker.json"
@@ -191,3 +194,24 @@ def make_ranker(name: str, path: Path = RANKER_FILE) -> Ranker:
     if name == "learned":
         return load_ranker(path)
     raise ModelError(f"unknown ranker {name!r}; allowed: {', '.join(RANKERS)}")
+
+
+def rank(
+    question: str, candidates: Sequence[Candidate], ranker: Ranker, reader: Reader | None = None
+) -> list[Candidate]:
+    """The candidates scored by the ranker, best first. For a ranker that `reads`, the reader first reads the
+    question (as searched) with the ranking's best candidates, its probability becomes their feature `reader`, and
+    all are scored again."""
+    scores = ranker.scores([c.features for c in candidates])
+    if reader is not None and ranker.reads:
+        best = sorted(range(len(candidates)), key=lambda i: -scores[i])[: reader.candidates]
+        texts = [reader_text(candidates[i].hit.chunk.headings, candidates[i].text) for i in best]
+        read = dict(zip(best, reader.probabilities(question, texts), strict=True))
+        candidates = [
+            replace(c, features={**c.features, "reader": float(read[i])}) if i in read else c
+            for i, c in enumerate(candidates)
+        ]
+        scores = ranker.scores([c.features for c in candidates])
+    ranked = [replace(c, score=score) for c, score in zip(candidates, scores, strict=True)]
+    ranked.sort(key=lambda c: -c.score)
+    return ranked
