@@ -1,13 +1,16 @@
 """The reader (the cross-encoder trained here): a tiny real training run on about 20 pairs whose files load checked
 through the serving path (ONNX, no torch), the shipped reader's checks, and how its probability enters the ranking."""
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from assistant.answer.reader import READER_DIR, Reader, read_config, reader_text, verify_reader
+from assistant.answer.reader import CONFIG, FILES, READER_DIR, Reader, read_config, reader_text, verify_reader
 from assistant.errors import ModelError
+from assistant.model_files import write_sums
 from assistant.training.reader_fit import Group, ReaderRecipe, question_group, train_reader
 from assistant.training.reader_workflow import DevRow, declining, first_answers
 from tests.test_training import LISTING, question
@@ -71,6 +74,18 @@ def test_a_tiny_training_run_makes_a_reader_that_loads_checked_and_prefers_what_
     # a second reader over the same files uses the model folder and ONNX file already built
     again = Reader(tmp_path / "data", out)
     assert np.allclose(again.probabilities(groups[0].question, list(groups[0].texts)), right[0], atol=1e-5)
+    # served from int8 weights when its settings say so: a file of its own, the same preferences
+    quantised_dir = tmp_path / "reader-int8"
+    shutil.copytree(out, quantised_dir)
+    write_settings(quantised_dir, precision="int8")
+    quantised = Reader(tmp_path / "data", quantised_dir)
+    assert quantised.onnx_file.name == "model-int8.onnx" and reader.onnx_file.name == "model.onnx"
+    close = [quantised.probabilities(g.question, list(g.texts)) for g in groups]
+    assert sum(p[0] > p[1] for p in close) >= 8, close
+    assert np.mean([p[0] for p in close]) - np.mean([p[1] for p in close]) > 0.3, close
+    write_settings(quantised_dir, precision="fp16")
+    with pytest.raises(ModelError, match="unknown precision 'fp16'.*train reader"):
+        Reader(tmp_path / "data", quantised_dir)
     # a damaged or missing file is refused in one line that names the fix
     (out / "reader.safetensors").write_bytes(b"broken")
     with pytest.raises(ModelError) as damaged:
@@ -79,6 +94,13 @@ def test_a_tiny_training_run_makes_a_reader_that_loads_checked_and_prefers_what_
     (out / "reader.safetensors").unlink()
     with pytest.raises(ModelError, match="is missing"):
         verify_reader(out)
+
+
+def write_settings(folder: Path, **changes: object) -> None:
+    """Change the reader's settings file and record its new checksum (as a retraining would)."""
+    settings = json.loads((folder / CONFIG).read_text(encoding="utf-8")) | changes
+    (folder / CONFIG).write_text(json.dumps(settings), encoding="utf-8")
+    write_sums(folder, FILES)
 
 
 def test_the_shipped_reader_verifies_and_says_how_it_is_used():
