@@ -147,21 +147,21 @@ def test_the_rankers_are_compared_in_one_run(tmp_path, cli_env):
     path = tiny_set(tmp_path)
     out = tmp_path / "rankers"
     result = eval_cli(
-        [str(path), "--retrievers", "hybrid", "--rankers", "reader,learned,rules", "--out", str(out)], cli_env
+        [str(path), "--retrievers", "hybrid", "--rankers", "rules,learned,reader", "--out", str(out)], cli_env
     )
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    # the configured (rules) ranker keeps the plain name; the others' runs are named after them
-    assert report["retrievers"] == ["hybrid", "hybrid/reader", "hybrid/learned"]
-    assert {"hybrid", "hybrid/reader", "hybrid/learned"} <= set(report["summary"])
+    # the configured (reader) ranker keeps the plain name; the others' runs are named after them
+    assert report["retrievers"] == ["hybrid", "hybrid/rules", "hybrid/learned"]
+    assert {"hybrid", "hybrid/rules", "hybrid/learned"} <= set(report["summary"])
     rows = [json.loads(line) for line in (out / "per_question.jsonl").read_text(encoding="utf-8").splitlines()]
     assert sorted((r["id"], r["ranker"]) for r in rows) == [
         ("t1", ""),
         ("t1", "learned"),
-        ("t1", "reader"),
+        ("t1", "rules"),
         ("t2", ""),
         ("t2", "learned"),
-        ("t2", "reader"),
+        ("t2", "rules"),
     ]
     unknown = eval_cli([str(path), "--rankers", "magic", "--out", str(tmp_path / "x")], cli_env)
     assert unknown.returncode == 1 and "unknown ranker 'magic'" in unknown.stderr and "Traceback" not in unknown.stderr

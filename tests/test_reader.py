@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.answer.rank import RULE_WEIGHTS
 from assistant.answer.reader import CONFIG, FILES, READER_DIR, Reader, read_config, reader_text, verify_reader
 from assistant.errors import ModelError
 from assistant.model_files import write_sums
 from assistant.training.reader_fit import Group, ReaderRecipe, question_group, train_reader
-from assistant.training.reader_workflow import DevRow, declining, first_answers
+from assistant.training.reader_workflow import DevRow, choose_setting, declining, first_answers
 from tests.test_training import LISTING, question
 
 
@@ -37,6 +38,18 @@ def test_the_reader_weighs_in_only_on_the_candidates_it_read():
     unanswerable = DevRow(False, (1.0,), (0.05,), (False,))
     decided = declining([row, unanswerable], read=3)
     assert decided["threshold"] == pytest.approx(0.95) and decided["not_covered_declined"] == 1.0
+
+
+def test_the_setting_served_reads_the_fewest_candidates_that_do_about_as_well_on_dev():
+    tried = [
+        {"read": 3, "weight": 0.25, "first": 0.570},
+        {"read": 3, "weight": 0.5, "first": 0.555},
+        {"read": 5, "weight": 0.25, "first": 0.573},  # the best, by less than READ_TOLERANCE (0.005)
+        {"read": 8, "weight": 0.5, "first": 0.573},
+    ]
+    assert choose_setting(tried) == {"read": 3, "weight": 0.25, "first": 0.570}
+    # further than the tolerance: the best is served, and between equals the one reading fewer
+    assert choose_setting([*tried[1:], {"read": 3, "weight": 1.0, "first": 0.560}])["read"] == 5
 
 
 def test_reader_text_puts_the_headings_first():
@@ -109,4 +122,7 @@ def test_the_shipped_reader_verifies_and_says_how_it_is_used():
     assert config.layers <= 6 and 1 <= config.candidates <= 20 and config.max_tokens <= 256
     assert (READER_DIR / "MODEL_CARD.md").is_file()
     size = sum(p.stat().st_size for p in Path(READER_DIR).iterdir())
-    assert size < 20_000_000
+    assert size < 25_000_000  # six layers in fp16 without the word embeddings
+    # served as it was chosen on dev: how many candidates it reads, and its weight among the ranker's features
+    chosen = json.loads((READER_DIR / "training.json").read_text(encoding="utf-8"))["dev_results"]["chosen"]
+    assert config.candidates == chosen["read"] and RULE_WEIGHTS["reader"] == chosen["weight"]

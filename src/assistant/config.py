@@ -104,9 +104,9 @@ class Settings(BaseSettings):
         0.38, ge=-1.0, le=1.0, description="Minimum cosine similarity of the best passage."
     )
     ranker: str = Field(
-        "rules",
-        description="How candidate provisions are scored: rules (the hand-weighted sum), reader (the same sum with the "
-        "probability of the reader, the cross-encoder in models/reader, for its best candidates) or learned (the "
+        "reader",
+        description="How candidate provisions are scored: reader (the hand-weighted sum with the probability of the "
+        "reader, the cross-encoder in models/reader, for its best candidates), rules (the sum alone) or learned (the "
         "logistic regression in models/ranker, which also decides whether anything answers).",
     )
     answers_at_all: float = Field(

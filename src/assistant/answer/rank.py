@@ -48,7 +48,7 @@ RULE_WEIGHTS = {
     "authority": 0.06,  # 1 treaty ... 0 web page: tips the balance only between candidates that answer alike
     # the reader's probability that the provision answers, for the best candidates (the `reader` ranker only):
     # its weight chosen on dev by `cfsp-assistant train reader` (models/reader/MODEL_CARD.md)
-    "reader": 0.5,
+    "reader": 0.25,
 }
 
 
