@@ -249,11 +249,11 @@ def test_where_a_treaty_and_the_page_say_the_same_the_treaty_comes_first(assista
     assert "High Representative" in first.quote
 
 
-@REGRESSION
 def test_the_paragraph_that_answers_comes_before_one_that_only_spells_out_the_title(assistant):
     """A glossary term's full name that the texts write is the same thing as the name the question uses: Art. 18(1)
     spelling out "High Representative of the Union for Foreign Affairs and Security Policy" is no better an answer
-    to "is the High Representative a member of the Commission?" than Art. 18(4), which says it."""
+    to "is the High Representative a member of the Commission?" than Art. 18(4), which says it (wrong with the rules
+    alone since cfsp-minilm became the default; the reader puts 18(4) first)."""
     first = assistant.ask("Is the High Representative a member of the Commission?").citations[0]
     assert first.label == "Art. 18(4) TEU" and "Vice-Presidents of the Commission" in first.quote, first.label
 
