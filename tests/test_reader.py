@@ -72,7 +72,9 @@ def test_a_tiny_training_run_makes_a_reader_that_loads_checked_and_prefers_what_
     ]
     assert sum(len(g.texts) for g in groups) == 20
     out = tmp_path / "reader"
-    recipe = ReaderRecipe(layers=2, max_tokens=64, candidates=3, questions_per_step=2, epochs=10, learning_rate=1e-3)
+    recipe = ReaderRecipe(
+        layers=2, max_tokens=64, candidates=3, questions_per_step=2, epochs=10, learning_rate=1e-3, precision="fp32"
+    )
     stats = train_reader(base, groups, out, recipe, progress=lambda line: None)
     assert stats["steps"] == 50
     assert (out / "reader.safetensors").stat().st_size < 12_000_000  # two layers in fp16, no word embeddings
