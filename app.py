@@ -8,11 +8,11 @@ import sys
 
 
 def main() -> None:
-    """Settings from the environment, then serve (see `assistant.api.serving.serve`) until interrupted."""
+    """Settings from the environment, then serve (see `assistant.serve.api.serving.serve`) until interrupted."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no usage pings, no version checks
-    from assistant.api.serving import configure_logging, serve
     from assistant.config import load_settings
     from assistant.errors import AssistantError, os_error_message
+    from assistant.serve.api.serving import configure_logging, serve
 
     configure_logging()
     try:

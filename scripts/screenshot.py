@@ -25,10 +25,10 @@ def main() -> None:
     import uvicorn
     from playwright.sync_api import sync_playwright
 
-    from assistant.api import create_app
     from assistant.config import load_settings
-    from assistant.feedback import FeedbackStore
     from assistant.pipeline import Assistant
+    from assistant.serve.api import create_app
+    from assistant.serve.feedback import FeedbackStore
 
     settings = load_settings()
     assistant = Assistant.from_settings(settings)

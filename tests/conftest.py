@@ -59,7 +59,7 @@ def base_settings(cache_dir) -> Settings:
 @pytest.fixture(scope="session")
 def embedder(base_settings):
     """The real packaged all-MiniLM-L6-v2, loaded once per session."""
-    from assistant.embeddings import make_embedder
+    from assistant.embedding.embedder import make_embedder
 
     return make_embedder(base_settings)
 
@@ -109,7 +109,7 @@ def full_settings(tmp_path_factory, cache_dir) -> Settings:
 @pytest.fixture(scope="session")
 def full_index(full_settings, embedder):
     """The whole in-scope corpus ingested once per session into a real embedded Chroma."""
-    from assistant.ingest import ingest
+    from assistant.ingest.build import ingest
 
     return ingest(full_settings, embedder)
 
@@ -154,7 +154,7 @@ def llm_assistant(full_index, full_settings, embedder, scripted_server):
 @pytest.fixture
 def scripted_llm(llm_assistant, scripted_server):
     """Fresh scripts for each test; the endpoint's remembered output form and its circuit start over."""
-    from assistant.llm import Circuit
+    from assistant.llm.client import Circuit
 
     from .llm_servers import ScriptedLLM
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.api import create_app
 from assistant.config import Settings
-from assistant.feedback import FeedbackStore
-from assistant.ingest import ingest
+from assistant.ingest.build import ingest
 from assistant.pipeline import Assistant
+from assistant.serve.api import create_app
+from assistant.serve.feedback import FeedbackStore
 
 from .conftest import CORPUS, SMALL, write_catalogue
 from .servers import Served
@@ -134,8 +134,8 @@ def bearer(key: str) -> dict[str, str]:
 
 
 def test_health_and_503_name_no_server_paths_or_pids_except_to_an_operator(small_settings, embedder, tmp_path, caplog):
-    from assistant.index import chroma_dir, generation_dir
-    from assistant.store import make_client
+    from assistant.index.generations import chroma_dir, generation_dir
+    from assistant.index.store import make_client
 
     first = ingest(small_settings, embedder)
     settings = Settings(**{**small_settings.model_dump(), "api_keys": (KEY,), "operator_keys": (OPERATOR,)})
@@ -170,8 +170,8 @@ def test_health_and_503_name_no_server_paths_or_pids_except_to_an_operator(small
 
 
 def test_data_files_are_private_and_an_open_keys_file_is_warned_about(small_settings, embedder, tmp_path, caplog):
-    from assistant.api.security import KeyRing
-    from assistant.embedding_cache import EmbeddingCache
+    from assistant.embedding.cache import EmbeddingCache
+    from assistant.serve.api.security import KeyRing
 
     old = os.umask(0o022)  # the usual umask: files 0644 unless created otherwise
     try:
@@ -188,7 +188,7 @@ def test_data_files_are_private_and_an_open_keys_file_is_warned_about(small_sett
     assert oct(small_settings.data_dir.stat().st_mode & 0o777) == "0o700"
     assert oct((small_settings.data_dir / "index").stat().st_mode & 0o777) == "0o700"
 
-    with caplog.at_level("WARNING", logger="assistant.api.security"):
+    with caplog.at_level("WARNING", logger="assistant.serve.api.security"):
         KeyRing(path=keys)
         assert "keys.txt can be read by other users" in caplog.text
         caplog.clear()
@@ -238,8 +238,8 @@ def test_a_malformed_rating_event_is_a_clear_4xx(served, event_data, capfd):
 
 
 def test_a_redis_url_with_an_unknown_parameter_is_one_line():
-    from assistant.api.security import RateLimit
     from assistant.errors import ConfigError
+    from assistant.serve.api.security import RateLimit
 
     with pytest.raises(ConfigError) as refused:
         RateLimit("5/minute", "redis://127.0.0.1:1/0?no_such_option=1")
@@ -280,7 +280,7 @@ def test_content_security_policy_covers_the_pages_and_the_docs(served, browser):
 def test_health_is_503_only_when_ask_cannot_answer(small_settings, embedder, tmp_path):
     import shutil
 
-    from assistant.index import generation_dir
+    from assistant.index.generations import generation_dir
 
     first = ingest(small_settings, embedder)
     with Assistant.from_settings(small_settings, embedder) as assistant:
@@ -298,7 +298,7 @@ def test_a_hung_redis_holds_a_request_up_one_timeout_at_most(tmp_path):
     import signal
     import time
 
-    from assistant.api.security import RateLimit
+    from assistant.serve.api.security import RateLimit
 
     from .test_workers import Redis
 
@@ -359,7 +359,7 @@ def test_a_request_keeps_its_generation_through_an_index_switch(small_llm, small
     the request holds it and is closed after. It was a 503 saying "re-run ingest" before."""
     import threading
 
-    from assistant.index import generation_dir
+    from assistant.index.generations import generation_dir
 
     from .llm_servers import Script
 
@@ -574,7 +574,7 @@ def test_vectors_overwritten_with_the_same_shape_are_detected_and_repaired(small
         return run_cli(["ingest", "--verify"], settings_env(small_settings, home), home, timeout=300)
 
     from assistant.errors import IndexDamagedError
-    from assistant.index import generation_dir
+    from assistant.index.generations import generation_dir
 
     first = ingest(small_settings, embedder)
     passages = generation_dir(small_settings, first.generation) / "passages.npy"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.alignment import Aligner, source_of
+from assistant.llm.alignment import Aligner, source_of
 
 SOURCE = (
     "The Council shall adopt the measures within 30 days, except where the Commission objects. "

@@ -13,9 +13,9 @@ from assistant.answer.cite import cite, join_unit
 from assistant.answer.decide import ABSTAIN, LIVE_STATE, Decider, missing_message, unknown_names_message
 from assistant.answer.rank import RulesRanker, rank
 from assistant.answer.records import Candidate, Part
-from assistant.provisions import split
-from assistant.query import Query
-from assistant.retrieval import Retrieval
+from assistant.ingest.provisions import split
+from assistant.question.query import Query
+from assistant.retrieval.retriever import Retrieval
 from assistant.types import Hit
 from tests.test_provisions import chunk
 

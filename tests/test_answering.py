@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.errors import QuestionError
-from assistant.web.examples import START
+from assistant.serve.web.examples import START
 
 pytestmark = pytest.mark.slow
 

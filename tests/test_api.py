@@ -16,14 +16,14 @@ import httpx
 import numpy as np
 import pytest
 
-from assistant.api import create_app
-from assistant.api.security import Guard, KeyRing, RateLimit
-from assistant.api.surface import frame_ancestors
 from assistant.config import PROJECT_ROOT, Settings
-from assistant.embedding_adapter import adapter_identity
+from assistant.embedding.adapter import adapter_identity
 from assistant.errors import ConfigError
-from assistant.feedback import FeedbackStore
-from assistant.streaming import answer_pieces
+from assistant.serve.api import create_app
+from assistant.serve.api.security import Guard, KeyRing, RateLimit
+from assistant.serve.api.surface import frame_ancestors
+from assistant.serve.feedback import FeedbackStore
+from assistant.serve.streaming import answer_pieces
 
 from .servers import Served, free_port
 
@@ -114,7 +114,7 @@ def test_keys_file_revocation_fails_closed(tmp_path, caplog):
 
     # deleted: its keys stop working at once, the settings' keys still work, and the log says so once
     keys.unlink()
-    with caplog.at_level("INFO", logger="assistant.api.security"):
+    with caplog.at_level("INFO", logger="assistant.serve.api.security"):
         assert [ring.valid(FILE_KEY) for _ in range(5)] == [False] * 5
         assert ring.valid(KEY) and ring.enabled
         assert caplog.text.count("cannot be read") == 1, caplog.text
@@ -152,7 +152,7 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies():
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
 
-    from assistant.api import uvicorn_options
+    from assistant.serve.api import uvicorn_options
 
     async def whoami(request):
         return PlainTextResponse(request.client.host)

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.index import LEASE_DIR, generation_dir, index_root
-from assistant.ingest import ingest
+from assistant.index.generations import LEASE_DIR, generation_dir, index_root
+from assistant.ingest.build import ingest
 
 from .commands import CLI, settings_env
 from .servers import start_app_py

@@ -41,7 +41,7 @@ def test_benchmark_reports_every_measurement_and_leaves_nothing(home, small_sett
 
 
 def test_table_shows_cold_ingest_its_embedding_share_cached_ingest_and_start_up():
-    from assistant.benchmark import rows
+    from assistant.evaluation.benchmark import rows
 
     # one backend's measurements written by hand: each row shows its own number, a missing one shows '-'
     run = {

@@ -80,7 +80,7 @@ def unprivileged(command: list[str]) -> list[str]:
 
 @pytest.mark.slow
 def test_a_read_only_data_folder_is_one_line_for_every_command(home, small_settings, embedder, cache_dir):
-    from assistant.ingest import ingest
+    from assistant.ingest.build import ingest
 
     # a world-readable copy of the small corpus and its index, then nobody may write to the data folder
     base = Path(tempfile.mkdtemp(prefix="cfsp-readonly-"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.conversation import Turn, resolve
+from assistant.question.conversation import Turn, resolve
 
 # (earlier question, follow-up, words the search must carry over, words it must not carry over)
 PAIRS = [

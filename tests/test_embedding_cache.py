@@ -7,10 +7,10 @@ import dataclasses
 
 import numpy as np
 
-from assistant.catalogue import load_article_titles
-from assistant.chunking import Chunker
-from assistant.embedding_cache import EmbeddingCache
-from assistant.ingest import load_corpus
+from assistant.embedding.cache import EmbeddingCache
+from assistant.ingest.build import load_corpus
+from assistant.ingest.catalogue import load_article_titles
+from assistant.ingest.chunking import Chunker
 
 
 def _chunks(settings, embedder):

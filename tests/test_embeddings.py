@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from assistant.config import Settings
-from assistant.embeddings import MODEL_PACKAGE, make_embedder, packaged_model_dir
+from assistant.embedding.embedder import MODEL_PACKAGE, make_embedder, packaged_model_dir
 from assistant.errors import ModelError
 
 

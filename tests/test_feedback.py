@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from assistant.feedback import FeedbackStore
+from assistant.serve.feedback import FeedbackStore
 
 from .commands import clean_env, run_cli
 

@@ -13,10 +13,8 @@ import httpx
 import numpy as np
 import pytest
 
-from assistant.api import create_app
 from assistant.errors import IndexDamagedError
-from assistant.feedback import FeedbackStore
-from assistant.index import (
+from assistant.index.generations import (
     LEASE_DIR,
     chroma_dir,
     generation_dir,
@@ -25,9 +23,11 @@ from assistant.index import (
     load_index,
     read_manifest,
 )
-from assistant.ingest import ingest
+from assistant.index.store import make_client
+from assistant.ingest.build import ingest
 from assistant.pipeline import Assistant
-from assistant.store import make_client
+from assistant.serve.api import create_app
+from assistant.serve.feedback import FeedbackStore
 
 from .commands import run_cli, settings_env
 from .servers import Served

@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
-from assistant.embedding_adapter import adapter_identity
+from assistant.embedding.adapter import adapter_identity
 from assistant.errors import CorpusError
-from assistant.index import IndexManifest, read_manifest
-from assistant.ingest import ingest
+from assistant.index.generations import IndexManifest, read_manifest
+from assistant.ingest.build import ingest
 from assistant.pipeline import Assistant
 
 

@@ -13,14 +13,14 @@ import time
 import httpx
 import pytest
 
-from assistant.api import create_app
-from assistant.checking import Checker, Draft
 from assistant.config import Settings
 from assistant.errors import QuestionError
-from assistant.feedback import FeedbackStore
-from assistant.languages import LanguageDetector, eurlex_url, language_of_url
-from assistant.llm import Circuit, parse_sentences
-from assistant.writer import schema
+from assistant.llm.checking import Checker, Draft
+from assistant.llm.client import Circuit, parse_sentences
+from assistant.llm.writer import schema
+from assistant.question.languages import LanguageDetector, eurlex_url, language_of_url
+from assistant.serve.api import create_app
+from assistant.serve.feedback import FeedbackStore
 
 from .llm_servers import MODEL, Given, Script, reply, sentence, words
 from .servers import Served

@@ -10,11 +10,11 @@ import re
 
 import pytest
 
-from assistant.api import create_app
-from assistant.checking import normalise
 from assistant.config import Settings
-from assistant.feedback import FeedbackStore
+from assistant.llm.checking import normalise
 from assistant.pipeline import Assistant
+from assistant.serve.api import create_app
+from assistant.serve.feedback import FeedbackStore
 from assistant.types import Answer
 
 from .servers import Served

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.catalogue import drop_in_entries, load_catalogue
 from assistant.config import PROJECT_ROOT, Settings
 from assistant.errors import DocumentError
-from assistant.loaders import load_file, read_verified
+from assistant.ingest.catalogue import drop_in_entries, load_catalogue
+from assistant.ingest.loaders import load_file, read_verified
 from assistant.types import DocEntry
 
 from .conftest import CORPUS
@@ -183,7 +183,7 @@ def test_empty_and_encrypted_pdf_are_refused(tmp_path):
 
 
 def test_every_indexed_treaty_article_has_a_descriptive_title(treaty):
-    from assistant.catalogue import load_article_titles
+    from assistant.ingest.catalogue import load_article_titles
 
     titles = load_article_titles(PROJECT_ROOT / "corpus" / "article_titles.toml")
     for source in ("TEU", "TFEU"):
@@ -193,7 +193,7 @@ def test_every_indexed_treaty_article_has_a_descriptive_title(treaty):
 
 
 def test_title_goes_into_the_indexed_headings_not_the_quoted_text(treaty):
-    from assistant.chunking import Chunker
+    from assistant.ingest.chunking import Chunker
 
     title = "Security and defence policy, mutual assistance if attacked"
     chunks = Chunker(lambda text: len(text.split()), 230, 30, {("TEU", "42"): title}).chunk([treaty[("TEU", "treaty")]])
@@ -207,7 +207,7 @@ def test_title_goes_into_the_indexed_headings_not_the_quoted_text(treaty):
 def test_a_protocol_is_headed_by_its_title_a_treaty_by_its_citation(treaty):
     """A protocol's title says what it is about ("... on permanent structured cooperation"); a Treaty's full title
     would add only words every question shares."""
-    from assistant.chunking import Chunker
+    from assistant.ingest.chunking import Chunker
 
     chunks = Chunker(lambda text: len(text.split()), 230, 30).chunk(
         [treaty[("PROTOCOL-10", "treaty")], treaty[("TEU", "treaty")]]
@@ -228,8 +228,8 @@ def test_a_protocol_is_headed_by_its_title_a_treaty_by_its_citation(treaty):
     ],
 )
 def test_a_malformed_glossary_term_is_named_with_what_is_wrong(tmp_path, entry, problem):
-    from assistant.catalogue import load_glossary
     from assistant.errors import CorpusError
+    from assistant.ingest.catalogue import load_glossary
 
     glossary = tmp_path / "glossary.toml"
     glossary.write_text(f"[terms]\n{entry}\n", encoding="utf-8")
@@ -238,15 +238,15 @@ def test_a_malformed_glossary_term_is_named_with_what_is_wrong(tmp_path, entry, 
 
 
 def test_the_project_glossary_loads():
-    from assistant.catalogue import load_glossary
+    from assistant.ingest.catalogue import load_glossary
 
     terms = load_glossary(PROJECT_ROOT / "corpus" / "glossary.toml")
     assert any(t.key == "unanimity" and "veto" in t.hints and "veto" not in t.also for t in terms)
 
 
 def test_malformed_titles_file_is_named(tmp_path):
-    from assistant.catalogue import load_article_titles
     from assistant.errors import CorpusError
+    from assistant.ingest.catalogue import load_article_titles
 
     bad = tmp_path / "titles.toml"
     bad.write_text('[TEU]\n"42" = \n', encoding="utf-8")
@@ -259,7 +259,7 @@ def test_malformed_titles_file_is_named(tmp_path):
 
 
 def test_bad_corpus_files_are_skipped_and_named_while_the_rest_loads(small_settings, small_corpus):
-    from assistant.ingest import load_corpus
+    from assistant.ingest.build import load_corpus
 
     corpus, _ = small_corpus
     nested = b'{"reference": "Article 1", "summary": "x", "extra": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"

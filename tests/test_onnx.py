@@ -14,15 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import onnx_files
-from assistant.catalogue import load_article_titles
-from assistant.chunking import Chunker
 from assistant.config import PROJECT_ROOT, Settings
-from assistant.embeddings import local_model, make_embedder
+from assistant.embedding import onnx_files
+from assistant.embedding.embedder import local_model, make_embedder
+from assistant.embedding.onnx_files import FILES, RECORD, ensure_onnx_model, onnx_folder, sha256_file
 from assistant.errors import IndexMismatchError
-from assistant.index import read_manifest
-from assistant.ingest import ingest, load_corpus
-from assistant.onnx_files import FILES, RECORD, ensure_onnx_model, onnx_folder, sha256_file
+from assistant.index.generations import read_manifest
+from assistant.ingest.build import ingest, load_corpus
+from assistant.ingest.catalogue import load_article_titles
+from assistant.ingest.chunking import Chunker
 from assistant.pipeline import Assistant
 
 from .commands import clean_env, run_cli, settings_env

@@ -12,10 +12,10 @@ from assistant.answer.compose import Composer
 from assistant.answer.features import Features
 from assistant.answer.rank import RulesRanker
 from assistant.answer.records import Candidate
-from assistant.chunking import split_sentences
-from assistant.provisions import split
-from assistant.query import Query
-from assistant.retrieval import Retrieval
+from assistant.ingest.chunking import split_sentences
+from assistant.ingest.provisions import split
+from assistant.question.query import Query
+from assistant.retrieval.retriever import Retrieval
 from assistant.types import Chunk, Hit
 
 LIST = (
@@ -149,8 +149,8 @@ def candidate_for(provision, best: int) -> Candidate:
 
 def trimmer() -> Composer:
     """A composer for trimming alone, with the glossary's qualifying words."""
-    from assistant.catalogue import load_qualifiers
     from assistant.config import PROJECT_ROOT
+    from assistant.ingest.catalogue import load_qualifiers
 
     qualifiers = load_qualifiers(PROJECT_ROOT / "corpus" / "glossary.toml")
     return Composer(RulesRanker(), lambda texts: [[] for _ in texts], lambda _: 0.0, {}, qualifiers=qualifiers)

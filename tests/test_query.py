@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from assistant.answer import evidence
-from assistant.catalogue import Term
-from assistant.conversation import Turn
-from assistant.query import Expander, QueryAnalyser, Thesaurus, asks_for
-from assistant.references import find_references
-from assistant.vocabulary import Vocabulary, variants
+from assistant.index.vocabulary import Vocabulary, variants
+from assistant.ingest.catalogue import Term
+from assistant.question.conversation import Turn
+from assistant.question.query import Expander, QueryAnalyser, Thesaurus, asks_for
+from assistant.question.references import find_references
 
 TEXTS = [
     "The High Representative shall chair the Foreign Affairs Council. The Commission shall be fully associated.",
@@ -109,7 +109,7 @@ def test_everyday_words_bring_the_legal_words():
 
 
 def test_a_short_name_is_known_as_the_same_thing_as_its_full_name():
-    from assistant.catalogue import Term
+    from assistant.ingest.catalogue import Term
 
     expander = Expander([Term("EEAS", "European External Action Service", ("EU diplomatic service",))])
     full = "European External Action Service"
@@ -137,7 +137,7 @@ def test_a_protocol_named_by_its_subject_is_a_reference_to_it(question, protocol
 
 
 def test_every_name_of_a_glossary_term_comes_with_the_one_the_question_uses_and_a_hint_names_nothing():
-    from assistant.catalogue import Term
+    from assistant.ingest.catalogue import Term
 
     hr = Term("HR/VP", "High Representative of the Union", ("High Representative", "EU's top diplomat"), ("chief",))
     analyser = QueryAnalyser(

@@ -10,8 +10,8 @@ import pytest
 
 from assistant.answer.rank import RULE_WEIGHTS
 from assistant.answer.reader import CONFIG, FILES, READER_DIR, Reader, read_config, reader_text, verify_reader
+from assistant.embedding.model_files import write_sums
 from assistant.errors import ModelError
-from assistant.model_files import write_sums
 from assistant.training.reader_fit import Group, ReaderRecipe, question_group, train_reader
 from assistant.training.reader_workflow import DevRow, choose_setting, declining, first_answers
 from tests.test_training import LISTING, question
@@ -59,7 +59,7 @@ def test_reader_text_puts_the_headings_first():
 
 @pytest.mark.slow
 def test_a_tiny_training_run_makes_a_reader_that_loads_checked_and_prefers_what_it_learned(cache_dir, tmp_path):
-    from assistant.model_files import packaged_model_dir
+    from assistant.embedding.model_files import packaged_model_dir
 
     base = packaged_model_dir(cache_dir)
     texts = {pid: reader_text(e.headings, e.text) for pid, e in LISTING.items()}

@@ -15,9 +15,9 @@ from pydantic import ValidationError
 from werkzeug import Response
 
 from assistant.config import Settings
-from assistant.embeddings import packaged_model_dir
+from assistant.embedding.embedder import packaged_model_dir
+from assistant.embedding.remote import OpenAICompatibleEmbedder
 from assistant.errors import ModelError
-from assistant.remote_embeddings import OpenAICompatibleEmbedder
 
 from .servers import Served
 
@@ -137,8 +137,8 @@ def test_provider_settings_are_checked():
 @pytest.fixture(scope="module")
 def own_endpoint(assistant, full_settings, tmp_path_factory):
     """The project's server (chat, API, /v1/embeddings) on a free loopback port, serving the packaged model."""
-    from assistant.api import create_app
-    from assistant.feedback import FeedbackStore
+    from assistant.serve.api import create_app
+    from assistant.serve.feedback import FeedbackStore
 
     # an embedding server for ingest runs without the per-client rate limit (CFSP_RATE_LIMIT=off)
     settings = full_settings.model_copy(update={"rate_limit": None})
@@ -150,9 +150,9 @@ def own_endpoint(assistant, full_settings, tmp_path_factory):
 
 @pytest.mark.slow
 def test_ingest_and_ask_through_the_api_provider(own_endpoint, small_corpus, tmp_path, embedder):
-    from assistant.embeddings import make_embedder
+    from assistant.embedding.embedder import make_embedder
     from assistant.errors import IndexMismatchError
-    from assistant.ingest import ingest
+    from assistant.ingest.build import ingest
     from assistant.pipeline import Assistant
 
     corpus, catalogue = small_corpus

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.catalogue import Term
-from assistant.query import Expander
-from assistant.references import find_references, other_text
+from assistant.ingest.catalogue import Term
+from assistant.question.query import Expander
+from assistant.question.references import find_references, other_text
 
 pytestmark = pytest.mark.slow
 

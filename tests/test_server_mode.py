@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.ingest import ingest
+from assistant.ingest.build import ingest
 from assistant.pipeline import Assistant
 
 from .servers import free_port

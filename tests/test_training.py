@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.embedding_adapter import tuned_model_dir, verify_adapter, write_sums
+from assistant.embedding.adapter import tuned_model_dir, verify_adapter, write_sums
 from assistant.errors import ModelError
 from assistant.training.data import TrainingDataError, TrainingQuestion, read_questions, split_by_document
 from assistant.training.encoder import EncoderRecipe, batches, train_adapter
@@ -146,8 +146,8 @@ def test_the_candidates_own_order_is_measured_without_a_ranker():
 
 @pytest.mark.slow
 def test_a_tiny_training_run_makes_an_adapter_that_loads_checked_and_changes_the_vectors(embedder, cache_dir, tmp_path):
-    from assistant.embeddings import LocalEmbedder
-    from assistant.model_files import packaged_model_dir
+    from assistant.embedding.embedder import LocalEmbedder
+    from assistant.embedding.model_files import packaged_model_dir
 
     base = packaged_model_dir(cache_dir)
     texts = [e.text for e in LISTING.values()]

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant.feedback import FeedbackStore
 from assistant.pipeline import Assistant
+from assistant.serve.feedback import FeedbackStore
+from assistant.serve.web import build_chat_page, page_options, render
+from assistant.serve.web.chat import Chat, Exchange, history
+from assistant.serve.web.examples import EXAMPLES, START, ExamplePicker
 from assistant.types import Answer, Citation
-from assistant.web import build_chat_page, page_options, render
-from assistant.web.chat import Chat, Exchange, history
-from assistant.web.examples import EXAMPLES, START, ExamplePicker
 
 from .servers import free_port
 

@@ -16,13 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.api import create_app
-from assistant.api.security import RateLimit
 from assistant.config import PROJECT_ROOT, Settings
-from assistant.feedback import FeedbackStore
-from assistant.index import LEASE_DIR, index_root
-from assistant.ingest import ingest
+from assistant.index.generations import LEASE_DIR, index_root
+from assistant.ingest.build import ingest
 from assistant.pipeline import Assistant
+from assistant.serve.api import create_app
+from assistant.serve.api.security import RateLimit
+from assistant.serve.feedback import FeedbackStore
 
 from .commands import clean_env, settings_env
 from .servers import Served, free_port, start_app_py
@@ -267,7 +267,7 @@ def test_redis_going_away_while_serving_falls_back_to_per_process_limits(
     try:
         assert [httpx.get(health).status_code for _ in range(2)] == [200, 200]
         redis_server.stop()
-        with caplog.at_level(logging.INFO, logger="assistant.api.security"):
+        with caplog.at_level(logging.INFO, logger="assistant.serve.api.security"):
             started = time.monotonic()
             statuses = [httpx.get(health).status_code for _ in range(6)]
             assert time.monotonic() - started < 3  # no request waited out a reconnect back-off
@@ -369,7 +369,7 @@ def test_unreachable_redis_stops_two_workers_in_one_line(small_settings, embedde
 def test_a_worker_that_cannot_start_says_why_and_stops_the_others(small_settings, monkeypatch, capsys):
     """`build_server` as a worker runs it, on a data folder without an index (removed after the parent's check):
     one line, and uvicorn's start-up failure status, which makes the supervisor stop instead of restarting it."""
-    from assistant.api.serving import STARTUP_FAILURE, build_server
+    from assistant.serve.api.serving import STARTUP_FAILURE, build_server
 
     for name, value in settings_env(small_settings, small_settings.data_dir.parent).items():
         if name.startswith("CFSP_"):

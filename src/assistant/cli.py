@@ -30,8 +30,8 @@ out = Console()
 def _verify_index(settings: Settings) -> None:
     """`ingest --verify`: the served generation checked as start-up and ingest check it; nothing is written."""
     from .errors import IndexDamagedError, IndexMissingError
-    from .index import read_manifest
-    from .ingest import served_problem
+    from .index.generations import read_manifest
+    from .ingest.build import served_problem
 
     manifest = read_manifest(settings)
     if manifest is None:
@@ -64,8 +64,8 @@ def ingest(
 ) -> None:
     """Build or update the index from the corpus folder (idempotent; the old index serves until the new one is ready).
     A damaged index (missing, truncated or altered files, a corrupt manifest or vector store) is rebuilt."""
-    from .embeddings import make_embedder
-    from .ingest import ingest as run_ingest
+    from .embedding.embedder import make_embedder
+    from .ingest.build import ingest as run_ingest
 
     settings = load_settings()
     if verify:
@@ -173,7 +173,7 @@ def sources(json_output: Annotated[bool, typer.Option("--json", help="Print as J
     from dataclasses import asdict
 
     from .errors import IndexMissingError
-    from .index import read_manifest
+    from .index.generations import read_manifest
 
     settings = load_settings()
     manifest = read_manifest(settings)
@@ -373,8 +373,8 @@ def benchmark(
 ) -> None:
     """Measure each backend (default: CFSP_EMBEDDING_BACKEND) in a fresh data folder: cold ingest, unchanged
     re-ingest, question encode and answer latency, answers/s through the real server, start-up, memory; one table."""
-    from .benchmark import rows, run
     from .config import BACKENDS
+    from .evaluation.benchmark import rows, run
 
     settings = load_settings()
     names = [b.strip() for b in backends.split(",") if b.strip()] or [settings.embedding_backend]
@@ -494,7 +494,7 @@ def feedback_export(
     fmt: Annotated[str, typer.Option("--format", help="jsonl (one JSON object per line) or csv.")] = "jsonl",
 ) -> None:
     """Export the ratings and comments people gave on the chat page (question, answer, citations, rating, time)."""
-    from .feedback import FORMATS, FeedbackStore, feedback_path
+    from .serve.feedback import FORMATS, FeedbackStore, feedback_path
 
     if fmt not in FORMATS:
         raise AssistantError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")

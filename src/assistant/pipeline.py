@@ -18,27 +18,27 @@ from .answer.decide import RESERVE_PASSAGES, Decider, other_language
 from .answer.features import Features, idf_of
 from .answer.rank import make_ranker
 from .answer.reader import Reader
-from .catalogue import load_glossary, load_qualifiers, load_words
-from .checking import Checker
 from .config import Settings
-from .conversation import Turn, is_follow_up, keeps_topic, validate_history
-from .embeddings import Embedder, make_embedder
+from .embedding.embedder import Embedder, make_embedder
 from .errors import IndexDamagedError, IndexMismatchError, IndexMissingError, IndexUnusableError, QuestionError
-from .index import Index, IndexManifest, Lease, load_index, manifest_stamp, read_manifest
-from .languages import LanguageDetector
-from .llm import LLMError, make_language_model
-from .query import Expander, Query, QueryAnalyser, Thesaurus
-from .retrieval import Retrieval, Retriever
+from .index.generations import Index, IndexManifest, Lease, load_index, manifest_stamp, read_manifest
+from .index.vocabulary import english_words
+from .ingest.catalogue import load_glossary, load_qualifiers, load_words
+from .llm.checking import Checker
+from .llm.client import LLMError, make_language_model
+from .llm.writer import Event, Writer, localized
+from .question.conversation import Turn, is_follow_up, keeps_topic, validate_history
+from .question.languages import LanguageDetector
+from .question.query import Expander, Query, QueryAnalyser, Thesaurus
+from .retrieval.retriever import Retrieval, Retriever
 from .types import Answer
-from .vocabulary import english_words
-from .writer import Event, Writer, localized
 
 log = logging.getLogger(__name__)
 
 
 def validate_question(question: str, max_chars: int) -> str:
     """The question stripped, or a QuestionError saying what is wrong with it."""
-    from .validation import require_unicode
+    from .question.validation import require_unicode
 
     if not isinstance(question, str) or not question.strip():
         raise QuestionError("the question is empty: type a question about EU foreign and security policy")

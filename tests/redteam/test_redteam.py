@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.alignment import source_of
+from assistant.llm.alignment import source_of
 
 from ..llm_servers import Given, Script, ScriptedLLM, reply, sentence
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..query import Query
-from ..retrieval import Retrieval
+from ..question.query import Query
+from ..retrieval.retriever import Retrieval
 from ..types import Answer, Chunk
 from .cite import cite
 from .compose import Composer

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from ..chunking import render_label
+from ..ingest.chunking import render_label
 from ..labels import WEB_TIER
-from ..query import Query
-from ..retrieval import Retrieval
+from ..question.query import Query
+from ..retrieval.retriever import Retrieval
 from ..types import Answer, Chunk, Citation
 from .records import Part
 

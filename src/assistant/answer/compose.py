@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from ..query import Query
+from ..question.query import Query
 from .features import SHORT_WORDS
 from .rank import Ranker
 from .records import MAX_PARTS, Candidate, Part

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from ..index.vocabulary import variants
 from ..labels import WEB_TIER
-from ..languages import Language, eurlex_home
-from ..query import Query, content_words
-from ..retrieval import Retrieval
+from ..question.languages import Language, eurlex_home
+from ..question.query import Query, content_words
+from ..retrieval.retriever import Retrieval
 from ..types import Answer
-from ..vocabulary import variants
 from . import evidence
 from .rank import Ranker
 from .records import MAX_PARTS, Candidate, Decision

@@ -14,9 +14,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..provisions import Provision, split
-from ..query import Query, name_pattern
-from ..retrieval import Retrieval
+from ..ingest.provisions import Provision, split
+from ..question.query import Query, name_pattern
+from ..retrieval.retriever import Retrieval
 from ..types import Chunk, Hit
 from . import evidence
 from .records import Candidate

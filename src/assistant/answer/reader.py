@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from ..config import PROJECT_ROOT
+from ..embedding.model_files import derived_model_dir, packaged_model_dir, sha256_file, verify_sums
 from ..errors import ModelError
-from ..model_files import derived_model_dir, packaged_model_dir, sha256_file, verify_sums
 
 READER_DIR = PROJECT_ROOT / "models" / "reader"
 WEIGHTS = "reader.safetensors"
@@ -130,7 +130,7 @@ class Reader:
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
-        from ..onnx_files import ensure_onnx_model
+        from ..embedding.onnx_files import ensure_onnx_model
 
         self.config = read_config(folder)
         model_dir, weights = reader_model_dir(data_dir, folder)

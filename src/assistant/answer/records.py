@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..provisions import Provision
+from ..ingest.provisions import Provision
 from ..types import Hit
 
 MAX_PARTS = 3  # an answer quotes at most this many provisions: the one that answers and two that complete it

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from .. import stats
+from . import stats
 
 
 def first_relevant_rank(relevant: Sequence[bool]) -> int | None:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from ..pipeline import Assistant
-from ..retrieval import MODES
+from ..retrieval.retriever import MODES
 from . import metrics
 from .questions import EvalQuestion
 

@@ -9,8 +9,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..chunking import TREATIES
 from ..errors import AssistantError
+from ..ingest.chunking import TREATIES
 from .listing import ProvisionEntry
 
 STYLES = frozenset(

@@ -2,7 +2,7 @@
 with in-batch negatives plus one hard negative from the same document (sentence-transformers'
 MultipleNegativesRankingLoss), so a question lands nearer the provision that answers it than its neighbours.
 
-Only the adapter is kept (a few MB); `assistant.embedding_adapter` merges it into the verified packaged weights at load.
+Only the adapter is kept (a few MB); `assistant.embedding.adapter` merges it into the verified packaged weights at load.
 """
 
 from __future__ import annotations

@@ -10,11 +10,11 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..catalogue import load_article_titles
 from ..config import Settings
-from ..embeddings import packaged_model_dir
-from ..ingest import load_corpus
-from ..provisions import split
+from ..embedding.embedder import packaged_model_dir
+from ..ingest.build import load_corpus
+from ..ingest.catalogue import load_article_titles
+from ..ingest.provisions import split
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def list_provisions(settings: Settings) -> list[ProvisionEntry]:
     """The corpus's provisions in reading order (headings and lists of links left out, as answers leave them)."""
     from tokenizers import Tokenizer
 
-    from ..chunking import Chunker, render_label
+    from ..ingest.chunking import Chunker, render_label
 
     tokenizer = Tokenizer.from_file(str(packaged_model_dir(settings.data_dir) / "tokenizer.json"))
     tokenizer.no_padding()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..answer.reader import CONFIG, FILES, WEIGHTS, WORD_EMBEDDINGS, reader_text
 from ..answer.records import Candidate
-from ..model_files import write_sums
+from ..embedding.model_files import write_sums
 from .data import TrainingQuestion
 from .encoder import passage_text
 from .listing import ProvisionEntry

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Settings
-from ..model_files import packaged_model_dir
+from ..embedding.model_files import packaged_model_dir
 from .data import TrainingQuestion
 from .ranker_fit import answers_question
 from .reader_fit import ReaderRecipe, candidate_text, question_group, train_reader

@@ -25,10 +25,10 @@ import numpy as np
 
 from ..answer.rank import LearnedRanker, save_ranker
 from ..config import Settings
-from ..embedding_adapter import TUNED_MODEL, verify_adapter, write_sums
-from ..embeddings import Embedder
+from ..embedding.adapter import TUNED_MODEL, verify_adapter, write_sums
+from ..embedding.embedder import Embedder
+from ..embedding.model_files import packaged_model_dir
 from ..errors import ModelError
-from ..model_files import packaged_model_dir
 from .data import TrainingQuestion, read_questions, split_by_document
 from .encoder import EncoderRecipe, passage_text, train_adapter
 from .listing import ProvisionEntry, list_provisions
@@ -152,7 +152,7 @@ def prepare(
 ) -> Prepared:
     """Steps 1-3 of the recipe: list the provisions, read the questions, set aside those near an evaluation
     question, split by document."""
-    from ..embeddings import make_embedder
+    from ..embedding.embedder import make_embedder
 
     listing = {e.id: e for e in list_provisions(settings)}
     questions = read_questions(tuple(files), listing)
@@ -170,8 +170,8 @@ def prepare(
 
 def train_all(settings: Settings, plan: Plan, say: Callable[[str], None] = print) -> dict:
     """Run the recipe; returns (and writes beside the adapter) the record the model card is made from."""
-    from ..embeddings import make_embedder
-    from ..ingest import ingest
+    from ..embedding.embedder import make_embedder
+    from ..ingest.build import ingest
     from ..pipeline import Assistant
 
     started = time.perf_counter()

@@ -1,0 +1,1 @@
+"""Serving: the HTTP API, the chat page and the ratings people leave."""
