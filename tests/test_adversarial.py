@@ -388,7 +388,9 @@ def test_a_request_keeps_its_generation_through_an_index_switch(small_llm, small
     answer = results[0]
     assert not answer.abstained and answer.citations and answer.language == "fr"
     assistant.refresh()
-    assert started_on not in {engine.index.generation for engine, _ in assistant._retired}  # closed once it ended
+    assert started_on not in {
+        engine.index.generation for engine, _ in assistant.watcher.retired
+    }  # closed once it ended
 
 
 def test_no_question_fails_over_http_across_ingests_with_a_slow_model(small_llm, small_index, embedder, tmp_path):

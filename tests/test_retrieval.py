@@ -118,7 +118,7 @@ def test_a_models_rewording_adds_what_the_question_missed_and_keeps_the_order_of
         "And who pays for it?", [{"role": "user", "content": "What is the European Defence Agency?"}]
     )
     assert "Defence Agency" in query.searched  # the built-in resolver carried the topic over
-    retriever = assistant._engine.retriever
+    retriever = assistant.engine.retriever
     plain = [h.chunk for h in retriever.search(query, 60).hits]
     # a rewording about something else entirely (the Athena mechanism's costs): what only it finds joins the list,
     # below the passages the resolver's query ranks first, and those the resolver found keep their order

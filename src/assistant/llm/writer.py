@@ -16,6 +16,7 @@ from contextlib import closing
 from dataclasses import dataclass, replace
 
 from ..answer.records import Candidate
+from ..events import Event, EventKind
 from ..ingest.provisions import Provision
 from ..question.languages import ENGLISH, Language, eurlex_url
 from ..types import Answer, Citation
@@ -66,15 +67,6 @@ class Passage:
     candidate: Candidate
     label: str
     text: str
-
-
-@dataclass(frozen=True)
-class Event:
-    """A step of a streamed answer: a checked sentence to show, or the finished answer."""
-
-    kind: str  # sentence | answer
-    text: str = ""
-    answer: Answer | None = None
 
 
 def schema(passages: int, english: bool) -> dict:
@@ -172,7 +164,7 @@ class Writer:
         def fallback(reason: str) -> Event:
             log.info("language model answer not shown: %s", reason)
             return Event(
-                "answer",
+                EventKind.ANSWER,
                 answer=replace(
                     quoted,
                     fallback_reason=reason,
@@ -197,7 +189,7 @@ class Writer:
                 kept.append(verdict)
                 if not first_ms:
                     first_ms = (time.perf_counter() - started) * 1000
-                yield Event("sentence", text=_numbered(verdict, numbers))
+                yield Event(EventKind.SENTENCE, text=_numbered(verdict, numbers))
 
         done = 0  # sentences judged
         reader, parts, tail = SentenceReader(), [], 0
@@ -241,7 +233,7 @@ class Writer:
         if len(kept) < MIN_KEPT_SHARE * written:
             yield fallback(f"{len(dropped)} of its {written} sentences failed the checks")
             return
-        yield Event("answer", answer=self._answer(quoted, kept, dropped, passages, numbers, language, first_ms))
+        yield Event(EventKind.ANSWER, answer=self._answer(quoted, kept, dropped, passages, numbers, language, first_ms))
 
     def _answer(
         self,

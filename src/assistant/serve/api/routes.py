@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, format_sse_event
 
 from ...errors import QuestionError
-from ...llm.writer import Event
+from ...events import Event, EventKind
 from ...pipeline import NO_LLM, Assistant, validate_question
 from ...question.conversation import validate_history
 from ...types import Answer
@@ -100,7 +100,7 @@ def api_router(
         async def events() -> AsyncIterator[bytes]:
             event, shown = first, False
             while event is not None:
-                if event.kind == "sentence":
+                if event.kind is EventKind.SENTENCE:
                     text = (" " if shown else "") + event.text
                     shown = True
                     yield format_sse_event(event="delta", data_str=json.dumps({"text": text}, ensure_ascii=False))

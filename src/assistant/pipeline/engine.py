@@ -1,0 +1,119 @@
+"""Wiring: the parts built once from the settings, and the engine built from them on one index generation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from threadpoolctl import threadpool_limits
+
+from ..answer.answerer import Answerer
+from ..answer.compose import Composer
+from ..answer.decide import Decider
+from ..answer.features import Features, idf_of
+from ..answer.rank import Ranker, make_ranker
+from ..answer.reader import Reader
+from ..config import Settings
+from ..embedding.embedder import Embedder
+from ..errors import IndexMismatchError
+from ..index.generations import Index, IndexManifest, load_index
+from ..index.vocabulary import english_words
+from ..ingest.catalogue import load_glossary, load_qualifiers, load_words
+from ..llm.checking import Checker
+from ..llm.client import LanguageModel, make_language_model
+from ..llm.writer import Writer
+from ..question.languages import LanguageDetector
+from ..question.query import Expander, QueryAnalyser, Thesaurus
+from ..retrieval.retriever import Retriever
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What every generation's engine shares: the settings, the models and the glossary, built once."""
+
+    settings: Settings
+    embedder: Embedder
+    expander: Expander
+    words: dict[str, tuple[str, ...]]
+    llm: LanguageModel | None
+    languages: LanguageDetector
+    english: Callable[[str], bool]
+    ranker: Ranker
+    reader: Reader | None
+    qualifiers: tuple[str, ...]
+
+    @classmethod
+    def from_settings(cls, settings: Settings, embedder: Embedder) -> Parts:
+        """The parts the settings ask for (the language model, the ranker and, if it reads, the reader)."""
+        # numpy's BLAS threads and torch's threads fight over the same cores: a question's small matrix products
+        # run on one BLAS thread so the model keeps its speed (measured: 57 ms -> 19 ms per question embedding)
+        threadpool_limits(1, user_api="blas")
+        ranker = make_ranker(settings.ranker)
+        return cls(
+            settings=settings,
+            embedder=embedder,
+            expander=Expander(load_glossary(settings.glossary_path)),
+            words=load_words(settings.glossary_path),
+            llm=make_language_model(settings),
+            languages=LanguageDetector(),
+            english=english_words(),
+            ranker=ranker,
+            reader=Reader(settings.data_dir, threads=settings.embedding_threads) if ranker.reads else None,
+            qualifiers=load_qualifiers(settings.glossary_path),
+        )
+
+
+@dataclass(frozen=True)
+class Engine:
+    """One loaded generation with the analyser, retriever, answerer and (with a language model) writer built on it;
+    swapped whole when the index changes."""
+
+    index: Index
+    analyser: QueryAnalyser
+    retriever: Retriever
+    answerer: Answerer
+    writer: Writer | None = None
+
+
+def build_engine(parts: Parts, index: Index) -> Engine:
+    """The stages that answer from one generation, wired in order."""
+    settings = parts.settings
+    retriever = Retriever(index, parts.embedder, settings.candidates, settings.rrf_k)
+    thesaurus = Thesaurus(parts.words, index.lexical.terms)
+    analyser = QueryAnalyser(parts.expander, thesaurus, index.vocabulary, retriever.treaty_articles, parts.english)
+    idf = idf_of(index.lexical.document_frequency, len(index.chunks))
+    features = Features(
+        index.sentences_of,
+        index.by_id,
+        index.lexical.terms,
+        idf,
+        passages=settings.top_k,
+        siblings=index.unit_of,
+    )
+    decider = Decider(
+        parts.ranker,
+        index.lexical.terms,
+        settings.abstain_threshold,
+        passages=settings.top_k,
+        answers_at_all=settings.answers_at_all,
+        rare=index.vocabulary.rare,
+        unused=lambda term: index.lexical.document_frequency(term) == 0,
+    )
+    composer = Composer(parts.ranker, index.lexical.terms, idf, index.by_id, qualifiers=parts.qualifiers)
+    answerer = Answerer(features, parts.ranker, decider, composer, reader=parts.reader)
+    writer = Writer(parts.llm, Checker(), settings.llm_passages) if parts.llm is not None else None
+    return Engine(index, analyser, retriever, answerer, writer)
+
+
+def open_index(settings: Settings, embedder: Embedder, manifest: IndexManifest | None = None) -> Index:
+    """The generation the manifest names, checked against the embedding model; an IndexUnusableError says how to
+    build or repair it."""
+    index = load_index(settings, manifest, getattr(embedder, "backend", None))
+    if index.manifest.dim != embedder.dim:
+        index.close()
+        raise IndexMismatchError(
+            f"the index holds {index.manifest.dim}-dimensional vectors from {index.manifest.model!r}, but the "
+            f"configured embedding model gives {embedder.dim}",
+            "re-run `cfsp-assistant ingest` to rebuild it",
+        )
+    return index
