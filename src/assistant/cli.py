@@ -134,7 +134,8 @@ def ask(
     ] = "auto",
 ) -> None:
     """Answer one question with citations to the official texts."""
-    from .pipeline import ANSWERERS, NO_LLM, Assistant, validate_question
+    from .pipeline import ANSWERERS, NO_LLM, Assistant
+    from .question.validation import validate_question
 
     settings = load_settings()
     validate_question(question, settings.max_question_chars)

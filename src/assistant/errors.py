@@ -59,3 +59,7 @@ def os_error_message(exc: OSError) -> str:
 
 class QuestionError(AssistantError):
     """The question is empty, too long or otherwise unusable."""
+
+
+class LLMError(Exception):
+    """The language model could not be used for this answer; the message is the reason given with the fallback."""

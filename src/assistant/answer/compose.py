@@ -8,12 +8,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from ..question.query import Query
+from ..question.query import Intent, Query
 from .features import SHORT_WORDS
 from .rank import Ranker
 from .records import MAX_PARTS, Candidate, Part
 
-OPEN_ASKS = ("definition", "general", "purpose")  # questions that ask what something is or does, not a specific fact
+OPEN_ASKS = (
+    Intent.DEFINITION,
+    Intent.GENERAL,
+    Intent.PURPOSE,
+)  # questions that ask what something is or does, not a specific fact
 EXTRA_MIN_SHARE = 0.75  # a further provision must score this share of the first one
 EXTRA_ALONE_SHARE = 0.95  # ... and add a term the answer lacks, unless it scores this share
 DUPLICATE_SIMILARITY = 0.9  # a provision this close in meaning to one already quoted repeats it

@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..ingest.provisions import Provision, split
-from ..question.query import Query, name_pattern
+from ..question.query import Intent, Query, name_pattern
 from ..retrieval.retriever import Retrieval
 from ..types import Chunk, Hit
 from . import evidence
@@ -152,10 +152,10 @@ class Features:
                 "reference": float(hit.via == "reference" and (not wanted or provision.paragraph in wanted)),
                 "kind": float(
                     evidence.answers_kind(text, query.asks_for)
-                    or (query.asks_for == "which" and bool(provision.requires))
+                    or (query.asks_for is Intent.WHICH and bool(provision.requires))
                 ),
                 "demand": float(_holds_demand(query, text)),
-                "background": float(not provision.operative and query.asks_for != "purpose"),
+                "background": float(not provision.operative and query.asks_for is not Intent.PURPOSE),
                 "orphan": float(provision.orphan),
                 "authority": (4 - hit.chunk.tier) / 3,
                 "short": float(len(text.split()) < SHORT_WORDS),

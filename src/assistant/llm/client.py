@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from ..config import Settings
-from ..errors import ConfigError
+from ..errors import ConfigError, LLMError
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,6 @@ _TAGGED = re.compile(
     re.I,
 )
 _FORMAT_REFUSED = re.compile(r"response_format|json_schema|json_object|literal_error|grammar", re.I)
-
-
-class LLMError(Exception):
-    """The model could not be used for this answer; the message is the reason given with the fallback."""
 
 
 # The wall-clock deadline of the model call the current thread is making (time.monotonic()), read by the transport

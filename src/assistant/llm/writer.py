@@ -16,12 +16,13 @@ from contextlib import closing
 from dataclasses import dataclass, replace
 
 from ..answer.records import Candidate
+from ..errors import LLMError
 from ..events import Event, EventKind
 from ..ingest.provisions import Provision
 from ..question.languages import ENGLISH, Language, eurlex_url
 from ..types import Answer, Citation
 from .checking import Checker, Draft, Verdict
-from .client import Chat, LanguageModel, LLMError, SentenceReader, parse_sentences
+from .client import Chat, LanguageModel, SentenceReader, parse_sentences
 
 log = logging.getLogger(__name__)
 

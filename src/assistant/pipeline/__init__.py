@@ -4,7 +4,7 @@
 and `watcher.py` follows the index while serving: leases, new generations, and the retired ones still answering.
 """
 
-from .ask import ANSWERERS, NO_LLM, validate_question
+from .ask import ANSWERERS, NO_LLM
 from .assistant import Assistant
 
-__all__ = ["ANSWERERS", "NO_LLM", "Assistant", "validate_question"]
+__all__ = ["ANSWERERS", "NO_LLM", "Assistant"]

@@ -16,7 +16,7 @@ from ..question.conversation import Turn
 from ..question.query import Query
 from ..retrieval.retriever import Retrieval
 from ..types import Answer
-from .ask import answer_stream, understand
+from .ask import answer_stream
 from .engine import Engine, Parts, build_engine, open_index
 from .watcher import IndexWatcher
 
@@ -65,7 +65,7 @@ class Assistant:
 
     def understand(self, question: str, history: Iterable[Turn | Mapping] | None = None) -> Query:
         """The `Query` record for a question in its conversation (what is searched, what the answer must hold)."""
-        return understand(self.parts, self.engine, question, history)
+        return self.engine.question.analyse(question, history)
 
     def candidates(
         self, question: str, history: Iterable[Turn | Mapping] | None = None, mode: str = "hybrid"
@@ -73,7 +73,7 @@ class Assistant:
         """The question understood, its retrieval and the scored candidate provisions the answer would choose from
         (what the ranker is trained and inspected on)."""
         with self.watcher.using() as engine:
-            query = understand(self.parts, engine, question, history)
+            query = engine.question.analyse(question, history)
             retrieval = engine.retriever.search(query, RESERVE_PASSAGES, mode)
             return query, retrieval, engine.answerer.candidates(query, retrieval)
 
@@ -82,7 +82,7 @@ class Assistant:
     ) -> Retrieval:
         """The k best passages for a question (what the answer is composed from), without composing it."""
         with self.watcher.using() as engine:
-            return engine.retriever.search(understand(self.parts, engine, question, history), k, mode)
+            return engine.retriever.search(engine.question.analyse(question, history), k, mode)
 
     def ask(
         self,
@@ -118,7 +118,7 @@ class Assistant:
             self.watcher.problem = problem
 
         with self.watcher.using() as engine:
-            yield from answer_stream(self.parts, engine, question, top_k, mode, history, answerer, unusable)
+            yield from answer_stream(engine, question, top_k, mode, history, answerer, unusable)
 
     def sources(self) -> list[dict]:
         """What is indexed: one row per document with its chunk count."""

@@ -24,6 +24,7 @@ from ..llm.client import LanguageModel, make_language_model
 from ..llm.writer import Writer
 from ..question.languages import LanguageDetector
 from ..question.query import Expander, QueryAnalyser, Thesaurus
+from ..question.stage import QuestionStage
 from ..retrieval.retriever import Retriever
 
 
@@ -65,11 +66,12 @@ class Parts:
 
 @dataclass(frozen=True)
 class Engine:
-    """One loaded generation with the analyser, retriever, answerer and (with a language model) writer built on it;
-    swapped whole when the index changes."""
+    """One loaded generation with the question stage, retriever, answerer and (with a language model) writer built
+    on it; swapped whole when the index changes."""
 
+    settings: Settings
     index: Index
-    analyser: QueryAnalyser
+    question: QuestionStage
     retriever: Retriever
     answerer: Answerer
     writer: Writer | None = None
@@ -81,6 +83,7 @@ def build_engine(parts: Parts, index: Index) -> Engine:
     retriever = Retriever(index, parts.embedder, settings.candidates, settings.rrf_k)
     thesaurus = Thesaurus(parts.words, index.lexical.terms)
     analyser = QueryAnalyser(parts.expander, thesaurus, index.vocabulary, retriever.treaty_articles, parts.english)
+    question = QuestionStage(analyser, parts.languages, settings.max_question_chars, settings.max_history_turns)
     idf = idf_of(index.lexical.document_frequency, len(index.chunks))
     features = Features(
         index.sentences_of,
@@ -102,7 +105,7 @@ def build_engine(parts: Parts, index: Index) -> Engine:
     composer = Composer(parts.ranker, index.lexical.terms, idf, index.by_id, qualifiers=parts.qualifiers)
     answerer = Answerer(features, parts.ranker, decider, composer, reader=parts.reader)
     writer = Writer(parts.llm, Checker(), settings.llm_passages) if parts.llm is not None else None
-    return Engine(index, analyser, retriever, answerer, writer)
+    return Engine(settings, index, question, retriever, answerer, writer)
 
 
 def open_index(settings: Settings, embedder: Embedder, manifest: IndexManifest | None = None) -> Index:

@@ -54,6 +54,9 @@ class Language:
         return self.code == ENGLISH
 
 
+ENGLISH_LANGUAGE = Language(ENGLISH, "English")
+
+
 class LanguageDetector:
     """Which of the EU's official languages a question is in; English unless the model is sure of another one."""
 

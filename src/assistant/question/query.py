@@ -1,5 +1,6 @@
-"""Understanding a question, once: `QueryAnalyser.analyse(question, history)` turns it into a `Query` record that
-retrieval and answering read (they never re-parse the question).
+"""Reading a question: `QueryAnalyser.analyse(question, history)` turns it into a `Query` record that retrieval and
+answering read (they never re-parse the question). The question stage (`stage.py`) runs it after the checks, the
+language and a model's translation or rewording.
 
 A `Query` holds the question as asked and as searched (follow-up topic carried over, spelling corrected), its
 glossary expansion, explicit references, what kind of answer it asks for (a body, a date, a frequency, an amount,
@@ -11,12 +12,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import NamedTuple
 
 from ..index.vocabulary import FUNCTION_WORDS, Vocabulary, proper_names
 from ..ingest.catalogue import Term
 from .conversation import Turn, is_follow_up, resolve
+from .languages import ENGLISH_LANGUAGE, Language
 from .references import Reference, find_references, other_text
 
 _TOKEN = re.compile(r"[^\W_][\w'’\-/]*")
@@ -51,11 +54,27 @@ _EVENT = re.compile(
     r"\bhow did\b.*\b(react|respond)|\b(react(ed)?|respond(ed)?) to\b|\bwhat did\b.*\b(say|decide|do|think)\b",
     re.I,
 )
+
+
+class Intent(StrEnum):
+    """What kind of answer a question asks for."""
+
+    HOW_OFTEN = "how_often"
+    HOW_MUCH = "how_much"
+    WHEN = "when"
+    WHO = "who"
+    PURPOSE = "purpose"
+    WHICH = "which"
+    RULE = "rule"
+    DEFINITION = "definition"
+    GENERAL = "general"
+
+
 # what kind of answer the question asks for, tried in this order
-ASKS_FOR: tuple[tuple[str, re.Pattern], ...] = (
-    ("how_often", re.compile(r"\bhow (often|frequently)\b|\bhow many times\b|\bevery how\b", re.I)),
+ASKS_FOR: tuple[tuple[Intent, re.Pattern], ...] = (
+    (Intent.HOW_OFTEN, re.compile(r"\bhow (often|frequently)\b|\bhow many times\b|\bevery how\b", re.I)),
     (
-        "how_much",
+        Intent.HOW_MUCH,
         re.compile(
             r"\bhow (much|many|large|big)\b|\bwhat (percentage|share|proportion|amount|sum|number)\b|"
             r"\bwhat is the (budget|amount|ceiling|number|cost)\b",
@@ -63,7 +82,7 @@ ASKS_FOR: tuple[tuple[str, re.Pattern], ...] = (
         ),
     ),
     (
-        "when",
+        Intent.WHEN,
         re.compile(
             r"^\s*when\b|\bwhat (date|time|year)\b|\buntil when\b|\bby when\b|\bsince when\b|"
             r"\bhow long\b|\bdeadline\b|\bexpir|\bend date\b|\bstart date\b",
@@ -71,7 +90,7 @@ ASKS_FOR: tuple[tuple[str, re.Pattern], ...] = (
         ),
     ),
     (
-        "who",
+        Intent.WHO,
         re.compile(
             r"^\s*(who|whom|whose)\b|\bwhich (\w+ )?(body|bodies|institution|institutions|organ|organi[sz]ations?|"
             r"person|official|authority|authorities)\b|\bby whom\b|\bwho\b",
@@ -79,7 +98,7 @@ ASKS_FOR: tuple[tuple[str, re.Pattern], ...] = (
         ),
     ),
     (
-        "purpose",
+        Intent.PURPOSE,
         re.compile(
             r"\b(why|aim|aims|purpose|objective|objectives|goal|goals|rationale|background|"
             r"reason|reasons)\b",
@@ -87,7 +106,7 @@ ASKS_FOR: tuple[tuple[str, re.Pattern], ...] = (
         ),
     ),
     (
-        "which",
+        Intent.WHICH,
         re.compile(
             r"^\s*(which|what)\s+(\w+\s+)?(kinds?|types?|areas|countries|states|tasks|measures|goods|"
             r"items|criteria|conditions|commitments|bodies|missions|principles|projects|sectors|forms|"
@@ -100,14 +119,14 @@ ASKS_FOR: tuple[tuple[str, re.Pattern], ...] = (
         # a rule: what may, must or cannot be done. A plain yes/no question ("Is the CFSP intergovernmental?",
         # "Do member states keep their own policies?") asks for a fact, which a descriptive statement answers as
         # well as a "shall" does, so it is "general".
-        "rule",
+        Intent.RULE,
         re.compile(
             r"^\s*(can|could|may|must|should|has to|have to|would)\b|"
             r"\b(allowed|permitted|obliged|required|forbidden|prohibited|entitled|have to|has to)\b",
             re.I,
         ),
     ),
-    ("definition", re.compile(r"^\s*what\s+(is|are)\b|\bwhat does\b.*\bmean\b|\bexplain\b|\bdefin", re.I)),
+    (Intent.DEFINITION, re.compile(r"^\s*what\s+(is|are)\b|\bwhat does\b.*\bmean\b|\bexplain\b|\bdefin", re.I)),
 )
 
 
@@ -126,10 +145,10 @@ def asks_about_live_state(question: str) -> bool:
     return bool(_LIVE_STATE.search(question))
 
 
-def asks_for(question: str) -> str:
+def asks_for(question: str) -> Intent:
     """What kind of answer a question wants: how_often, how_much, when, who, purpose, which, rule, definition or
     general."""
-    return next((kind for kind, pattern in ASKS_FOR if pattern.search(question)), "general")
+    return next((kind for kind, pattern in ASKS_FOR if pattern.search(question)), Intent.GENERAL)
 
 
 def name_pattern(name: str) -> re.Pattern:
@@ -240,7 +259,7 @@ class Query:
     other_text: str = ""  # "Article 5 of the NATO treaty": asks for the text of something not indexed
     unknown: tuple[str, ...] = ()  # names (or numbered things) the texts never use
     names: tuple[str, ...] = ()  # the names the question uses that the texts know
-    asks_for: str = "general"
+    asks_for: Intent = Intent.GENERAL
     years: tuple[str, ...] = ()  # years asked about
     wants_person: bool = False  # "who is/was ...": a person's name
     ordinal: str = ""  # which one of a series it asks about: "first", "previous", "next" ...
@@ -250,6 +269,9 @@ class Query:
     follow_up: bool = False
     # a language model's standalone rewording of a follow-up, searched beside `searched` (never instead of it)
     rewrite: str = ""
+    language: Language = ENGLISH_LANGUAGE  # the language it was asked in
+    translated: str = ""  # a language model's English translation of it, when asked in another language
+    untranslated: str = ""  # why a language model could not translate it, when it could not
 
     @property
     def lexical(self) -> str:
@@ -259,7 +281,18 @@ class Query:
     @property
     def wants_figure(self) -> bool:
         """Asks for an amount, a count or a share."""
-        return self.asks_for == "how_much"
+        return self.asks_for is Intent.HOW_MUCH
+
+    @property
+    def standalone(self) -> str:
+        """The question as a language model should read it without the conversation: a model's rewording, else
+        what is searched when it was translated or carries the conversation's topic, else the question as asked."""
+        return self.rewrite or (self.searched if self.translated or self.follow_up else self.asked)
+
+    def reworded(self, rewrite: str | None) -> Query:
+        """The query with a model's rewording searched beside it, unless it only repeats what is searched."""
+        same = not rewrite or rewrite.strip().lower() == self.searched.strip().lower()
+        return replace(self, rewrite="" if same else str(rewrite))
 
 
 class QueryAnalyser:
@@ -336,8 +369,7 @@ class QueryAnalyser:
             live_state=asks_about_live_state(corrected),
             record=bool(_RECORD.search(corrected)),
             follow_up=bool(turns) and is_follow_up(corrected),
-            rewrite=rewrite if rewrite and rewrite.strip().lower() != searched.strip().lower() else "",
-        )
+        ).reworded(rewrite)
 
 
 def _same_case(typed: str, word: str) -> str:

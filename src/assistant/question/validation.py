@@ -7,6 +7,7 @@ UTF-8 output and JSON encoders all refuse it, so it is turned away at the edge w
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from ..errors import QuestionError
 
@@ -33,3 +34,21 @@ def require_unicode(text: str, what: str) -> str:
 def displayable(text: str) -> str:
     """The text with each lone surrogate replaced by U+FFFD (the replacement character), so it can be shown."""
     return _SURROGATE.sub("\ufffd", text)
+
+
+def validate_question(question: str, max_chars: int) -> str:
+    """The question stripped, or a QuestionError saying what is wrong with it."""
+    if not isinstance(question, str) or not question.strip():
+        raise QuestionError("the question is empty: type a question about EU foreign and security policy")
+    question = require_unicode(question.strip(), "the question")
+    if len(question) > max_chars:
+        raise QuestionError(
+            f"the question is {len(question)} characters long; the limit is {max_chars}. Please shorten it."
+        )
+    # Compatibility forms read as the letters they stand for: a question typed in full-width letters ("Ｗｈａｔ")
+    # was taken for another language and declined. NFKC can lengthen a text (one ligature, many letters): the limit
+    # holds after it too.
+    question = unicodedata.normalize("NFKC", question)
+    if len(question) > max_chars:
+        raise QuestionError(f"the question is over {max_chars} characters long once its letters are spelt out")
+    return question

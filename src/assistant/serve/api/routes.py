@@ -15,8 +15,8 @@ from fastapi.sse import EventSourceResponse, format_sse_event
 
 from ...errors import QuestionError
 from ...events import Event, EventKind
-from ...pipeline import NO_LLM, Assistant, validate_question
-from ...question.conversation import validate_history
+from ...pipeline import NO_LLM, Assistant
+from ...question.conversation import Turn
 from ...types import Answer
 from ..streaming import answer_pieces
 from .errors import without_paths
@@ -45,23 +45,20 @@ def api_router(
 
     router = APIRouter(prefix="/api/v1", tags=["assistant"], responses=dict(ERRORS))
 
-    def checked(request: AskRequest) -> tuple[str, list[dict], int]:
-        """The request within the configured limits, or a QuestionError (422) naming the limit."""
-        question = validate_question(request.question, settings.max_question_chars)
-        turns = validate_history(
-            [t.model_dump() for t in request.history], settings.max_history_turns, settings.max_question_chars * 4
-        )
+    def checked(request: AskRequest) -> tuple[list[Turn], int]:
+        """The request's turns and passage count, or a QuestionError (422) naming the limit; the question and the
+        turns themselves are checked by the question stage, before anything is searched."""
         top_k = settings.top_k if request.top_k is None else request.top_k
         if not 1 <= top_k <= settings.max_top_k:
             raise QuestionError(f"top_k must be between 1 and {settings.max_top_k}, not {top_k}")
         if request.mode == "llm" and assistant.llm is None:
             raise QuestionError(NO_LLM)
-        return question, [{"role": t.role, "content": t.content} for t in turns], top_k
+        return [Turn(t.role, t.content) for t in request.history], top_k
 
     async def answer(request: AskRequest) -> Answer:
-        question, history, top_k = checked(request)
+        history, top_k = checked(request)
         return await anyio.to_thread.run_sync(
-            lambda: assistant.ask(question, top_k=top_k, history=history, answerer=request.mode),
+            lambda: assistant.ask(request.question, top_k=top_k, history=history, answerer=request.mode),
             limiter=slots(request.mode),
         )
 
@@ -87,8 +84,8 @@ def api_router(
     async def ask_stream(request: AskRequest) -> EventSourceResponse:
         """Server-sent events: `delta` ({"text": piece}) as the answer is written, `restart` ({"reason": ...}) when
         streamed sentences are withdrawn, then `answer` (the full JSON, which is authoritative)."""
-        question, history, top_k = checked(request)
-        steps = assistant.ask_stream(question, top_k=top_k, history=history, answerer=request.mode)
+        history, top_k = checked(request)
+        steps = assistant.ask_stream(request.question, top_k=top_k, history=history, answerer=request.mode)
 
         def step() -> Event | None:
             return next(steps, None)
