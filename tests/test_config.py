@@ -107,11 +107,6 @@ def test_every_wrong_variable_is_named_at_once(monkeypatch):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a problem found across settings (the openai-compatible provider without CFSP_EMBEDDING_BASE_URL) "
-    "is reported as 'CFSP_: Value error, ...': load_settings names an empty variable",
-)
 def test_a_provider_without_its_url_is_named_as_a_real_variable(monkeypatch):
     monkeypatch.setenv("CFSP_EMBEDDING_PROVIDER", "openai-compatible")
     with pytest.raises(ConfigError) as caught:

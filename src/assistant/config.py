@@ -366,5 +366,8 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(f"CFSP_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        # a problem of one setting names its variable; one found across settings says which in its own words
+        problems = "; ".join(
+            f"CFSP_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" if e["loc"] else e["msg"] for e in exc.errors()
+        )
         raise ConfigError(f"invalid settings: {problems}") from None

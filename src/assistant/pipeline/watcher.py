@@ -99,8 +99,15 @@ class IndexWatcher:
                 self.problem = served.problem()
                 log.warning("not switching to the new index: %s", exc)
                 return False
+            try:
+                engine = self._build(index)
+            except Exception:  # the old generation keeps serving; the next round tries the new one again
+                index.close()
+                self._stamp = None
+                log.exception("not switching to index generation %s: its engine could not be built", index.generation)
+                return False
             lease = Lease(self.settings, index.generation)
-            self._engine = self._build(index)
+            self._engine = engine
             self.problem = None
             # the old generation (and its lease, so no ingest removes it) stays until its requests have finished
             self.retired.append((retiring, self._lease))

@@ -189,8 +189,9 @@ def caller_of(token: str | None, known: bool, client_host: str | None) -> str:
 
 
 def redacted(url: str) -> str:
-    """A storage URL fit for logs and messages: any password replaced by ***."""
-    return re.sub(r"^([A-Za-z+]+://[^:/@]*):[^@/]*@", r"\1:***@", url)
+    """A storage URL fit for logs and messages: any password replaced by ***. The password runs to the last "@"
+    before the host, as redis-py reads it, so one holding an unescaped "@" is hidden whole."""
+    return re.sub(r"^([A-Za-z+]+://[^:/@]*):[^/]*@", r"\1:***@", url)
 
 
 class RateLimit:
