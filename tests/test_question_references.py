@@ -83,11 +83,6 @@ def test_an_article_of_the_eu_treaties_is_no_other_text():
     assert refs(question) == [("TEU", "42", "7")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="'of the EU Treaty' / 'of the Treaty' is taken for a text that is not indexed: the answer stage then "
-    "declines with 'the indexed texts do not contain the text of Article 24 of the EU Treaty'",
-)
 @pytest.mark.parametrize("treaty", ["the EU Treaty", "the Treaty"])
 def test_an_article_of_the_eu_treaty_in_plain_words_is_a_treaty_reference(treaty):
     question = f"What does Article 24 of {treaty} say?"

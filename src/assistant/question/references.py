@@ -39,7 +39,10 @@ _TREATY_NAMES = {
 }
 # "of the NATO treaty", "of the UN Charter": an article of some other text, not of the EU Treaties
 _OTHER_TEXT = re.compile(
-    r"\s*of\s+(?:the\s+)?(?!treaty on\b|TEU\b|TFEU\b)([\w'’ -]{0,40}?"
+    r"\s*of\s+(?!(?:the\s+)?(?:treaty on\b|TEU\b|TFEU\b|"
+    # "the Treaty", "the EU Treaty", "the Union's treaties", "the Lisbon Treaty", "the Treaty of Lisbon": the EU's own
+    r"(?:EU|European Union|Union|Lisbon)?(?:['’]s)?\s*treat(?:y|ies)\b(?!\s+of\s+(?!Lisbon\b))))"
+    r"(?:the\s+)?([\w'’ -]{0,40}?"
     r"\b(?:treaty|charter|convention|constitution|pact|agreement|act|law))\b",
     re.I,
 )
