@@ -170,11 +170,6 @@ def test_a_person_is_named_by_two_capitalised_words_that_are_not_an_institution_
     assert evidence.persons("The Member States and the European External Action Service shall cooperate.") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="persons() rejects a whole run of capitalised words when any word is a title, so a name written right "
-    "after a title ('High Representative Kaja Kallas') is not found: a 'who is' question may then be declined",
-)
 def test_a_name_written_right_after_a_title_is_still_found():
     assert evidence.persons("High Representative Jane Doe chaired the meeting of the ministers.") == ["Jane Doe"]
 

@@ -57,6 +57,8 @@ _REFERENCE_NUMBER = re.compile(
     re.I,
 )
 # two or more capitalised words that are not institutions, places or titles: "Kaja Kallas", "Eamon Gilmore"
+# titles written before a name ("High Representative Kaja Kallas", "Special Representative ...", "President ...")
+_TITLES = frozenset("high special representative president vice-president secretary general chair director".split())
 _CAPITALISED = re.compile(r"\b([A-Z][a-zà-ÿ'’\-]+(?:\s+[A-Z][a-zà-ÿ'’\-]+)+)\b")
 _NOT_PERSON = frozenset(
     """
@@ -107,13 +109,19 @@ def has_year(text: str, year: str) -> bool:
 
 
 def persons(text: str) -> list[str]:
-    """Names of people the text mentions."""
+    """Names of people the text mentions, without the title written before one ("High Representative Jane Doe")."""
     found = []
     for m in _CAPITALISED.finditer(text):
         words = m.group(1).split()
-        if all(w.lower().strip("'’-") not in _NOT_PERSON for w in words):
-            found.append(m.group(1))
+        while len(words) > 2 and _bare(words[0]) in _TITLES:
+            words = words[1:]
+        if all(_bare(w) not in _NOT_PERSON for w in words):
+            found.append(" ".join(words))
     return found
+
+
+def _bare(word: str) -> str:
+    return word.lower().strip("'’-")
 
 
 def states_present(text: str) -> bool:
