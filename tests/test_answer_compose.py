@@ -18,7 +18,7 @@ from assistant.answer.records import MAX_PARTS, Candidate
 from assistant.ingest.chunking import split_sentences
 from assistant.ingest.provisions import Provision, split
 from assistant.question.query import Query
-from assistant.types import Chunk, Hit
+from assistant.types import Chunk, Hit, Via
 
 # --- hand-made records ------------------------------------------------------------------------------------------------
 
@@ -54,7 +54,7 @@ def candidate(
     scores: tuple[float, ...] | None = None,
     terms: tuple[str, ...] = (),
     vector: np.ndarray | None = None,
-    via: str = "hybrid",
+    via: Via = Via.HYBRID,
 ) -> Candidate:
     hit = Hit(provision.chunk, 0.8, dense=0.8, via=via)
     relevance = scores if scores is not None else tuple(1.0 for _ in provision.sentences)
@@ -350,8 +350,8 @@ def test_a_paragraph_named_in_the_question_is_quoted_from_its_beginning_alone():
     first, second = split(chunk(text, ["1", "2"]))
     assert second.paragraph == "2" and len(second.text.split()) == 83
     candidates = [
-        candidate(first, 1.0, terms=("body",), via="reference"),
-        candidate(second, 0.9, scores=(0.1, 0.2, 0.3, 0.9), terms=("courses",), via="reference"),
+        candidate(first, 1.0, terms=("body",), via=Via.REFERENCE),
+        candidate(second, 0.9, scores=(0.1, 0.2, 0.3, 0.9), terms=("courses",), via=Via.REFERENCE),
     ]
     asked = query("What does Article 1(2) say?", references=(Ref("32030D0001", "1", "2"),))
     (part,) = composer().compose(asked, candidates)

@@ -39,9 +39,9 @@ def test_quality_gates_hold_on_the_committed_sets(full_run):
 
 @pytest.mark.slow
 def test_hybrid_beats_each_single_retriever(full_run):
-    summary = full_run[0].report["summary"]
+    summary = full_run[0].report.summary
     for metric in ("recall_at_5", "mrr"):
-        assert summary["hybrid"][metric] > max(summary["bm25"][metric], summary["dense"][metric]), metric
+        assert summary["hybrid"].value(metric) > max(summary["bm25"].value(metric), summary["dense"].value(metric))
 
 
 @pytest.mark.slow

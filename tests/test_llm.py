@@ -690,12 +690,12 @@ def test_eval_runs_quoted_and_model_answers_in_one_report(llm_assistant, scripte
     scripted_llm.translation = Script(MUTUAL_DEFENCE)
     outcome = evaluate(llm_assistant, chosen, tmp_path, ["hybrid"], answerers=["extractive", "llm"])
     report = outcome.report
-    assert list(report["summary"]) == ["hybrid", "hybrid+llm"]
-    llm = report["summary"]["hybrid+llm"]
-    assert llm["llm_answer_rate"] + llm["fallback_rate"] == pytest.approx(1.0)
-    assert llm["sentences_drafted"] >= llm["sentences_kept"] > 0 and 0 <= llm["in_question_language"] <= 1
-    assert llm["first_sentence_ms_p50"] > 0 and "llm_answer_rate" not in report["summary"]["hybrid"]
-    assert set(report["llm"]) == {"hybrid+llm"}
+    assert list(report.summary) == ["hybrid", "hybrid+llm"]
+    llm = report.summary["hybrid+llm"]
+    assert llm.llm_answer_rate + llm.fallback_rate == pytest.approx(1.0)
+    assert llm.sentences_drafted >= llm.sentences_kept > 0 and 0 <= llm.in_question_language <= 1
+    assert llm.first_sentence_ms_p50 > 0 and report.summary["hybrid"].llm_answer_rate is None
+    assert set(report.llm) == {"hybrid+llm"}
     rows = [json.loads(line) for line in (tmp_path / "per_question.jsonl").read_text(encoding="utf-8").splitlines()]
     assert {(r["answerer"], r["mode"]) for r in rows} >= {("extractive", "extractive"), ("llm", "llm")}
     assert {r["language"] for r in rows if r["id"].startswith("lang-")} == {"fr"}

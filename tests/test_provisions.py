@@ -16,7 +16,7 @@ from assistant.ingest.chunking import split_sentences
 from assistant.ingest.provisions import split
 from assistant.question.query import Query
 from assistant.retrieval.retriever import Retrieval
-from assistant.types import Chunk, Hit
+from assistant.types import Chunk, Hit, Via
 
 LIST = (
     "2. Cyber-attacks constituting an external threat include those which:\n"
@@ -259,7 +259,7 @@ def test_the_ranker_features_of_each_candidate_worked_out_by_hand():
     vectors = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]], dtype=np.float32)
     features = Features(lambda position: vectors, {c.id: 0}, terms, lambda t: 1.0)
     query = Query("Where is the Agency's seat?", "Where is the Agency's seat?", "Where is the Agency's seat?")
-    retrieval = Retrieval((Hit(c, 1.0, dense=0.6, via="dense"),), np.array([1.0, 0.0, 0.0], dtype=np.float32))
+    retrieval = Retrieval((Hit(c, 1.0, dense=0.6, via=Via.DENSE),), np.array([1.0, 0.0, 0.0], dtype=np.float32))
     found = {cand.text: cand.features for cand in features.candidates(query, retrieval)}
     seat = found["The Agency shall have its seat in Brussels."]
     recital = found["Whereas the Agency was set up in 2004."]

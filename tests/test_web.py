@@ -54,7 +54,9 @@ def test_user_and_corpus_text_is_escaped():
         quote='Quote <iframe src="javascript:alert(3)"></iframe>\n\nnext',
         kind="<b>treaty</b>",
     )
-    html = render.full_answer(Answer("q", "Text <b>bold</b> [1] and [7].", (hostile,), False), exchange=2)
+    html = render.full_answer(
+        Answer(question="q", text="Text <b>bold</b> [1] and [7].", citations=(hostile,), abstained=False), exchange=2
+    )
     assert "<img" not in html and "<script" not in html and "<iframe" not in html and "<b>" not in html
     assert "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in html and "\n" not in html
     # the marker links to its source card; a number without a citation stays plain text
@@ -62,7 +64,7 @@ def test_user_and_corpus_text_is_escaped():
 
 
 def test_the_searched_line_shows_a_models_rewording_beside_the_resolvers_query():
-    plain = Answer("Who chairs it?", "…", (), False, search_query="Who chairs it?")
+    plain = Answer(question="Who chairs it?", text="…", citations=(), abstained=False, search_query="Who chairs it?")
     assert render.searched_for(plain) == ""  # searched as typed: nothing to say
     carried = replace(plain, search_query="Who chairs it? (Political and Security Committee)")
     assert render.searched_for(carried) == (
@@ -91,8 +93,13 @@ def test_source_card_shows_label_badge_date_quote_and_safe_links():
 
 
 def test_the_badge_says_whether_every_source_is_an_official_text():
-    official = Answer("q", "Text [1]", (citation(),), False)
-    with_page = Answer("q", "Text [1] [2]", (citation(), citation(n=2, source_id="cfsp-overview", tier=4)), False)
+    official = Answer(question="q", text="Text [1]", citations=(citation(),), abstained=False)
+    with_page = Answer(
+        question="q",
+        text="Text [1] [2]",
+        citations=(citation(), citation(n=2, source_id="cfsp-overview", tier=4)),
+        abstained=False,
+    )
     assert ">Quoted from the official texts<" in render.how_made(official)
     assert ">Quoted from the sources below, not all of them official texts<" in render.how_made(with_page)
     written = replace(with_page, mode="llm", model="m")
@@ -100,7 +107,9 @@ def test_the_badge_says_whether_every_source_is_an_official_text():
 
 
 def test_history_gives_the_pipeline_plain_text_only():
-    answer = Answer("What is PESCO?", "PESCO is established. [1]", (citation(),), False)
+    answer = Answer(
+        question="What is PESCO?", text="PESCO is established. [1]", citations=(citation(),), abstained=False
+    )
     exchanges = [
         Exchange("What is PESCO?", answer, shown="<div>html</div>"),
         Exchange("Boom", None, shown="error"),

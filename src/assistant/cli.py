@@ -313,11 +313,11 @@ def evaluate(
     table = Table(
         "retriever", "R@1", "R@5", "R@10", f"MRR@{k}", "cite first", "keywords", "abst. acc.", "p95 ms", box=None
     )
-    for mode, s in outcome.report["summary"].items():
+    for mode, s in outcome.report.summary.items():
         table.add_row(
             mode,
             *(
-                fmt(s.get(key))
+                fmt(s.value(key))
                 for key in (
                     "recall_at_1",
                     "recall_at_5",
@@ -328,27 +328,27 @@ def evaluate(
                     "abstention_accuracy",
                 )
             ),
-            fmt(s.get("latency_ms_p95"), 1),
+            fmt(s.latency_ms_p95, 1),
         )
     out.print(table)
-    llm_runs = outcome.report.get("llm") or {}
+    llm_runs = outcome.report.llm
     if llm_runs:
         llm_table = Table(
             "run", "model's words", "fallback", "written", "kept", "dropped by rule", "in language", "first p50 ms",
             "total p50 ms", box=None,
         )  # fmt: skip
         for name, details in llm_runs.items():
-            s = outcome.report["summary"][name]
+            s = outcome.report.summary[name]
             llm_table.add_row(
                 name,
-                fmt(s.get("llm_answer_rate")),
-                fmt(s.get("fallback_rate")),
-                str(int(s.get("sentences_drafted") or 0)),
-                str(int(s.get("sentences_kept") or 0)),
-                ", ".join(f"{rule} {n}" for rule, n in details["dropped_by_rule"].items()) or "none",
-                fmt(s.get("in_question_language")),
-                fmt(s.get("first_sentence_ms_p50"), 0),
-                fmt(s.get("latency_ms_p50"), 0),
+                fmt(s.llm_answer_rate),
+                fmt(s.fallback_rate),
+                str(int(s.sentences_drafted or 0)),
+                str(int(s.sentences_kept or 0)),
+                ", ".join(f"{rule} {n}" for rule, n in details.dropped_by_rule.items()) or "none",
+                fmt(s.in_question_language),
+                fmt(s.first_sentence_ms_p50, 0),
+                fmt(s.latency_ms_p50, 0),
             )
         out.print(llm_table)
     out.print(f"{len(questions)} questions in {outcome.run.seconds:.1f} s; report in {out_dir / 'report.md'}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from .labels import WEB_TIER, date_label, kind_label
@@ -119,6 +120,17 @@ class Chunk:
         return cls(**data)
 
 
+class Via(StrEnum):
+    """How a passage was found: by a search mode, an explicit reference in the question, or as another paragraph of
+    a found passage's article."""
+
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    BM25 = "bm25"
+    REFERENCE = "reference"
+    SIBLING = "sibling"
+
+
 @dataclass(frozen=True)
 class Hit:
     """A chunk found for a question, with the scores that found it."""
@@ -127,7 +139,7 @@ class Hit:
     score: float
     dense: float | None = None
     lexical: float | None = None
-    via: str = "hybrid"
+    via: Via = Via.HYBRID
 
 
 @dataclass(frozen=True)
@@ -180,7 +192,7 @@ class Citation:
         return date_label(self.date)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Answer:
     """What the assistant says: text with [n] markers, the citations behind them, and the evidence."""
 

@@ -54,4 +54,11 @@ class Answerer:
             if parts:
                 return cite(query, parts, retrieval, decision.confidence, self.siblings)
             declined = ABSTAIN
-        return Answer(query.asked, declined, (), True, retrieval.hits, decision.confidence)
+        return Answer(
+            question=query.asked,
+            text=declined,
+            citations=(),
+            abstained=True,
+            hits=retrieval.hits,
+            confidence=decision.confidence,
+        )

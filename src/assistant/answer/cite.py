@@ -6,7 +6,6 @@ quote sits in it: citations as data.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
 from ..ingest.chunking import render_label
 from ..labels import WEB_TIER
@@ -51,8 +50,16 @@ def cite(
         caveat = "; it may be out of date" if query.live_state else ""
         text = f"According to the {citations[0].label} (a web page, not an official legal text{caveat}): {text}"
     cited = tuple(next(p.candidate.hit for p in parts if p.candidate.hit.chunk.id == c.chunk_id) for c in citations)
-    answer = Answer(query.asked, text, tuple(citations), False, retrieval.hits, confidence, cited_hits=cited)
-    return replace(answer, search_query=query.searched)
+    return Answer(
+        question=query.asked,
+        text=text,
+        citations=tuple(citations),
+        abstained=False,
+        hits=retrieval.hits,
+        confidence=confidence,
+        cited_hits=cited,
+        search_query=query.searched,
+    )
 
 
 def _context(

@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from ..question.query import Intent, Query
+from ..types import Via
 from .features import SHORT_WORDS
 from .rank import Ranker
 from .records import MAX_PARTS, Candidate, Part
@@ -112,7 +113,7 @@ class Composer:
         chosen = [
             c
             for c in candidates
-            if c.hit.via == "reference"
+            if c.hit.via is Via.REFERENCE
             and (c.hit.chunk.source_id, c.hit.chunk.article, c.provision.paragraph) in wanted
         ]
         chosen.sort(key=lambda c: (c.rank, c.provision.sentences))

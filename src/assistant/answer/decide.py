@@ -19,7 +19,7 @@ from ..labels import WEB_TIER
 from ..question.languages import Language, eurlex_home
 from ..question.query import Query, content_words
 from ..retrieval.retriever import Retrieval
-from ..types import Answer
+from ..types import Answer, Via
 from . import evidence
 from .rank import Ranker
 from .records import MAX_PARTS, Candidate, Decision
@@ -57,7 +57,14 @@ def other_language(question: str, language: Language, started: float) -> Answer:
         f"language model to translate, can only answer questions asked in English: please ask in English. The "
         f"official texts are on EUR-Lex in {language.name}: {eurlex_home(language.code)}"
     )
-    return Answer(question, text, (), True, language=language.code, latency_ms=(time.perf_counter() - started) * 1000)
+    return Answer(
+        question=question,
+        text=text,
+        citations=(),
+        abstained=True,
+        language=language.code,
+        latency_ms=(time.perf_counter() - started) * 1000,
+    )
 
 
 def missing_message(what: str) -> str:
@@ -104,7 +111,7 @@ class Decider:
         every particular name the question asks about ("Who is Kaja Kallas?") and asks about nothing the texts never
         mention (a rare name in "How do I make Belgian waffles?" is not what the question is about)."""
         hits = retrieval.hits[: self.passages]
-        if any(h.via == "reference" for h in hits):
+        if any(h.via is Via.REFERENCE for h in hits):
             return 1.0
         names = [n for n in query.names if not evidence.is_generic(n)]
         if (

@@ -17,7 +17,7 @@ import numpy as np
 from ..ingest.provisions import Provision, split
 from ..question.query import Intent, Query, name_pattern
 from ..retrieval.retriever import Retrieval
-from ..types import Chunk, Hit
+from ..types import Chunk, Hit, Via
 from . import evidence
 from .records import Candidate
 
@@ -149,7 +149,7 @@ class Features:
                 if whole is not None
                 else 0.0,
                 "rank": 1.0 / (1 + rank),
-                "reference": float(hit.via == "reference" and (not wanted or provision.paragraph in wanted)),
+                "reference": float(hit.via is Via.REFERENCE and (not wanted or provision.paragraph in wanted)),
                 "kind": float(
                     evidence.answers_kind(text, query.asks_for)
                     or (query.asks_for is Intent.WHICH and bool(provision.requires))
@@ -164,7 +164,7 @@ class Features:
                 if unnamed_total
                 else lexical,
                 "passage": hit.dense or 0.0,  # meaning: the whole passage it comes from
-                "sibling": float(hit.via == "sibling"),  # another paragraph of a retrieved passage's article
+                "sibling": float(hit.via is Via.SIBLING),  # another paragraph of a retrieved passage's article
             }
             found.append((provision, hit, rank, relevance, terms, whole, features))
         return [
@@ -206,7 +206,7 @@ class Features:
                 for chunk in self.siblings(hit.chunk):
                     if chunk.id not in seen:
                         seen.add(chunk.id)
-                        out.append((rank, replace(hit, chunk=chunk, via="sibling")))
+                        out.append((rank, replace(hit, chunk=chunk, via=Via.SIBLING)))
         return out
 
     def _vectors(self, provisions: list[tuple[int, Hit, Provision]]) -> list[np.ndarray]:

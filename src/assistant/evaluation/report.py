@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .gates import GateResult
-from .runner import EvalRun, QuestionResult, Summary, breakdown, llm_details, summarize
+from .runner import EvalRun, IndexInfo, LlmDetails, QuestionResult, Summary, breakdown, llm_details, summarize
 
 HEADLINE = [
     ("recall_at_1", "R@1"),
@@ -61,6 +62,73 @@ def _as_dicts(groups: dict[str, dict[str, Summary]]) -> dict[str, dict[str, dict
     return {mode: {name: s.to_dict() for name, s in by_group.items()} for mode, by_group in groups.items()}
 
 
+@dataclass(frozen=True)
+class WorstRow:
+    """A question a metric judged among the worst, with what happened to it."""
+
+    id: str
+    question: str
+    rank: int | None
+    keyword_score: float | None
+    keywords_missing: list[str]
+    abstained: bool
+    confidence: float
+    expected: list[dict[str, str]]
+    citations: list[str]
+    retrieved: list[str]
+
+
+@dataclass(frozen=True)
+class Report:
+    """One evaluation as reported: summaries per run, breakdowns, worst lists and gates (report.json is its
+    `to_dict()`, report.md its `markdown()`)."""
+
+    generated_at: str
+    sets: list[str]
+    questions: int
+    answerable: int
+    follow_ups: int
+    k: int
+    retrievers: list[str]
+    seconds: float
+    index: IndexInfo
+    summary: dict[str, Summary]
+    llm: dict[str, LlmDetails]
+    by_topic: dict[str, dict[str, Summary]]
+    by_source_kind: dict[str, dict[str, Summary]]
+    by_set: dict[str, dict[str, Summary]]
+    by_split: dict[str, dict[str, Summary]]
+    primary_retriever: str
+    worst: dict[str, list[WorstRow]]
+    gates: list[GateResult]
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (report.json)."""
+        return {
+            "generated_at": self.generated_at,
+            "sets": self.sets,
+            "questions": self.questions,
+            "answerable": self.answerable,
+            "follow_ups": self.follow_ups,
+            "k": self.k,
+            "retrievers": self.retrievers,
+            "seconds": self.seconds,
+            "index": asdict(self.index),
+            "summary": {mode: s.to_dict() for mode, s in self.summary.items()},
+            "llm": {mode: asdict(d) for mode, d in self.llm.items()},
+            "by_topic": _as_dicts(self.by_topic),
+            "by_source_kind": _as_dicts(self.by_source_kind),
+            "by_set": _as_dicts(self.by_set),
+            "by_split": _as_dicts(self.by_split),
+            "primary_retriever": self.primary_retriever,
+            "worst": {metric: [asdict(r) for r in rows] for metric, rows in self.worst.items()},
+            "gates": [
+                {"metric": g.metric, "bound": g.bound, "direction": g.direction, "value": g.value, "passed": g.passed}
+                for g in self.gates
+            ],
+        }
+
+
 def worst(results: Sequence[QuestionResult], metric: str, n: int = 10, threshold: float = 0.0) -> list[QuestionResult]:
     """The n questions a metric judges worst (only those that failed it), worst first."""
     if metric == "recall_at_5":
@@ -90,61 +158,61 @@ WORST = [
 ]
 
 
-def build(run: EvalRun, gate_retriever: str, gates: Sequence[GateResult]) -> dict:
-    """The machine-readable report: summaries per retriever, breakdowns, worst lists and gates."""
+def build(run: EvalRun, gate_retriever: str, gates: Sequence[GateResult]) -> Report:
+    """The report: summaries per retriever, breakdowns, worst lists and gates."""
     by_mode = {name: [r for r in run.results if r.run == name] for name in run.retrievers}
     primary = gate_retriever if gate_retriever in by_mode else run.retrievers[-1]
-    return {
-        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "sets": run.sets,
-        "questions": run.questions,
-        "answerable": sum(1 for r in by_mode[primary] if r.answerable),
-        "follow_ups": sum(1 for r in by_mode[primary] if r.follow_up),
-        "k": run.k,
-        "retrievers": run.retrievers,
-        "seconds": round(run.seconds, 2),
-        "index": run.index,
-        "summary": {mode: summarize(rs).to_dict() for mode, rs in by_mode.items()},
-        "llm": {mode: llm_details(rs) for mode, rs in by_mode.items() if any(r.answerer != "extractive" for r in rs)},
-        **{f"by_{by}": _as_dicts(breakdown(run.results, by)) for by in ("topic", "source_kind", "set", "split")},
-        "primary_retriever": primary,
-        "worst": {
+    return Report(
+        generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        sets=run.sets,
+        questions=run.questions,
+        answerable=sum(1 for r in by_mode[primary] if r.answerable),
+        follow_ups=sum(1 for r in by_mode[primary] if r.follow_up),
+        k=run.k,
+        retrievers=run.retrievers,
+        seconds=round(run.seconds, 2),
+        index=run.index,
+        summary={mode: summarize(rs) for mode, rs in by_mode.items()},
+        llm={mode: llm_details(rs) for mode, rs in by_mode.items() if any(r.answerer != "extractive" for r in rs)},
+        by_topic=breakdown(run.results, "topic"),
+        by_source_kind=breakdown(run.results, "source_kind"),
+        by_set=breakdown(run.results, "set"),
+        by_split=breakdown(run.results, "split"),
+        primary_retriever=primary,
+        worst={
             metric: [
-                {
-                    "id": r.id,
-                    "question": r.question,
-                    "rank": r.rank,
-                    "keyword_score": r.keyword_score,
-                    "keywords_missing": r.keywords_missing,
-                    "abstained": r.abstained,
-                    "confidence": r.confidence,
-                    "expected": r.expected,
-                    "citations": r.citations,
-                    "retrieved": r.retrieved[:3],
-                }
+                WorstRow(
+                    id=r.id,
+                    question=r.question,
+                    rank=r.rank,
+                    keyword_score=r.keyword_score,
+                    keywords_missing=r.keywords_missing,
+                    abstained=r.abstained,
+                    confidence=r.confidence,
+                    expected=r.expected,
+                    citations=r.citations,
+                    retrieved=r.retrieved[:3],
+                )
                 for r in worst(by_mode[primary], metric, threshold=run.threshold)
             ]
             for metric, _ in WORST
         },
-        "gates": [
-            {"metric": g.metric, "bound": g.bound, "direction": g.direction, "value": g.value, "passed": g.passed}
-            for g in gates
-        ],
-    }
+        gates=list(gates),
+    )
 
 
-def markdown(report: dict) -> str:
+def markdown(report: Report) -> str:
     """report.md: readable on its own."""
-    k = report["k"]
-    idx = report["index"]
+    k = report.k
+    idx = report.index
     lines = [
         "# CFSP Assistant evaluation report",
         "",
-        f"Generated {report['generated_at']} by `cfsp-assistant eval` (do not edit by hand). "
-        f"Question sets: {', '.join(report['sets'])} — {report['questions']} questions "
-        f"({report['answerable']} answerable, {report['questions'] - report['answerable']} unanswerable, "
-        f"{report['follow_ups']} follow-ups). Index: {idx.get('documents')} documents, {idx.get('chunks')} chunks, "
-        f"model {idx.get('model')} ({idx.get('provider')}). Top k = {k}. Run time {report['seconds']:.1f} s.",
+        f"Generated {report.generated_at} by `cfsp-assistant eval` (do not edit by hand). "
+        f"Question sets: {', '.join(report.sets)} — {report.questions} questions "
+        f"({report.answerable} answerable, {report.questions - report.answerable} unanswerable, "
+        f"{report.follow_ups} follow-ups). Index: {idx.documents} documents, {idx.chunks} chunks, "
+        f"model {idx.model} ({idx.provider}). Top k = {k}. Run time {report.seconds:.1f} s.",
         "",
         "Recall@n: an expected source (any-of) among the first n passages. MRR and nDCG at k. "
         "Citation accuracy: the first (or any) citation of the answer is an expected source. Keywords: share of "
@@ -155,7 +223,7 @@ def markdown(report: dict) -> str:
         "",
         *_table(
             ["retriever"] + [label.replace("@k", f"@{k}") for _, label in HEADLINE],
-            [[mode] + [s.get(key) for key, _ in HEADLINE] for mode, s in report["summary"].items()],
+            [[mode] + [s.value(key) for key, _ in HEADLINE] for mode, s in report.summary.items()],
         ),
         "",
         "![retrievers compared](retrievers.png)",
@@ -164,51 +232,52 @@ def markdown(report: dict) -> str:
         "",
         *_table(
             ["retriever"] + [label for _, label in SPEED],
-            [
-                [mode] + [None if s.get(key) is None else f"{s[key]:.1f}" for key, _ in SPEED]
-                for mode, s in report["summary"].items()
-            ],
+            [[mode] + [_ms(s.value(key), 1) for key, _ in SPEED] for mode, s in report.summary.items()],
         ),
         "",
     ]
     lines += _llm_section(report)
-    splits = report.get("by_split", {}).get(report["primary_retriever"], {})
+    splits = report.by_split.get(report.primary_retriever, {})
     if len(splits) > 1:
         names = [name for name in ("tuning", "held-out") if name in splits]
         lines += [
-            f"## Tuning and held-out sets side by side ({report['primary_retriever']})",
+            f"## Tuning and held-out sets side by side ({report.primary_retriever})",
             "",
             "The held-out sets (eval/questions/heldout/) were written before any tuning and never tuned on.",
             "",
             *_table(
-                ["metric"] + [f"{name} ({splits[name]['questions']} questions)" for name in names],
-                [[label] + [splits[name].get(key) for name in names] for key, label in HEADLINE + SPEED[-2:]],
+                ["metric"] + [f"{name} ({splits[name].questions} questions)" for name in names],
+                [[label] + [splits[name].value(key) for name in names] for key, label in HEADLINE + SPEED[-2:]],
             ),
             "",
         ]
-    if report["gates"]:
+    if report.gates:
         lines += [
-            f"## Gates ({report['primary_retriever']})",
+            f"## Gates ({report.primary_retriever})",
             "",
             *_table(
                 ["metric", "bound", "value", "result"],
                 [
                     [
-                        g["metric"],
-                        f"{'≥' if g['direction'] == 'min' else '≤'} {g['bound']:g}",
-                        g["value"],
-                        "passed" if g["passed"] else "**FAILED**",
+                        g.metric,
+                        f"{'≥' if g.direction == 'min' else '≤'} {g.bound:g}",
+                        g.value,
+                        "passed" if g.passed else "**FAILED**",
                     ]
-                    for g in report["gates"]
+                    for g in report.gates
                 ],
             ),
             "",
         ]
-    for title, key in (("By topic", "by_topic"), ("By source kind", "by_source_kind"), ("By question set", "by_set")):
-        lines += _breakdown_table(title, report, key)
-    primary = report["primary_retriever"]
+    for title, groups in (
+        ("By topic", report.by_topic),
+        ("By source kind", report.by_source_kind),
+        ("By question set", report.by_set),
+    ):
+        lines += _breakdown_table(title, groups, report.primary_retriever)
+    primary = report.primary_retriever
     for metric, title in WORST:
-        rows = report["worst"][metric]
+        rows = report.worst[metric]
         lines += [f"## Worst questions ({primary}): {title.lower()}", ""]
         if not rows:
             lines += ["None.", ""]
@@ -217,12 +286,12 @@ def markdown(report: dict) -> str:
             ["id", "question", "expected", "what happened", "cited", "retrieved instead (top 3)"],
             [
                 [
-                    r["id"],
-                    r["question"],
-                    ", ".join(" ".join(e.values()) for e in r["expected"]) or "(none)",
+                    r.id,
+                    r.question,
+                    ", ".join(" ".join(e.values()) for e in r.expected) or "(none)",
                     _what_happened(metric, r),
-                    "; ".join(r["citations"][:3]) or "–",
-                    "; ".join(r["retrieved"]),
+                    "; ".join(r.citations[:3]) or "–",
+                    "; ".join(r.retrieved),
                 ]
                 for r in rows
             ],
@@ -230,29 +299,31 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _llm_section(report: dict) -> list[str]:
+def _ms(value: float | None, digits: int = 0) -> str | None:
+    return None if value is None else f"{value:.{digits}f}"
+
+
+def _llm_section(report: Report) -> list[str]:
     """How the language model's answers fared: shown or replaced by the quoted answer, sentences kept and
     dropped (by rule), language, and time to the first shown sentence."""
-    runs = report.get("llm") or {}
-    if not runs:
+    if not report.llm:
         return []
     rows = []
-    for name, details in runs.items():
-        s = report["summary"][name]
-        drafted = s.get("sentences_drafted") or 0
+    for name, details in report.llm.items():
+        s = report.summary[name]
         rows.append(
             [
                 name,
-                s.get("llm_answer_rate"),
-                s.get("fallback_rate"),
-                int(drafted),
-                int(s.get("sentences_kept") or 0),
-                ", ".join(f"{rule} {n}" for rule, n in details["dropped_by_rule"].items()) or "none",
-                s.get("in_question_language"),
-                None if s.get("first_sentence_ms_p50") is None else f"{s['first_sentence_ms_p50']:.0f}",
-                None if s.get("first_sentence_ms_p95") is None else f"{s['first_sentence_ms_p95']:.0f}",
-                None if s.get("latency_ms_p50") is None else f"{s['latency_ms_p50']:.0f}",
-                None if s.get("latency_ms_p95") is None else f"{s['latency_ms_p95']:.0f}",
+                s.llm_answer_rate,
+                s.fallback_rate,
+                int(s.sentences_drafted or 0),
+                int(s.sentences_kept or 0),
+                ", ".join(f"{rule} {n}" for rule, n in details.dropped_by_rule.items()) or "none",
+                s.in_question_language,
+                _ms(s.first_sentence_ms_p50),
+                _ms(s.first_sentence_ms_p95),
+                _ms(s.latency_ms_p50),
+                _ms(s.latency_ms_p95),
             ]
         )
     lines = [
@@ -281,27 +352,25 @@ def _llm_section(report: dict) -> list[str]:
         ),
         "",
     ]
-    for name, details in runs.items():
-        if details["fallback_reasons"]:
+    for name, details in report.llm.items():
+        if details.fallback_reasons:
             lines += [f"Why the quoted answer stood in ({name}):", ""]
-            lines += [f"- {reason}: {n}" for reason, n in details["fallback_reasons"].items()] + [""]
+            lines += [f"- {reason}: {n}" for reason, n in details.fallback_reasons.items()] + [""]
     return lines
 
 
-def _what_happened(metric: str, row: dict) -> str:
+def _what_happened(metric: str, row: WorstRow) -> str:
     if metric == "keyword_hit_rate":
-        return "missing: " + ", ".join(f"“{k}”" for k in row["keywords_missing"])
+        return "missing: " + ", ".join(f"“{k}”" for k in row.keywords_missing)
     if metric == "abstention_accuracy":
-        return f"{'declined' if row['abstained'] else 'answered'} (confidence {row['confidence']:.2f})"
-    if row["abstained"]:
-        return "declined" + ("" if row["rank"] is None else f"; first expected at rank {row['rank']}")
-    return "expected source not retrieved" if row["rank"] is None else f"first expected at rank {row['rank']}"
+        return f"{'declined' if row.abstained else 'answered'} (confidence {row.confidence:.2f})"
+    if row.abstained:
+        return "declined" + ("" if row.rank is None else f"; first expected at rank {row.rank}")
+    return "expected source not retrieved" if row.rank is None else f"first expected at rank {row.rank}"
 
 
-def _breakdown_table(title: str, report: dict, key: str) -> list[str]:
-    groups = report[key]
+def _breakdown_table(title: str, groups: dict[str, dict[str, Summary]], primary: str) -> list[str]:
     modes = list(groups)
-    primary = report["primary_retriever"]
     names = sorted({g for m in modes for g in groups[m]})
     header = (
         ["group", "n"]
@@ -310,34 +379,38 @@ def _breakdown_table(title: str, report: dict, key: str) -> list[str]:
     )
     rows = []
     for name in names:
-        p = groups.get(primary, {}).get(name, {})
+        p = groups.get(primary, {}).get(name)
         rows.append(
-            [name, p.get("questions")]
-            + [groups[m].get(name, {}).get("recall_at_5") for m in modes]
-            + [p.get("mrr"), p.get("citation_accuracy_first"), p.get("keyword_hit_rate"), p.get("abstention_accuracy")]
+            [name, p.questions if p else None]
+            + [s.recall_at_5 if (s := groups[m].get(name)) else None for m in modes]
+            + (
+                [p.mrr, p.citation_accuracy_first, p.keyword_hit_rate, p.abstention_accuracy]
+                if p
+                else [None, None, None, None]
+            )
         )
     return [f"## {title}", "", *_table(header, rows), ""]
 
 
-def chart(report: dict, path: Path) -> None:
+def chart(report: Report, path: Path) -> None:
     """Grouped bars: the headline metrics for each retriever."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    modes = list(report["summary"])
+    modes = list(report.summary)
     width = 0.8 / max(1, len(modes))
     fig, ax = plt.subplots(figsize=(11, 4.2), dpi=110)
     for i, mode in enumerate(modes):
-        values = [report["summary"][mode].get(key) or 0.0 for key, _ in CHART]
+        values = [report.summary[mode].value(key) or 0.0 for key, _ in CHART]
         xs = [j + (i - (len(modes) - 1) / 2) * width for j in range(len(CHART))]
         bars = ax.bar(xs, values, width, label=mode)
         ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
-    ax.set_xticks(range(len(CHART)), [label.replace("@k", f"@{report['k']}") for _, label in CHART], fontsize=8)
+    ax.set_xticks(range(len(CHART)), [label.replace("@k", f"@{report.k}") for _, label in CHART], fontsize=8)
     ax.set_ylim(0, 1.08)
     ax.set_ylabel("score (higher is better)")
-    ax.set_title(f"Retrievers compared on {report['questions']} questions")
+    ax.set_title(f"Retrievers compared on {report.questions} questions")
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
@@ -345,12 +418,14 @@ def chart(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def write(run: EvalRun, out_dir: Path, gate_retriever: str = "hybrid", gates: Sequence[GateResult] = ()) -> dict:
-    """Write the four report files into out_dir (created if needed); returns the report dict."""
+def write(run: EvalRun, out_dir: Path, gate_retriever: str = "hybrid", gates: Sequence[GateResult] = ()) -> Report:
+    """Write the four report files into out_dir (created if needed); returns the report."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = build(run, gate_retriever, gates)
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out_dir / "report.json").write_text(
+        json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     with (out_dir / "per_question.jsonl").open("w", encoding="utf-8") as fh:
         for r in run.results:
             fh.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")

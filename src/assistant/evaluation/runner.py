@@ -78,7 +78,28 @@ def run_name(retriever: str, answerer: str, ranker: str = "") -> str:
     return f"{name}/{ranker}" if ranker else name
 
 
-@dataclass
+@dataclass(frozen=True)
+class IndexInfo:
+    """The index an evaluation ran on, as its manifest records it."""
+
+    generation: str
+    documents: int
+    chunks: int
+    model: str
+    provider: str
+    backend: str
+    built_at: str
+
+
+@dataclass(frozen=True)
+class LlmDetails:
+    """For a language model run: how many sentences each rule dropped, and why answers fell back."""
+
+    dropped_by_rule: dict[str, int]
+    fallback_reasons: dict[str, int]
+
+
+@dataclass(frozen=True)
 class EvalRun:
     """Everything one evaluation produced: per-question results plus the run's context."""
 
@@ -88,7 +109,7 @@ class EvalRun:
     sets: list[str]
     questions: int
     seconds: float
-    index: dict
+    index: IndexInfo
     threshold: float = 0.0  # the abstention threshold the answers were made with
 
 
@@ -210,10 +231,15 @@ def run(
         sorted({q.set_name for q in questions}),
         len(questions),
         time.perf_counter() - started,
-        {
-            key: getattr(manifest, key)
-            for key in ("generation", "documents", "chunks", "model", "provider", "backend", "built_at")
-        },
+        IndexInfo(
+            generation=manifest.generation,
+            documents=manifest.documents,
+            chunks=manifest.chunks,
+            model=manifest.model,
+            provider=manifest.provider,
+            backend=manifest.backend,
+            built_at=manifest.built_at,
+        ),
         assistant.settings.abstain_threshold,
     )
 
@@ -328,11 +354,11 @@ def _llm_metrics(results: Sequence[QuestionResult]) -> dict[str, float | None]:
     }
 
 
-def llm_details(results: Sequence[QuestionResult]) -> dict[str, dict[str, int]]:
+def llm_details(results: Sequence[QuestionResult]) -> LlmDetails:
     """For a language model run: how many sentences each rule dropped, and why answers fell back."""
     dropped: Counter[str] = Counter(rule for r in results for rule in r.dropped)
     reasons: Counter[str] = Counter(r.fallback_reason for r in results if r.fallback_reason)
-    return {"dropped_by_rule": dict(dropped.most_common()), "fallback_reasons": dict(reasons.most_common())}
+    return LlmDetails(dict(dropped.most_common()), dict(reasons.most_common()))
 
 
 def breakdown(results: Sequence[QuestionResult], by: str) -> dict[str, dict[str, Summary]]:

@@ -15,9 +15,9 @@ from .runner import EvalRun, run, run_name, summarize
 
 @dataclass(frozen=True)
 class Outcome:
-    """What an evaluation produced: the report dict, the gates as checked and the raw run."""
+    """What an evaluation produced: the report, the gates as checked and the raw run."""
 
-    report: dict
+    report: reporting.Report
     gates: list[gating.GateResult]
     run: EvalRun
 

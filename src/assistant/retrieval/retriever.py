@@ -11,7 +11,7 @@ from ..embedding.embedder import Embedder
 from ..index.generations import Index
 from ..question.query import Query
 from ..question.references import Reference
-from ..types import Hit
+from ..types import Hit, Via
 
 MODES = ("bm25", "dense", "hybrid")
 REPEAT_DECAY = 0.7
@@ -94,9 +94,9 @@ class Retriever:
                 Hit(
                     self.index.chunks[pos],
                     fused.get(pos, 1.0),
-                    sim,
-                    lexical.get(pos),
-                    "reference" if pos in pinned else mode,
+                    dense=sim,
+                    lexical=lexical.get(pos),
+                    via=Via.REFERENCE if pos in pinned else Via(mode),
                 )
             )
         return Retrieval(tuple(hits), qvec)
