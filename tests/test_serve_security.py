@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 from assistant.config import Settings
 from assistant.serve.api.security import (
@@ -73,7 +74,9 @@ def call(app, method: str, path: str, headers: dict[str, str] | None = None, bod
     async def send(message):
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    # in a thread of its own: a test before this one may leave an event loop running in the main thread
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, app(scope, receive, send)).result()
     start = sent[0]
     raw = b"".join(m.get("body", b"") for m in sent[1:])
     text = raw.decode()
