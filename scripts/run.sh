@@ -21,6 +21,9 @@ export GRADIO_ANALYTICS_ENABLED=False
 # The embedding cache is keyed by model and exact text, so every clone on this machine can share it: a second clone
 # embeds nothing it already has. Set CFSP_EMBEDDING_CACHE to keep it elsewhere.
 export CFSP_EMBEDDING_CACHE="${CFSP_EMBEDDING_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cfsp-assistant/embeddings.sqlite}"
+# So are the models extracted, merged and exported to ONNX at first use (each checked by sha256 at every load): a
+# second clone exports nothing. Set CFSP_MODEL_CACHE to keep them elsewhere.
+export CFSP_MODEL_CACHE="${CFSP_MODEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cfsp-assistant/models}"
 
 t=$SECONDS
 step "index: embedding model (the ONNX file is built at first use), then ingest (idempotent: seconds when unchanged)"

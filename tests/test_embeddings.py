@@ -78,3 +78,19 @@ def test_counting_tokens_while_other_threads_embed(embedder):
     finally:
         sys.setswitchinterval(interval)
     assert errors == [] and wrong == []
+
+
+def test_a_shared_model_cache_serves_a_fresh_data_folder_without_exporting_into_it(base_settings, embedder, tmp_path):
+    """CFSP_MODEL_CACHE: a second data folder (or clone) uses the models already extracted and exported."""
+    from assistant.config import Settings
+    from assistant.embedding.embedder import make_embedder
+
+    fresh = Settings(
+        corpus_dir=base_settings.corpus_dir, data_dir=tmp_path / "data", model_cache=base_settings.models_dir
+    )
+    assert fresh.models_dir == base_settings.models_dir
+    assert Settings(data_dir=tmp_path / "other").models_dir == tmp_path / "other" / "models"  # the default
+    vector = make_embedder(fresh).embed_query("mutual defence clause")
+    assert vector.shape == (embedder.dim,)
+    assert float(vector @ embedder.embed_query("mutual defence clause")) > 0.999  # the same model
+    assert not (tmp_path / "data" / "models").exists()  # nothing extracted or exported into the new folder

@@ -61,7 +61,7 @@ def test_reader_text_puts_the_headings_first():
 def test_a_tiny_training_run_makes_a_reader_that_loads_checked_and_prefers_what_it_learned(cache_dir, tmp_path):
     from assistant.embedding.model_files import packaged_model_dir
 
-    base = packaged_model_dir(cache_dir)
+    base = packaged_model_dir(cache_dir / "models")
     texts = {pid: reader_text(e.headings, e.text) for pid, e in LISTING.items()}
     ids = list(texts)
     # five provisions, each the answer to three wordings and a wrong answer to the others: 20 pairs a pass

@@ -47,7 +47,7 @@ def openai_answer(request) -> Response:
 
 @pytest.fixture
 def tokenizer(base_settings):
-    return packaged_model_dir(base_settings.data_dir) / "tokenizer.json"
+    return packaged_model_dir(base_settings.models_dir) / "tokenizer.json"
 
 
 def embedder_for(httpserver, tokenizer, **kw) -> OpenAICompatibleEmbedder:

@@ -149,7 +149,7 @@ def test_a_tiny_training_run_makes_an_adapter_that_loads_checked_and_changes_the
     from assistant.embedding.embedder import LocalEmbedder
     from assistant.embedding.model_files import packaged_model_dir
 
-    base = packaged_model_dir(cache_dir)
+    base = packaged_model_dir(cache_dir / "models")
     texts = [e.text for e in LISTING.values()]
     questions = [
         question(f"t{n}", [pid], text=f"{prefix} {LISTING[pid].text.split(',')[0].lower()}?")

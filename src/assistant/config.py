@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     embedding_cache: Path | None = Field(
         None, description="SQLite cache of vectors; default DATA_DIR/embeddings.sqlite."
     )
+    model_cache: Path | None = Field(
+        None,
+        description="Where the models are extracted, merged and exported to ONNX at first use, each checked by "
+        "sha256; default DATA_DIR/models. Any number of data folders and clones can share one.",
+    )
     verify_checksums: bool = True
     max_file_bytes: int = Field(
         25_000_000,
@@ -350,6 +355,11 @@ class Settings(BaseSettings):
                     "an http(s) URL such as http://127.0.0.1:7860/v1"
                 )
         return self
+
+    @property
+    def models_dir(self) -> Path:
+        """The folder of models extracted, merged and exported at first use."""
+        return self.model_cache or self.data_dir / "models"
 
     @property
     def server_mode(self) -> bool:

@@ -85,13 +85,13 @@ def verify_reader(folder: Path = READER_DIR) -> str:
     return verify_sums(folder, FILES, "reader", RETRAIN)[WEIGHTS][:12]
 
 
-def reader_model_dir(data_dir: Path, folder: Path = READER_DIR) -> tuple[Path, str]:
+def reader_model_dir(models: Path, folder: Path = READER_DIR) -> tuple[Path, str]:
     """(the reader's encoder as a complete model folder, sha256 of its weights), joining the verified shipped weights
     with the verified packaged word embeddings first when that has not been done (or the file is damaged)."""
     identity = verify_reader(folder)
-    target = data_dir / "models" / f"cfsp-reader-{identity}"
+    target = models / f"cfsp-reader-{identity}"
     return derived_model_dir(
-        target, "built.json", lambda out: _join(packaged_model_dir(data_dir), folder, out), "reader model"
+        target, "built.json", lambda out: _join(packaged_model_dir(models), folder, out), "reader model"
     )
 
 
@@ -125,7 +125,7 @@ class Reader:
     The session is opened at the first call, not in the constructor (a process that forks workers after building
     the reader never shares a session's threads across a fork)."""
 
-    def __init__(self, data_dir: Path, folder: Path = READER_DIR, threads: int = 0):
+    def __init__(self, models: Path, folder: Path = READER_DIR, threads: int = 0):
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
@@ -133,8 +133,8 @@ class Reader:
         from ..embedding.onnx_files import ensure_onnx_model
 
         self.config = read_config(folder)
-        model_dir, weights = reader_model_dir(data_dir, folder)
-        self.onnx_file = ensure_onnx_model(model_dir, data_dir, self.config.precision, weights)
+        model_dir, weights = reader_model_dir(models, folder)
+        self.onnx_file = ensure_onnx_model(model_dir, models, self.config.precision, weights)
         shipped = load_file(str(folder / WEIGHTS))
         head = CLASSIFIER + (POOLER if self.config.pooling == "cls" else ())
         missing = [name for name in head if name not in shipped]

@@ -51,15 +51,15 @@ def adapter_identity(adapter_dir: Path = ADAPTER_DIR) -> str:
     return f"{TUNED_MODEL}@{sums['adapter_model.safetensors'][:12]}"
 
 
-def tuned_model_dir(data_dir: Path, adapter_dir: Path = ADAPTER_DIR) -> tuple[Path, str]:
+def tuned_model_dir(models: Path, adapter_dir: Path = ADAPTER_DIR) -> tuple[Path, str]:
     """(folder of the merged model, sha256 of its weights), merging the verified adapter into the verified packaged
     weights first when that has not been done (or the merged file is damaged)."""
     identity = verify_adapter(adapter_dir)
-    target = data_dir / "models" / f"{TUNED_MODEL}-{identity}"
+    target = models / f"{TUNED_MODEL}-{identity}"
     return model_files.derived_model_dir(
         target,
         RECORD,
-        lambda out: _merge(packaged_model_dir(data_dir), adapter_dir, out),
+        lambda out: _merge(packaged_model_dir(models), adapter_dir, out),
         "merged embedding model",
     )
 

@@ -154,7 +154,7 @@ def make_embedder(settings: Settings) -> Embedder:
         return OpenAICompatibleEmbedder(
             settings.embedding_base_url or "",
             settings.embedding_model,
-            packaged_model_dir(settings.data_dir) / "tokenizer.json",
+            packaged_model_dir(settings.models_dir) / "tokenizer.json",
             key,
             settings.embedding_batch_size,
             settings.embedding_timeout,
@@ -167,9 +167,9 @@ def local_model(settings: Settings) -> tuple[Path, str, str]:
     """(folder, sha256 of its weights, model id) of the packaged model or of the project's fine-tuned one (the
     packaged weights with the shipped adapter merged in, "cfsp-minilm@<adapter sha>")."""
     if settings.embedding_model == TUNED_MODEL:
-        folder, weights = tuned_model_dir(settings.data_dir, settings.embedding_adapter)
+        folder, weights = tuned_model_dir(settings.models_dir, settings.embedding_adapter)
         return folder, weights, adapter_identity(settings.embedding_adapter)
-    return packaged_model_dir(settings.data_dir), MODEL_SHA256, PACKAGED_MODEL
+    return packaged_model_dir(settings.models_dir), MODEL_SHA256, PACKAGED_MODEL
 
 
 def _onnx_embedder(settings: Settings) -> Embedder:
@@ -187,7 +187,7 @@ def _onnx_embedder(settings: Settings) -> Embedder:
             f"CFSP_EMBEDDING_BACKEND=torch for {settings.embedding_model!r}"
         )
     model_dir, weights, model_id = local_model(settings)
-    onnx_file = ensure_onnx_model(model_dir, settings.data_dir, VARIANTS[backend], weights)
+    onnx_file = ensure_onnx_model(model_dir, settings.models_dir, VARIANTS[backend], weights)
     return OnnxEmbedder(
         model_dir,
         onnx_file,

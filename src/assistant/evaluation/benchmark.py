@@ -91,6 +91,7 @@ def _env(settings: Settings, **extra: str) -> dict[str, str]:
         "CFSP_CORPUS_DIR": str(settings.corpus_dir),
         "CFSP_CATALOGUE_PATH": str(settings.catalogue_path),
         "CFSP_EMBEDDING_CACHE": str(settings.embedding_cache),
+        "CFSP_MODEL_CACHE": str(settings.models_dir),
         "GRADIO_ANALYTICS_ENABLED": "False",
         **extra,
     }
@@ -159,7 +160,10 @@ def run_backend(settings: Settings, questions: int, clients: list[int], seconds:
     from ..ingest.build import ingest
 
     data_dir = Path(tempfile.mkdtemp(prefix=f"cfsp-bench-{settings.embedding_backend}-"))
-    bench = settings.model_copy(update={"data_dir": data_dir, "embedding_cache": data_dir / "embeddings.sqlite"})
+    # nothing cached: the models are extracted and exported again, the passages embedded again
+    bench = settings.model_copy(
+        update={"data_dir": data_dir, "embedding_cache": data_dir / "embeddings.sqlite", "model_cache": None}
+    )
     result: dict = {"backend": bench.embedding_backend}
     try:
         t = time.perf_counter()

@@ -59,7 +59,7 @@ class Parts:
             languages=LanguageDetector(),
             english=english_words(),
             ranker=ranker,
-            reader=Reader(settings.data_dir, threads=settings.embedding_threads) if ranker.reads else None,
+            reader=Reader(settings.models_dir, threads=settings.embedding_threads) if ranker.reads else None,
             qualifiers=load_qualifiers(settings.glossary_path),
         )
 

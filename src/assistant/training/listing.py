@@ -37,7 +37,7 @@ def list_provisions(settings: Settings) -> list[ProvisionEntry]:
 
     from ..ingest.chunking import Chunker, render_label
 
-    tokenizer = Tokenizer.from_file(str(packaged_model_dir(settings.data_dir) / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(str(packaged_model_dir(settings.models_dir) / "tokenizer.json"))
     tokenizer.no_padding()
     tokenizer.no_truncation()
 

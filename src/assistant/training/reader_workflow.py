@@ -118,11 +118,11 @@ def train_reader_all(settings: Settings, plan: ReaderPlan, say: Callable[[str], 
         made = (question_group(q, candidates[q.id], listing, plan.recipe.negatives) for q in questions)
         return [g for g in made if g is not None]
 
-    base = packaged_model_dir(settings.data_dir)
+    base = packaged_model_dir(settings.models_dir)
     most = max(READ_TRIED)
 
     def dev_rows(folder: Path) -> list[DevRow]:
-        reader = Reader(plan.work / "data", folder)
+        reader = Reader(plan.work / "data" / "models", folder)
         rows = []
         for q in data.dev:
             best = candidates[q.id][:most]

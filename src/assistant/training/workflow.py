@@ -182,7 +182,7 @@ def train_all(settings: Settings, plan: Plan, say: Callable[[str], None] = print
     # 4. the packaged model as the learning curve's starting point, then the adapter of all training-split questions
     curve = [{"questions": 0, **asdict(dense_retrieval(base.embed_texts, dev, listing))}]
     say(f"dev dense retrieval, packaged model: {curve[0]}")
-    model_dir = packaged_model_dir(settings.data_dir)
+    model_dir = packaged_model_dir(settings.models_dir)
     answerable_train = sum(q.answerable for q in train)
     dev_adapter = plan.work / "adapter-train"
 
