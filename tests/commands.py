@@ -26,6 +26,7 @@ def settings_env(settings: Settings, home: Path, **extra: str) -> dict[str, str]
         CFSP_CORPUS_DIR=str(settings.corpus_dir),
         CFSP_CATALOGUE_PATH=str(settings.catalogue_path),
         CFSP_EMBEDDING_CACHE=str(settings.embedding_cache or settings.data_dir / "embeddings.sqlite"),
+        CFSP_MODEL_CACHE=str(settings.models_dir),
         **extra,
     )
 

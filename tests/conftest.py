@@ -96,13 +96,17 @@ def small_settings(small_corpus, tmp_path, cache_dir) -> Settings:
         catalogue_path=catalogue,
         data_dir=tmp_path / "data",
         embedding_cache=cache_dir / "embeddings.sqlite",
+        model_cache=cache_dir / "models",  # the models extracted and exported once per session, not per test
     )
 
 
 @pytest.fixture(scope="session")
 def full_settings(tmp_path_factory, cache_dir) -> Settings:
     return Settings(
-        corpus_dir=CORPUS, data_dir=tmp_path_factory.mktemp("full"), embedding_cache=cache_dir / "embeddings.sqlite"
+        corpus_dir=CORPUS,
+        data_dir=tmp_path_factory.mktemp("full"),
+        embedding_cache=cache_dir / "embeddings.sqlite",
+        model_cache=cache_dir / "models",
     )
 
 

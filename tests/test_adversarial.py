@@ -45,6 +45,7 @@ def small_index(tmp_path_factory, cache_dir, embedder) -> Settings:
         catalogue_path=write_catalogue(folder, SMALL),
         data_dir=folder / "data",
         embedding_cache=cache_dir / "embeddings.sqlite",
+        model_cache=cache_dir / "models",
         rate_limit="off",
     )
     ingest(settings, embedder)

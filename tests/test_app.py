@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.index.generations import LEASE_DIR, generation_dir, index_root
+from assistant.index.generations import generation_dir, index_root
+from assistant.index.leases import LEASE_DIR
 from assistant.ingest.build import ingest
 
 from .commands import CLI, settings_env

@@ -14,15 +14,8 @@ import numpy as np
 import pytest
 
 from assistant.errors import IndexDamagedError
-from assistant.index.generations import (
-    LEASE_DIR,
-    chroma_dir,
-    generation_dir,
-    index_root,
-    leased_generations,
-    load_index,
-    read_manifest,
-)
+from assistant.index.generations import chroma_dir, generation_dir, index_root, load_index, read_manifest
+from assistant.index.leases import LEASE_DIR, leased_generations
 from assistant.index.store import make_client
 from assistant.ingest.build import ingest
 from assistant.pipeline import Assistant

@@ -156,7 +156,8 @@ def test_onnx_file_is_built_once_checked_and_rebuilt_when_damaged(
 ):
     data = with_models(cache_dir, tmp_path / "data")
     model_dir, weights, _ = local_model(base_settings.model_copy(update={"data_dir": data}))  # the served model
-    folder = onnx_folder(data, model_dir.name)
+    models = data / "models"
+    folder = onnx_folder(models, model_dir.name)
     records = json.loads((folder / RECORD).read_text(encoding="utf-8"))
     for name in FILES.values():
         assert records[name]["sha256"] == sha256_file(folder / name) and records[name]["weights"] == weights
@@ -170,7 +171,7 @@ def test_onnx_file_is_built_once_checked_and_rebuilt_when_damaged(
     monkeypatch.setattr(onnx_files, "_build", counted)
     int8 = folder / FILES["int8"]
     before = int8.stat().st_mtime_ns
-    assert ensure_onnx_model(model_dir, data, "int8", weights) == int8
+    assert ensure_onnx_model(model_dir, models, "int8", weights) == int8
     assert builds == [] and int8.stat().st_mtime_ns == before  # verified, not rebuilt
 
     damaged = bytearray(int8.read_bytes())
@@ -179,7 +180,7 @@ def test_onnx_file_is_built_once_checked_and_rebuilt_when_damaged(
     # several threads (as several workers would) find it damaged at once: it is rebuilt once, by one of them
     found: list[Path] = []
     threads = [
-        threading.Thread(target=lambda: found.append(ensure_onnx_model(model_dir, data, "int8", weights)))
+        threading.Thread(target=lambda: found.append(ensure_onnx_model(model_dir, models, "int8", weights)))
         for _ in range(3)
     ]
     for thread in threads:

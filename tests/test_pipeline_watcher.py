@@ -10,14 +10,8 @@ import pytest
 
 from assistant.config import Settings
 from assistant.errors import IndexDamagedError
-from assistant.index.generations import (
-    LEASE_DIR,
-    MANIFEST_FILE,
-    IndexManifest,
-    index_root,
-    leased_generations,
-    write_manifest,
-)
+from assistant.index.generations import MANIFEST_FILE, IndexManifest, index_root, write_manifest
+from assistant.index.leases import LEASE_DIR, leased_generations
 from assistant.pipeline.watcher import IndexWatcher
 
 

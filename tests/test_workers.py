@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from assistant.config import PROJECT_ROOT, Settings
-from assistant.index.generations import LEASE_DIR, index_root
+from assistant.index.generations import index_root
+from assistant.index.leases import LEASE_DIR
 from assistant.ingest.build import ingest
 from assistant.pipeline import Assistant
 from assistant.serve.api import create_app

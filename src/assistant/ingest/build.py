@@ -29,11 +29,11 @@ from ..index.generations import (
     load_index,
     open_store,
     read_manifest,
-    remove_stale,
     save_generation,
     vector_family,
     write_manifest,
 )
+from ..index.leases import remove_stale
 from ..index.lexical import LexicalIndex
 from ..index.vocabulary import Vocabulary
 from ..permissions import private_folder

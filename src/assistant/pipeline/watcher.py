@@ -10,7 +10,8 @@ from contextlib import contextmanager
 
 from ..config import Settings
 from ..errors import IndexMissingError, IndexUnusableError
-from ..index.generations import Index, IndexManifest, Lease, manifest_stamp, read_manifest
+from ..index.generations import Index, IndexManifest, manifest_stamp, read_manifest
+from ..index.leases import Lease
 from .engine import Engine
 
 log = logging.getLogger(__name__)
