@@ -198,7 +198,7 @@ def test_serving_with_onnx_never_imports_torch(small_settings, cache_dir, tmp_pa
     ingest(settings, onnx_embedder)
     script = (
         "import json, sys\n"
-        "import assistant.api.app\n"
+        "import assistant.serve.api.app\n"
         "from assistant.config import load_settings\n"
         "from assistant.pipeline import Assistant\n"
         "assistant = Assistant.from_settings(load_settings())\n"
