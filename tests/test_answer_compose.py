@@ -207,6 +207,15 @@ def test_a_long_provision_is_trimmed_to_its_relevant_sentences_and_every_gap_is_
     assert part.words == 62 + 3  # the three omission marks
 
 
+def test_a_quote_that_leaves_out_its_provisions_opening_sentences_starts_with_the_mark():
+    provision = only(chunk(" ".join(TRAINING)))
+    # best first: sentence 2 (20 words), 3 (42), 4 (64); sentence 0, 1 and 5 are left out
+    cand = candidate(provision, scores=(0.1, 0.2, 0.9, 0.8, 0.7, 0.3))
+    (part,) = composer().compose(query(), [cand])
+    assert part.quote == f"… {TRAINING[2]} {TRAINING[3]} {TRAINING[4]} …"
+    assert part.sentences == (2, 3, 4)
+
+
 # a rule of four sentences (83 words) and, last and least relevant, a sentence that qualifies it
 LICENCES = [
     "Member States shall notify the Commission of every licence granted for the transfer of listed goods to a third "

@@ -171,7 +171,7 @@ class Composer:
         skipped = False
         for i in p.sentences:
             if i in keep:
-                if skipped and pieces:
+                if skipped:  # a quote that starts after its provision's first sentence says so too
                     pieces.append(OMISSION)
                 pieces.append(p.sentence_text(i))
                 skipped = False
