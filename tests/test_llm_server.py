@@ -113,7 +113,9 @@ def test_the_real_model_with_only_the_mutual_assistance_clause(full_settings, em
 def test_a_french_question_through_the_real_model(llama):
     answer = llama.ask("Qui décide de lancer une mission civile de gestion de crise de l'Union ?")
     assert answer.language == "fr" and answer.text
-    if not answer.abstained:
+    if answer.abstained:  # the tiny model's translation found nothing: a decline cites nothing
+        assert not answer.citations, answer
+    else:
         assert_supported(llama, answer)
     assert all("/fra" in c.local_url or "/FR/" in c.local_url for c in answer.citations if c.url.startswith("http"))
 

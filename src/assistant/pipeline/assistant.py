@@ -12,7 +12,9 @@ from ..config import Settings
 from ..embedding.embedder import Embedder, make_embedder
 from ..events import Event
 from ..index.generations import Index
+from ..llm.client import LanguageModel
 from ..question.conversation import Turn
+from ..question.languages import LanguageDetector
 from ..question.query import Query
 from ..retrieval.retriever import Retrieval
 from ..types import Answer
@@ -30,11 +32,6 @@ class Assistant:
 
     def __init__(self, settings: Settings, embedder: Embedder, index: Index):
         self.parts = parts = Parts.from_settings(settings, embedder)
-        self.settings = settings
-        self.embedder = embedder
-        self.llm = parts.llm
-        self.languages = parts.languages
-        self.reader = parts.reader
         self.watcher = IndexWatcher(
             settings,
             build_engine(parts, index),
@@ -47,6 +44,26 @@ class Assistant:
         """Load the index (once) and the model; raises an IndexUnusableError saying how to build or repair it."""
         embedder = embedder or make_embedder(settings)
         return cls(settings, embedder, open_index(settings, embedder))
+
+    @property
+    def settings(self) -> Settings:
+        """The settings it was built with."""
+        return self.parts.settings
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model."""
+        return self.parts.embedder
+
+    @property
+    def llm(self) -> LanguageModel | None:
+        """The language model, when one is configured."""
+        return self.parts.llm
+
+    @property
+    def languages(self) -> LanguageDetector:
+        """The question-language detector."""
+        return self.parts.languages
 
     @property
     def engine(self) -> Engine:
