@@ -17,7 +17,7 @@ from assistant.answer.rank import RulesRanker
 from assistant.answer.records import MAX_PARTS, Candidate
 from assistant.ingest.chunking import split_sentences
 from assistant.ingest.provisions import Provision, split
-from assistant.question.query import Query
+from assistant.question.query import Query, with_terms
 from assistant.types import Chunk, Hit, Via
 
 # --- hand-made records ------------------------------------------------------------------------------------------------
@@ -62,7 +62,7 @@ def candidate(
 
 
 def query(text: str = "What does the Decision provide?", **fields) -> Query:
-    return Query(text, text, text, **fields)
+    return with_terms(Query(text, text, text, **fields), words)
 
 
 def words(texts: list[str]) -> list[list[str]]:
@@ -75,7 +75,6 @@ QUALIFIERS = ("except", "unless", "by way of derogation", "shall not apply", "wi
 def composer(qualifiers: tuple[str, ...] = QUALIFIERS, chunk_ids: tuple[str, ...] = ("c1",)) -> Composer:
     return Composer(
         RulesRanker({}),  # only its share (the plain ratio of two scores) is used
-        words,
         lambda term: 1.0,
         {cid: n for n, cid in enumerate(chunk_ids)},
         qualifiers=qualifiers,

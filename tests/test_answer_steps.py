@@ -83,7 +83,6 @@ def test_the_reader_reads_only_the_best_and_its_probability_is_weighed_in():
 def decider(threshold: float = 0.5, answers_at_all: float = 0.5) -> Decider:
     return Decider(
         RulesRanker({"lexical": 1.0}),
-        lambda texts: [t.lower().split() for t in texts],
         threshold,
         answers_at_all=answers_at_all,
     )

@@ -14,7 +14,7 @@ from assistant.answer.rank import RulesRanker
 from assistant.answer.records import Candidate
 from assistant.ingest.chunking import split_sentences
 from assistant.ingest.provisions import split
-from assistant.question.query import Query
+from assistant.question.query import Query, with_terms
 from assistant.retrieval.retriever import Retrieval
 from assistant.types import Chunk, Hit, Via
 
@@ -153,7 +153,7 @@ def trimmer() -> Composer:
     from assistant.ingest.catalogue import load_qualifiers
 
     qualifiers = load_qualifiers(PROJECT_ROOT / "corpus" / "glossary.toml")
-    return Composer(RulesRanker(), lambda texts: [[] for _ in texts], lambda _: 0.0, {}, qualifiers=qualifiers)
+    return Composer(RulesRanker(), lambda _: 0.0, {}, qualifiers=qualifiers)
 
 
 REVIEW = (
@@ -214,7 +214,7 @@ def test_a_fragment_comes_with_its_context_before_it_only_for_what_is_questions(
         relevance = tuple(1.0 for _ in provision.sentences)
         return Candidate(provision, hit, 0, relevance, frozenset(), None, {}, score)
 
-    composer = Composer(RulesRanker(), lambda texts: [[] for _ in texts], lambda t: 1.0, {c.id: 0})
+    composer = Composer(RulesRanker(), lambda t: 1.0, {c.id: 0})
     ranked = [candidate(fragment, 1.0), candidate(context, 0.4)]  # the fragment scores best
 
     def quoted(asks_for: str) -> list[str]:
@@ -235,7 +235,9 @@ def test_a_question_of_names_alone_is_spoken_of_by_wording_that_holds_the_names(
         return [[w for w in re.findall(r"\w+", t.lower()) if w not in {"what", "about"}] for t in texts]
 
     features = Features(lambda position: np.zeros((2, 3)), {c.id: 0}, terms, lambda t: 1.0)
-    query = Query("What about Ireland?", "What about Ireland?", "What about Ireland?", names=("Ireland",))
+    query = with_terms(
+        Query("What about Ireland?", "What about Ireland?", "What about Ireland?", names=("Ireland",)), terms
+    )
     found = {
         cand.text: cand.features["unnamed"]
         for cand in features.candidates(query, Retrieval((Hit(c, 1.0),), np.zeros(3)))
@@ -258,7 +260,8 @@ def test_the_ranker_features_of_each_candidate_worked_out_by_hand():
     # direction), the recital along y
     vectors = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]], dtype=np.float32)
     features = Features(lambda position: vectors, {c.id: 0}, terms, lambda t: 1.0)
-    query = Query("Where is the Agency's seat?", "Where is the Agency's seat?", "Where is the Agency's seat?")
+    asked = "Where is the Agency's seat?"
+    query = with_terms(Query(asked, asked, asked), terms)
     retrieval = Retrieval((Hit(c, 1.0, dense=0.6, via=Via.DENSE),), np.array([1.0, 0.0, 0.0], dtype=np.float32))
     found = {cand.text: cand.features for cand in features.candidates(query, retrieval)}
     seat = found["The Agency shall have its seat in Brussels."]

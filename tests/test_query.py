@@ -26,7 +26,7 @@ def analyser(words: dict[str, tuple[str, ...]] | None = None) -> QueryAnalyser:
     def stem(texts: list[str]) -> list[list[str]]:  # a crude stand-in for the index's stemmer, enough here
         return [[w.lower().rstrip("s") for w in t.replace("?", " ").split()] for t in texts]
 
-    return QueryAnalyser(Expander([]), Thesaurus(words or {}, stem), vocabulary, {"TEU": {"18", "31"}}, english)
+    return QueryAnalyser(Expander([]), Thesaurus(words or {}, stem), vocabulary, {"TEU": {"18", "31"}}, english, stem)
 
 
 @pytest.mark.parametrize(
@@ -94,7 +94,7 @@ def test_typos_are_corrected_and_never_taken_for_unknown_names():
     assert a.analyse("Do the Representatives chair it, as Kallas's rules say?").unknown == ()
     glossary = [Term("EDF", "European Defence Fund"), Term("MEP", "members of the European Parliament", ("MEPs",))]
     vocabulary = Vocabulary.build([*TEXTS, "Results of funded projects."])
-    named = QueryAnalyser(Expander(glossary), a.thesaurus, vocabulary, a.treaty_articles, a.english)
+    named = QueryAnalyser(Expander(glossary), a.thesaurus, vocabulary, a.treaty_articles, a.english, a.tokenize)
     assert named.analyse("Can Denmark give EDF-funded results to the MEPs?").unknown == ()
     assert named.analyse("Can Ruritania give EDF-funded results to the MEPs?").unknown == ("Ruritania",)
     # English words the texts happen not to use are left alone, not "corrected" into other words
@@ -141,7 +141,12 @@ def test_every_name_of_a_glossary_term_comes_with_the_one_the_question_uses_and_
 
     hr = Term("HR/VP", "High Representative of the Union", ("High Representative", "EU's top diplomat"), ("chief",))
     analyser = QueryAnalyser(
-        Expander([hr]), Thesaurus({}, lambda t: [[]] * len(t)), Vocabulary.build(TEXTS), {}, set().__contains__
+        Expander([hr]),
+        Thesaurus({}, lambda t: [[]] * len(t)),
+        Vocabulary.build(TEXTS),
+        {},
+        set().__contains__,
+        lambda t: [[]] * len(t),
     )
     names = ("HR/VP", "High Representative", "EU's top diplomat", "High Representative of the Union")
     # either apostrophe

@@ -112,8 +112,7 @@ def test_glossary_expansion_both_ways():
 
 
 def test_a_models_rewording_adds_what_the_question_missed_and_keeps_the_order_of_what_it_found(assistant):
-    from dataclasses import replace
-
+    reword = assistant.engine.question.reader.reword
     query = assistant.understand(
         "And who pays for it?", [{"role": "user", "content": "What is the European Defence Agency?"}]
     )
@@ -125,7 +124,7 @@ def test_a_models_rewording_adds_what_the_question_missed_and_keeps_the_order_of
     reworded = [
         h.chunk
         for h in retriever.search(
-            replace(query, rewrite="How are the common costs of EU military operations financed under Athena?"), 60
+            reword(query, "How are the common costs of EU military operations financed under Athena?"), 60
         ).hits
     ]
     own = {c.id for c in plain}
@@ -140,7 +139,7 @@ def test_a_models_rewording_adds_what_the_question_missed_and_keeps_the_order_of
     after = [
         h.chunk.id
         for h in retriever.search(
-            replace(named, rewrite="How are the common costs of EU military operations financed under Athena?"), 10
+            reword(named, "How are the common costs of EU military operations financed under Athena?"), 10
         ).hits
     ]
     assert after == before

@@ -34,13 +34,11 @@ class Composer:
     def __init__(
         self,
         ranker: Ranker,
-        terms: Callable[[list[str]], list[list[str]]],
         idf: Callable[[str], float],
         position_of: dict[str, int],
         qualifiers: tuple[str, ...] = (),
     ):
         self.ranker = ranker  # says how close a candidate's score comes to the lead's
-        self.terms = terms
         self.idf = idf
         self.position_of = position_of
         # words that qualify a rule, as whole words or phrases ("not" but not "notably")
@@ -66,15 +64,13 @@ class Composer:
                 first = before and query.asks_for in OPEN_ASKS
                 parts = [part, *parts] if first else [*parts, part]
         covered = set().union(*(p.candidate.terms for p in parts))
-        asked: set[str] | None = None  # the question's terms, tokenised once when a further provision needs them
+        asked = set(query.terms.expanded)
         for cand in candidates[1:]:
             if len(parts) >= MAX_PARTS:
                 break
             if self.ranker.share(cand.score, lead.score) < EXTRA_MIN_SHARE:
                 break
             new_terms = {t for t in cand.terms - covered if self.idf(t) > 0}
-            if asked is None:
-                asked = set(self.terms([query.expanded])[0])
             relevant_new = new_terms & asked
             if not relevant_new and self.ranker.share(cand.score, lead.score) < EXTRA_ALONE_SHARE:
                 continue

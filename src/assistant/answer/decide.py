@@ -17,7 +17,7 @@ from functools import partial
 from ..index.vocabulary import variants
 from ..labels import WEB_TIER
 from ..question.languages import Language, eurlex_home
-from ..question.query import Query, content_words
+from ..question.query import Query
 from ..retrieval.retriever import Retrieval
 from ..types import Answer, Via
 from . import evidence
@@ -88,7 +88,6 @@ class Decider:
     def __init__(
         self,
         ranker: Ranker,
-        terms: Callable[[list[str]], list[list[str]]],
         threshold: float,
         passages: int = 5,
         rare: Callable[[str], bool] = lambda name: False,
@@ -101,7 +100,6 @@ class Decider:
         self.rare = rare  # is a name particular to very few passages (a person), not a country or a city?
         self.unused = unused  # is a search term (as the lexical index stems it) in none of the passages?
         self.ranker = ranker
-        self.terms = terms
         self.threshold = threshold
         self.passages = passages
 
@@ -118,7 +116,7 @@ class Decider:
             names
             and all(self.rare(n) for n in names)
             and any(all(_mentions(h.chunk.text, n) for n in names) for h in hits)
-            and not any(self.unused(t) for t in self.terms([content_words(query.searched)])[0])
+            and not any(self.unused(t) for t in query.terms.content)
         ):
             return 1.0
         return max([h.dense or 0.0 for h in hits] + [0.0])

@@ -81,22 +81,16 @@ class Features:
         # its words are not sought as well. An expansion no candidate writes ("aid and assistance armed
         # aggression") describes the term: its words are sought
         written = {a.full for a, fulls in zip(query.aliases, writes_full, strict=True) if any(fulls)}
-        sought = [e for e in query.expansions if e not in written]
-        asked = [query.searched, " ".join(sought + list(query.related))]
-        named = [" ".join(query.names)] if query.names else []
-        texts = asked + [p.text for _, _, p in provisions]
-        short_names = [alias.written for alias in query.aliases]
-        question_terms, own_terms = self._tokenise(asked + named + short_names, texts[len(asked) :] + sentences + heads)
-        name_terms = question_terms[len(asked) : len(asked) + len(named)]
-        short_terms = question_terms[len(asked) + len(named) :]
-        tokenised = question_terms[: len(asked)] + own_terms
-        sentence_terms = iter(tokenised[len(texts) : len(texts) + len(sentences)])
-        head_terms = dict(zip(heads, map(frozenset, tokenised[len(texts) + len(sentences) :]), strict=True))
-        tokenised = tokenised[: len(texts)]
-        weights = {t: self.idf(t) for t in set(tokenised[0])}
-        for t in set(tokenised[1]) - set(weights):
+        expansions = zip(query.expansions, query.terms.expansions, strict=True)
+        sought = [t for e, terms in expansions if e not in written for t in terms] + list(query.terms.related)
+        texts = [p.text for _, _, p in provisions]
+        own_terms = self._terms_of(texts + sentences + heads)
+        sentence_terms = iter(own_terms[len(texts) : len(texts) + len(sentences)])
+        head_terms = dict(zip(heads, map(frozenset, own_terms[len(texts) + len(sentences) :]), strict=True))
+        weights = {t: self.idf(t) for t in set(query.terms.searched)}
+        for t in set(sought) - set(weights):
             weights[t] = EXPANSION_WEIGHT * self.idf(t)
-        names = set(name_terms[0]) if name_terms else set()
+        names = set(query.terms.names)
         for t in names & set(weights):
             weights[t] *= NAME_WEIGHT
         total = sum(weights.values()) or 1.0
@@ -104,8 +98,8 @@ class Features:
         # a text that writes any name of a glossary term holds what the question's name for it says: "European
         # External Action Service" answers to "EEAS", and "the High Representative" to "the EU's top diplomat", as
         # fully as the question's own name does
-        pool = [frozenset(words) for words in tokenised[2:]]
-        for short, holding in zip(short_terms, holds, strict=True):
+        pool = [frozenset(words) for words in own_terms[: len(texts)]]
+        for short, holding in zip(query.terms.aliases, holds, strict=True):
             pool = [terms | frozenset(short) if held else terms for terms, held in zip(pool, holding, strict=True)]
         # the question's focus: its terms weighted by how rare they are among these candidates, so the words that
         # every candidate shares (the act's subject) count little and the specific ask ("approve", "budget") a lot
@@ -186,13 +180,13 @@ class Features:
             provisions = self._provisions[chunk.id] = split(chunk)
         return provisions
 
-    def _tokenise(self, fresh: list[str], own: list[str]) -> tuple[list[list[str]], list[list[str]]]:
-        """Terms of the question's texts (`fresh`) and of the index's wording (`own`, remembered), in one tokenizer
-        call for what is not known yet; a text's terms do not depend on the others tokenised with it."""
-        missing = [t for t in dict.fromkeys(own) if t not in self._known_terms]
-        tokenised = self.terms(fresh + missing)
-        self._known_terms.update(zip(missing, tokenised[len(fresh) :], strict=True))
-        return tokenised[: len(fresh)], [self._known_terms[t] for t in own]
+    def _terms_of(self, texts: list[str]) -> list[list[str]]:
+        """Terms of the index's own wording (provisions, sentences, headings), remembered: one tokenizer call for
+        those not known yet."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._known_terms]
+        if missing:
+            self._known_terms.update(zip(missing, self.terms(missing), strict=True))
+        return [self._known_terms[t] for t in texts]
 
     def _with_siblings(self, retrieval: Retrieval, passages: int | None) -> list[tuple[int, Hit]]:
         """(rank, hit) for the best passages, each followed by the other paragraphs of its article (with its rank

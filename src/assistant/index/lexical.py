@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import bm25s
@@ -49,7 +50,11 @@ class LexicalIndex:
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every text for the query (zeros when no query term is indexed)."""
-        terms = self.terms([query])[0]
+        return self.scores_of(self.terms([query])[0])
+
+    def scores_of(self, terms: Sequence[str]) -> np.ndarray:
+        """BM25 score of every text for a query's terms, as `terms` gives them (zeros when none is indexed)."""
+        terms = list(terms)
         if not terms or self.size == 0:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self.retriever.get_scores(terms), dtype=np.float32)

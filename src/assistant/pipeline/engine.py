@@ -82,7 +82,9 @@ def build_engine(parts: Parts, index: Index) -> Engine:
     settings = parts.settings
     retriever = Retriever(index, parts.embedder, settings.candidates, settings.rrf_k)
     thesaurus = Thesaurus(parts.words, index.lexical.terms)
-    analyser = QueryAnalyser(parts.expander, thesaurus, index.vocabulary, retriever.treaty_articles, parts.english)
+    analyser = QueryAnalyser(
+        parts.expander, thesaurus, index.vocabulary, retriever.treaty_articles, parts.english, index.lexical.terms
+    )
     question = QuestionStage(analyser, parts.languages, settings.max_question_chars, settings.max_history_turns)
     idf = idf_of(index.lexical.document_frequency, len(index.chunks))
     features = Features(
@@ -95,14 +97,13 @@ def build_engine(parts: Parts, index: Index) -> Engine:
     )
     decider = Decider(
         parts.ranker,
-        index.lexical.terms,
         settings.abstain_threshold,
         passages=settings.top_k,
         answers_at_all=settings.answers_at_all,
         rare=index.vocabulary.rare,
         unused=lambda term: index.lexical.document_frequency(term) == 0,
     )
-    composer = Composer(parts.ranker, index.lexical.terms, idf, index.by_id, qualifiers=parts.qualifiers)
+    composer = Composer(parts.ranker, idf, index.by_id, qualifiers=parts.qualifiers)
     answerer = Answerer(features, parts.ranker, decider, composer, reader=parts.reader)
     writer = Writer(parts.llm, Checker(), settings.llm_passages) if parts.llm is not None else None
     return Engine(settings, index, question, retriever, answerer, writer)

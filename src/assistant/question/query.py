@@ -244,6 +244,24 @@ class Thesaurus:
 
 
 @dataclass(frozen=True)
+class QueryTerms:
+    """A query's words as the lexical index reads them (stemmed, without stop words), worked out once by the
+    question stage so that no later stage tokenises the question again. Each field holds the terms of the `Query`
+    field of the same name; `content` those of its content words (`content_words`), `lexical` those of what the
+    lexical search reads, `expansions` and `aliases` one tuple per expansion and per alias as written."""
+
+    searched: tuple[str, ...] = ()
+    expanded: tuple[str, ...] = ()
+    lexical: tuple[str, ...] = ()
+    content: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    rewrite: tuple[str, ...] = ()
+    expansions: tuple[tuple[str, ...], ...] = ()
+    aliases: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True)
 class Query:
     """One question, understood: what was asked, what was searched and what a good answer must contain."""
 
@@ -272,6 +290,7 @@ class Query:
     language: Language = ENGLISH_LANGUAGE  # the language it was asked in
     translated: str = ""  # a language model's English translation of it, when asked in another language
     untranslated: str = ""  # why a language model could not translate it, when it could not
+    terms: QueryTerms = QueryTerms()  # its words as the lexical index reads them (`with_terms`)
 
     @property
     def lexical(self) -> str:
@@ -295,8 +314,30 @@ class Query:
         return replace(self, rewrite="" if same else str(rewrite))
 
 
+def with_terms(query: Query, tokenize: Callable[[list[str]], list[list[str]]]) -> Query:
+    """The query with its `QueryTerms`, from the lexical index's tokenizer (one call for all its texts)."""
+    texts = [
+        query.searched,
+        query.expanded,
+        query.lexical,
+        content_words(query.searched),
+        " ".join(query.related),
+        " ".join(query.names),
+        query.rewrite,
+        *query.expansions,
+        *(alias.written for alias in query.aliases),
+    ]
+    found = [tuple(terms) for terms in tokenize(texts)]
+    searched, expanded, lexical, content, related, names, rewrite = found[:7]
+    expansions = tuple(found[7 : 7 + len(query.expansions)])
+    aliases = tuple(found[7 + len(query.expansions) :])
+    terms = QueryTerms(searched, expanded, lexical, content, related, names, rewrite, expansions, aliases)
+    return replace(query, terms=terms)
+
+
 class QueryAnalyser:
-    """Builds `Query` records against one index's vocabulary, treaty articles and the glossary."""
+    """Builds `Query` records against one index's vocabulary, treaty articles and the glossary, with their terms
+    as the index's tokenizer reads them."""
 
     def __init__(
         self,
@@ -305,7 +346,9 @@ class QueryAnalyser:
         vocabulary: Vocabulary,
         treaty_articles: dict[str, set[str]],
         english: Callable[[str], bool],
+        tokenize: Callable[[list[str]], list[list[str]]],
     ):
+        self.tokenize = tokenize
         self.expander = expander
         self.thesaurus = thesaurus
         self.vocabulary = vocabulary
@@ -348,7 +391,7 @@ class QueryAnalyser:
         expanded = f"{searched} ({'; '.join(extra)})" if extra else searched
         unknown = self.unknown(corrected)
         known = [n for n in proper_names(corrected) if n not in unknown]
-        return Query(
+        query = Query(
             asked=question,
             searched=searched,
             expanded=expanded,
@@ -369,7 +412,12 @@ class QueryAnalyser:
             live_state=asks_about_live_state(corrected),
             record=bool(_RECORD.search(corrected)),
             follow_up=bool(turns) and is_follow_up(corrected),
-        ).reworded(rewrite)
+        )
+        return self.reword(query, rewrite)
+
+    def reword(self, query: Query, rewrite: str | None) -> Query:
+        """The query with a model's rewording searched beside it (`Query.reworded`), its terms worked out again."""
+        return with_terms(query.reworded(rewrite), self.tokenize)
 
 
 def _same_case(typed: str, word: str) -> str:

@@ -79,4 +79,4 @@ class QuestionStage:
         if not keeps_topic(rewritten, base, turns):  # it lost the topic the conversation carries: unused
             log.info("follow-up rewrite %r dropped the conversation's topic: not used", rewritten)
             return query
-        return query.reworded(rewritten)
+        return self.reader.reword(query, rewritten)

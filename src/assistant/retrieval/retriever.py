@@ -63,13 +63,13 @@ class Retriever:
         other = self.embedder.embed_query(query.rewrite) if query.rewrite and mode != "bm25" else None
         lexical: dict[int, float] = {}
         if mode in ("bm25", "hybrid"):
-            scores = self.index.lexical.scores(query.lexical)
+            scores = self.index.lexical.scores_of(query.terms.lexical)
             channels.append([self._top(scores)])
             lexical = {p: float(scores[p]) for p in channels[-1][0]}
             if mode == "hybrid":
                 channels[-1].append(self._top(scores[self.treaty_positions], self.treaty_positions))
             if query.rewrite:
-                reworded.append(self._top(self.index.lexical.scores(query.rewrite)))
+                reworded.append(self._top(self.index.lexical.scores_of(query.terms.rewrite)))
         if mode in ("dense", "hybrid"):
             channels.append([self._dense(qvec)])
             if mode == "hybrid":  # the treaty stratum is small: scored in memory
