@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from assistant.index.vocabulary import Vocabulary, english_words, proper_names
+from assistant.index.vocabulary import Vocabulary, english_words
+from assistant.words import proper_names
 
 # Invented sentences. Counts (lower-cased): the 11, council 4, sanctions 3, mission 3, commission 2, shall 2,
 # moldavia 1, varadkian 1, funded 1, cyber-attacks 1, commission's 1.

@@ -3,14 +3,17 @@ names the texts never use, and typos corrected (never taken for unknown names)."
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from assistant.answer import evidence
-from assistant.index.vocabulary import Vocabulary, variants
+from assistant.index.vocabulary import Vocabulary
 from assistant.ingest.catalogue import Term
 from assistant.question.conversation import Turn
 from assistant.question.query import Expander, QueryAnalyser, Thesaurus, asks_for
 from assistant.question.references import find_references
+from assistant.words import variants
 
 TEXTS = [
     "The High Representative shall chair the Foreign Affairs Council. The Commission shall be fully associated.",
@@ -225,3 +228,28 @@ def test_a_models_rewording_of_a_follow_up_is_kept_beside_the_resolvers_query():
     # a rewording that says nothing more than the resolver's query is not searched twice
     same = analyser().analyse("Who appoints the High Representative?", rewrite="who appoints the High Representative?")
     assert same.rewrite == ""
+
+
+def test_the_query_carries_its_terms_as_the_index_tokenizer_gives_them():
+    """Every later stage reads the question's terms from the query: each text tokenised once, in the stage."""
+    glossary = [Term("PSC", "Political and Security Committee")]
+    seen: list[list[str]] = []
+
+    def tokenize(texts: list[str]) -> list[list[str]]:  # a stand-in for the index's tokenizer, enough here
+        seen.append(list(texts))
+        found = [re.findall(r"[a-z]{3,}", t.lower()) for t in texts]
+        return [[w for w in words if w not in {"the", "and", "who"}] for words in found]
+
+    a = analyser({"pays": ("financed",)})
+    pay = QueryAnalyser(Expander(glossary), a.thesaurus, a.vocabulary, a.treaty_articles, a.english, tokenize)
+    query = pay.analyse("Can you tell me who pays the PSC?", rewrite="Who finances the PSC?")
+    assert len(seen) == 1  # one call for all of its texts
+    terms = query.terms
+    assert terms.searched == ("can", "you", "tell", "pays", "psc")
+    assert terms.expansions == (("political", "security", "committee"),)
+    assert terms.expanded == terms.searched + terms.expansions[0]
+    assert terms.related == ("financed",) and terms.lexical == terms.expanded + terms.related
+    assert terms.content == ("pays", "psc")  # without the words of conversation
+    assert terms.rewrite == ("finances", "psc")
+    assert terms.aliases == (("psc",),)  # the question's other name for the glossary term
+    assert terms.names == ()  # an acronym is no name

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from ..index.vocabulary import variants
 from ..labels import WEB_TIER
 from ..question.languages import Language, eurlex_home
 from ..question.query import Query
 from ..retrieval.retriever import Retrieval
 from ..types import Answer, Via
+from ..words import variants
 from . import evidence
 from .rank import Ranker
 from .records import MAX_PARTS, Candidate, Decision

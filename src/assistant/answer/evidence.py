@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from ..words import word_lists
+
 BODY = re.compile(
     r"\b(Council|Commission|Parliament|High Representative|Member States?|Political and Security Committee|"
     r"Agency|Court of Justice|Presidency|President|Secretary[- ]General|Steering Board|Head of Mission|Special "
@@ -56,30 +58,14 @@ _REFERENCE_NUMBER = re.compile(
     r"\(?\d[\d()a-z, and-]*|\b\d{2,4}/\d+(/\w+)?\b|\(\d{1,2}\)",
     re.I,
 )
-# two or more capitalised words that are not institutions, places or titles: "Kaja Kallas", "Eamon Gilmore"
-# titles written before a name ("High Representative Kaja Kallas", "Special Representative ...", "President ...")
-_TITLES = frozenset("high special representative president vice-president secretary general chair director".split())
+# two or more capitalised words: a person's name ("Kaja Kallas", "Eamon Gilmore") when none of them is an institution,
+# a place or a title (`corpus/words.toml`, [person])
 _CAPITALISED = re.compile(r"\b([A-Z][a-zà-ÿ'’\-]+(?:\s+[A-Z][a-zà-ÿ'’\-]+)+)\b")
-_NOT_PERSON = frozenset(
-    """
-union european council commission parliament member members states state high representative foreign affairs
-security policy defence agency court justice treaty article decision regulation committee political military staff
-service external action common annex protocol declaration republic kingdom united nations federation east west
-north south eastern western northern southern europe africa asia america middle southeast central the this that
-these those summary key points what when where who how why which from with for and operation mission centre
-satellite institute studies college facility peace fund board general secretary president presidency chair
-directorate office special agreement convention charter strategy global human rights climate paris joint
-comprehensive plan action framework international criminal organisation organization prohibition chemical
-weapons nuclear arms trade law official journal regulations decisions ministers government governments
-january february march april may june july august september october november december monday tuesday
-wednesday thursday friday saturday sunday strategic eu's union's treaty's
-""".split()
-)
 
 
 def is_generic(word: str) -> bool:
     """An institution, place-type or title word ("Council", "Union", "Eastern") rather than a particular name."""
-    return word.lower().strip("'’-") in _NOT_PERSON or word.isupper()
+    return word.lower().strip("'’-") in word_lists().not_names or word.isupper()
 
 
 def strip_references(text: str) -> str:
@@ -111,11 +97,12 @@ def has_year(text: str, year: str) -> bool:
 def persons(text: str) -> list[str]:
     """Names of people the text mentions, without the title written before one ("High Representative Jane Doe")."""
     found = []
+    lists = word_lists()
     for m in _CAPITALISED.finditer(text):
         words = m.group(1).split()
-        while len(words) > 2 and _bare(words[0]) in _TITLES:
+        while len(words) > 2 and _bare(words[0]) in lists.titles:
             words = words[1:]
-        if all(_bare(w) not in _NOT_PERSON for w in words):
+        if all(_bare(w) not in lists.not_names for w in words):
             found.append(" ".join(words))
     return found
 

@@ -4,7 +4,6 @@ the intended word for a typo ("Comission" -> "Commission") so a misspelt questio
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -13,17 +12,12 @@ from pathlib import Path
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
-WORD = re.compile(r"[^\W_](?:[^\W_]|['’\-](?=[^\W_]))*")
-_NAME = re.compile(r"[^\W\d_][\w'’\-/]*")
-FUNCTION_WORDS = frozenset(
-    "i what who whom whose which when where why how is are was were do does did can could "
-    "should would will shall may might must the a an and or but if in on of to for".split()
-)
+from ..words import variants, words
+
 FILE = "vocabulary.json"
 MIN_CORRECTABLE = 4  # shorter words are too often other words one edit away ("tax" -> "tac")
 MIN_SEEN = 2  # a correction must be a word the texts use more than once
 RARE_COUNT = 3  # a word used this often or less is particular to a passage or two
-_CLITIC = re.compile(r"(['’](s|m|re|ve|ll|d)|s['’])$", re.I)  # possessive or contraction: "Union's", "I'm"
 
 
 def english_words() -> Callable[[str], bool]:
@@ -32,32 +26,6 @@ def english_words() -> Callable[[str], bool]:
 
     known = SpellChecker(language="en", distance=1).word_frequency.dictionary
     return lambda word: word in known
-
-
-def words(text: str) -> list[str]:
-    """The words of a text in order (letters and digits, with inner apostrophes and hyphens)."""
-    return WORD.findall(text)
-
-
-def proper_names(text: str) -> list[str]:
-    """Capitalised words that are not acronyms and not the first word (whose capital sentence case explains),
-    except in very short questions ("Iran too?")."""
-    found = _NAME.findall(text)
-    start = 0 if len(found) <= 3 else 1
-    names = [w.strip("'’-") for w in found[start:] if w[:1].isupper() and not w.isupper()]
-    return list(dict.fromkeys(w for w in names if w and _CLITIC.sub("", w).lower() not in FUNCTION_WORDS))
-
-
-def variants(word: str) -> list[str]:
-    """Spellings of one word that mean the same: without a possessive or contraction, without or split at hyphens
-    and slashes."""
-    base = _CLITIC.sub("", word)
-    forms = [word, base]
-    for sep in ("-", "/"):
-        if sep in base:
-            forms.append(base.replace(sep, ""))
-            forms.extend(part for part in base.split(sep) if part)
-    return list(dict.fromkeys(f.lower() for f in forms if f))
 
 
 def _number(word: str) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..errors import QuestionError
-from ..index.vocabulary import proper_names
+from ..words import proper_names, topic_words
 from .validation import require_unicode
 
 ROLES = ("user", "assistant")
@@ -27,23 +27,9 @@ _ANAPHOR = re.compile(
     r"the same|the latter|the former|one)\b",
     re.I,
 )
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'’\-/]*|\d+(?:\(\d+\))?")
 # a question whose subject is a pronoun: "Does it ...", "Can they ..."
 _SUBJECT_PRONOUN = re.compile(
     r"^\s*(and\s+)?(does|do|did|is|are|was|were|can|could|will|would|has|have|must|may)\s+(it|they)\b", re.I
-)
-_STOP = frozenset(
-    """
-a about above after again against all also am an and any are as at be because been before being between both but by
-can could did do does doing done during each either else ever few for from further had has have having he her here
-hers him his how i if in into is it its itself just me more most my no nor not now of off on once only or other our
-out over own same say says she should so some such than that the their them then there these they this those through
-to too under until up upon very was way we were what when where which while who whom whose why will with would you
-your yes doesn't don't isn't aren't can't won't didn't wasn't against within without towards toward among tell explain
-mean means meant please know want like get got give gives given make makes made use used
-anything something someone anyone thing things kind sort happen happens happened there's it's what's who's latter
-former one ones able also really many much eu union european
-""".split()
 )
 
 
@@ -74,17 +60,6 @@ def validate_history(history: Iterable[Turn | Mapping] | None, max_turns: int, m
     return tuple(turns)
 
 
-def content_terms(text: str) -> list[str]:
-    """The words of a text that carry its topic (no stop words, question words or pronouns), in order, once each."""
-    seen: dict[str, str] = {}
-    for word in _WORD.findall(text):
-        key = word.lower().strip("'’")
-        if key in _STOP or len(key) < 2:
-            continue
-        seen.setdefault(key, word)
-    return list(seen.values())
-
-
 def _names_lower(text: str) -> set[str]:
     return {name.lower() for name in proper_names(text)}
 
@@ -97,7 +72,7 @@ def _names_new_topic(question: str, word: str) -> bool:
 
 def is_follow_up(question: str) -> bool:
     """Does the question lean on earlier turns to be understood?"""
-    own = content_terms(question)
+    own = topic_words(question)
     if _CONNECTOR.search(question) or not own:
         return True
     if len(own) == 1:
@@ -138,7 +113,7 @@ def keeps_topic(rewrite: str, question: str, history: Iterable[Turn] = ()) -> bo
 
 def _terms(text: str) -> list[_Term]:
     names = _names_lower(text)
-    return [_Term(w, w.lower() in names) for w in content_terms(text)]
+    return [_Term(w, w.lower() in names) for w in topic_words(text)]
 
 
 def _carried(text: str, topic: list[_Term]) -> list[_Term]:

@@ -16,13 +16,13 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import NamedTuple
 
-from ..index.vocabulary import FUNCTION_WORDS, Vocabulary, proper_names
+from ..index.vocabulary import Vocabulary
 from ..ingest.catalogue import Term
+from ..words import content_words, proper_names, tokens, word_lists
 from .conversation import Turn, is_follow_up, resolve
 from .languages import ENGLISH_LANGUAGE, Language
 from .references import Reference, find_references, other_text
 
-_TOKEN = re.compile(r"[^\W_][\w'’\-/]*")
 # questions about what is happening now: legal texts as adopted do not record that
 _LIVE_STATE = re.compile(
     r"\b(current(ly)?|now|nowadays|today|right now|at the moment|at present|presently|"
@@ -128,16 +128,6 @@ ASKS_FOR: tuple[tuple[Intent, re.Pattern], ...] = (
     ),
     (Intent.DEFINITION, re.compile(r"^\s*what\s+(is|are)\b|\bwhat does\b.*\bmean\b|\bexplain\b|\bdefin", re.I)),
 )
-
-
-# words that carry no subject, besides the function words: "Can you tell me about ...", "please"
-CHAT_WORDS = FUNCTION_WORDS | frozenset("tell me please you your my us we know explain about give show let".split())
-
-
-def content_words(text: str) -> str:
-    """The words of a question that say what it is about, without function and conversational words ("can you
-    tell me ...")."""
-    return " ".join(w for w in _TOKEN.findall(text) if w.lower() not in CHAT_WORDS)
 
 
 def asks_about_live_state(question: str) -> bool:
@@ -358,8 +348,9 @@ class QueryAnalyser:
     def corrections(self, text: str) -> list[tuple[str, str]]:
         """(typed word, the word the texts use) for each word one typo away from a word of the texts."""
         found = []
-        for token in _TOKEN.findall(text):
-            if token.lower() in FUNCTION_WORDS or any(c.isdigit() for c in token):
+        function = word_lists().function
+        for token in tokens(text):
+            if token.lower() in function or any(c.isdigit() for c in token):
                 continue
             fixed = self.vocabulary.correction(token, self.english)
             if fixed:
@@ -369,7 +360,7 @@ class QueryAnalyser:
     def unknown(self, text: str) -> list[str]:
         """Names and numbered words ("14th") of the question that no indexed text uses, in any spelling."""
         candidates = proper_names(text) + [
-            t for t in _TOKEN.findall(text) if any(c.isdigit() for c in t) and any(c.isalpha() for c in t)
+            t for t in tokens(text) if any(c.isdigit() for c in t) and any(c.isalpha() for c in t)
         ]
         return [w for w in dict.fromkeys(candidates) if not self.vocabulary.knows(w, self.expander.words)]
 
