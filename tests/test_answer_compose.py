@@ -14,7 +14,7 @@ import pytest
 from assistant.answer import evidence
 from assistant.answer.compose import ANSWER_WORDS, EXTRA_MIN_SHARE, LEAD_WORDS, OMISSION, Composer
 from assistant.answer.rank import RulesRanker
-from assistant.answer.records import MAX_PARTS, Candidate
+from assistant.answer.records import MAX_PARTS, Candidate, Signals
 from assistant.ingest.chunking import split_sentences
 from assistant.ingest.provisions import Provision, split
 from assistant.question.query import Query, with_terms
@@ -58,7 +58,7 @@ def candidate(
 ) -> Candidate:
     hit = Hit(provision.chunk, 0.8, dense=0.8, via=via)
     relevance = scores if scores is not None else tuple(1.0 for _ in provision.sentences)
-    return Candidate(provision, hit, 0, relevance, frozenset(terms), vector, {}, score)
+    return Candidate(provision, hit, 0, relevance, frozenset(terms), vector, Signals(), score)
 
 
 def query(text: str = "What does the Decision provide?", **fields) -> Query:

@@ -12,7 +12,7 @@ import pytest
 from assistant.answer.cite import cite, join_unit
 from assistant.answer.decide import ABSTAIN, LIVE_STATE, Decider, missing_message, unknown_names_message
 from assistant.answer.rank import RulesRanker, rank
-from assistant.answer.records import Candidate, Part
+from assistant.answer.records import Candidate, Part, Signals
 from assistant.ingest.provisions import split
 from assistant.question.query import Query
 from assistant.retrieval.retriever import Retrieval
@@ -30,7 +30,8 @@ SEAT_RULE, OPEN_RULE = split(SEAT)
 
 def candidate(provision, features: dict[str, float], hit: Hit | None = None, score: float = 0.0) -> Candidate:
     relevance = tuple(1.0 for _ in provision.sentences)
-    return Candidate(provision, hit or Hit(SEAT, 0.8, dense=0.8), 0, relevance, frozenset(), None, features, score)
+    signals = Signals(**features)
+    return Candidate(provision, hit or Hit(SEAT, 0.8, dense=0.8), 0, relevance, frozenset(), None, signals, score)
 
 
 def query(text: str = "Where is the Agency?", **fields) -> Query:
@@ -74,7 +75,7 @@ def test_the_reader_reads_only_the_best_and_its_probability_is_weighed_in():
     # it reads one candidate, the first ranking's best (0.6); 0.6 + 0.2 = 0.8 still beats the unread 0.5
     assert reader.read == [[f"{SEAT.headings}\n{OPEN_RULE.text}"]]
     assert [c.text for c in ranked] == [OPEN_RULE.text, SEAT_RULE.text]
-    assert ranked[0].score == pytest.approx(0.8) and "reader" not in ranked[1].features
+    assert ranked[0].score == pytest.approx(0.8) and ranked[1].features.reader is None
     # a ranker that does not read never runs it
     unread = rank("q", [candidate(SEAT_RULE, {"lexical": 0.5})], RulesRanker({"lexical": 1.0}), reader)  # type: ignore[arg-type]
     assert len(reader.read) == 1 and unread[0].score == 0.5

@@ -11,7 +11,7 @@ import pytest
 from assistant.answer.compose import Composer
 from assistant.answer.features import Features
 from assistant.answer.rank import RulesRanker
-from assistant.answer.records import Candidate
+from assistant.answer.records import Candidate, Signals
 from assistant.ingest.chunking import split_sentences
 from assistant.ingest.provisions import split
 from assistant.question.query import Query, with_terms
@@ -212,7 +212,7 @@ def test_a_fragment_comes_with_its_context_before_it_only_for_what_is_questions(
 
     def candidate(provision, score: float) -> Candidate:
         relevance = tuple(1.0 for _ in provision.sentences)
-        return Candidate(provision, hit, 0, relevance, frozenset(), None, {}, score)
+        return Candidate(provision, hit, 0, relevance, frozenset(), None, Signals(), score)
 
     composer = Composer(RulesRanker(), lambda t: 1.0, {c.id: 0})
     ranked = [candidate(fragment, 1.0), candidate(context, 0.4)]  # the fragment scores best
@@ -239,8 +239,7 @@ def test_a_question_of_names_alone_is_spoken_of_by_wording_that_holds_the_names(
         Query("What about Ireland?", "What about Ireland?", "What about Ireland?", names=("Ireland",)), terms
     )
     found = {
-        cand.text: cand.features["unnamed"]
-        for cand in features.candidates(query, Retrieval((Hit(c, 1.0),), np.zeros(3)))
+        cand.text: cand.features.unnamed for cand in features.candidates(query, Retrieval((Hit(c, 1.0),), np.zeros(3)))
     }
     assert found == {"Ireland and Italy take part.": 1.0, "The Agency shall have its seat in Brussels.": 0.0}
 
@@ -267,12 +266,12 @@ def test_the_ranker_features_of_each_candidate_worked_out_by_hand():
     seat = found["The Agency shall have its seat in Brussels."]
     recital = found["Whereas the Agency was set up in 2004."]
     # the question's terms are "agency" and "seat", each of idf 1: the first provision holds both, the second one
-    assert seat["lexical"] == 1.0 and recital["lexical"] == 0.5
-    assert seat["dense_best"] == 1.0 and recital["dense_best"] == 0.0  # its sentence's cosine with the question
-    assert seat["passage"] == recital["passage"] == 0.6  # the passage's own similarity
-    assert seat["rank"] == 1.0  # 1 / (1 + rank 0)
-    assert seat["background"] == 0.0 and recital["background"] == 1.0  # "Whereas ..." is a recital
-    assert seat["sibling"] == 0.0 and seat["reference"] == 0.0
-    assert seat["authority"] == pytest.approx(2 / 3)  # a legal act: (4 - tier 2) / 3
+    assert seat.lexical == 1.0 and recital.lexical == 0.5
+    assert seat.dense_best == 1.0 and recital.dense_best == 0.0  # its sentence's cosine with the question
+    assert seat.passage == recital.passage == 0.6  # the passage's own similarity
+    assert seat.rank == 1.0  # 1 / (1 + rank 0)
+    assert seat.background == 0.0 and recital.background == 1.0  # "Whereas ..." is a recital
+    assert seat.sibling == 0.0 and seat.reference == 0.0
+    assert seat.authority == pytest.approx(2 / 3)  # a legal act: (4 - tier 2) / 3
     # the rules ranker's sum of them puts the provision that answers first
     assert next(iter(found)) == "The Agency shall have its seat in Brussels."

@@ -151,7 +151,7 @@ class Decider:
         verdict = self.ranker.answers(candidates[0].score)
         if verdict is None:
             verdict = any(
-                c.features["dense_best"] + c.features["unnamed"] >= self.answers_at_all
+                c.features.dense_best + c.features.unnamed >= self.answers_at_all
                 for c in candidates[:MAX_PARTS]  # as many as an answer quotes
             )
         off_subject = confidence < 1.0 and not verdict
@@ -224,8 +224,8 @@ def _tells_event(candidate: Candidate, names: tuple[str, ...]) -> bool:
     """Wording that names who or what an event is about and speaks of what was asked."""
     return (
         all(_mentions(candidate.text, n) for n in names)
-        and candidate.features["lexical"] >= EVENT_COVERAGE
-        and candidate.features["unnamed"] >= EVENT_ASKED
+        and candidate.features.lexical >= EVENT_COVERAGE
+        and candidate.features.unnamed >= EVENT_ASKED
     )
 
 

@@ -19,7 +19,7 @@ from ..question.query import Intent, Query, name_pattern
 from ..retrieval.retriever import Retrieval
 from ..types import Chunk, Hit, Via
 from . import evidence
-from .records import Candidate
+from .records import Candidate, Signals
 
 EXPANSION_WEIGHT = 0.5  # glossary words count half as much as the question's own
 NAME_WEIGHT = 2.0  # a name in the question (a country, a mission) counts double
@@ -132,34 +132,34 @@ class Features:
                 whole = whole / (np.linalg.norm(whole) + 1e-12)
             text = provision.text
             lexical = sum(weights[t] for t in terms if t in weights) / total
-            features = {
-                "dense_best": max(sims),
-                "dense_whole": float(whole @ retrieval.query_vector) if whole is not None else max(sims),
-                "lexical": lexical,
-                "focus": sum(local[t] for t in terms if t in local) / local_total,
-                "title": sum(weights[t] for t in head_terms[hit.chunk.headings] if t in weights) / total,
-                "subject": float(any(e in hit.chunk.headings.rsplit(" — ", 1)[-1].lower() for e in entities)),
-                "distinct": (float(whole @ retrieval.query_vector) - float(whole @ centroid))
+            features = Signals(
+                dense_best=max(sims),
+                dense_whole=float(whole @ retrieval.query_vector) if whole is not None else max(sims),
+                lexical=lexical,
+                focus=sum(local[t] for t in terms if t in local) / local_total,
+                title=sum(weights[t] for t in head_terms[hit.chunk.headings] if t in weights) / total,
+                subject=float(any(e in hit.chunk.headings.rsplit(" — ", 1)[-1].lower() for e in entities)),
+                distinct=(float(whole @ retrieval.query_vector) - float(whole @ centroid))
                 if whole is not None
                 else 0.0,
-                "rank": 1.0 / (1 + rank),
-                "reference": float(hit.via is Via.REFERENCE and (not wanted or provision.paragraph in wanted)),
-                "kind": float(
+                rank=1.0 / (1 + rank),
+                reference=float(hit.via is Via.REFERENCE and (not wanted or provision.paragraph in wanted)),
+                kind=float(
                     evidence.answers_kind(text, query.asks_for)
                     or (query.asks_for is Intent.WHICH and bool(provision.requires))
                 ),
-                "demand": float(_holds_demand(query, text)),
-                "background": float(not provision.operative and query.asks_for is not Intent.PURPOSE),
-                "orphan": float(provision.orphan),
-                "authority": (4 - hit.chunk.tier) / 3,
-                "short": float(len(text.split()) < SHORT_WORDS),
+                demand=float(_holds_demand(query, text)),
+                background=float(not provision.operative and query.asks_for is not Intent.PURPOSE),
+                orphan=float(provision.orphan),
+                authority=(4 - hit.chunk.tier) / 3,
+                short=float(len(text.split()) < SHORT_WORDS),
                 # a question of names alone ("What about Ireland?") asks about its names
-                "unnamed": sum(weights[t] for t in terms if t in weights and t not in names) / unnamed_total
+                unnamed=sum(weights[t] for t in terms if t in weights and t not in names) / unnamed_total
                 if unnamed_total
                 else lexical,
-                "passage": hit.dense or 0.0,  # meaning: the whole passage it comes from
-                "sibling": float(hit.via is Via.SIBLING),  # another paragraph of a retrieved passage's article
-            }
+                passage=hit.dense or 0.0,  # meaning: the whole passage it comes from
+                sibling=float(hit.via is Via.SIBLING),  # another paragraph of a retrieved passage's article
+            )
             found.append((provision, hit, rank, relevance, terms, whole, features))
         return [
             Candidate(provision, hit, rank, relevance, terms, whole, features)

@@ -24,7 +24,7 @@ from typing import Protocol
 from ..config import PROJECT_ROOT
 from ..errors import ModelError
 from .reader import Reader, reader_text
-from .records import Candidate
+from .records import SIGNALS, Candidate, Signals
 
 RANKERS = ("learned", "reader", "rules")
 RANKER_FILE = PROJECT_ROOT / "models" / "ranker" / "ranker.json"
@@ -70,7 +70,7 @@ class Ranker(Protocol):
     def reads(self) -> bool:
         """Whether it weighs the reader's probability (the composer runs the reader only for such a ranker)."""
 
-    def scores(self, features: Sequence[Mapping[str, float]]) -> list[float]:
+    def scores(self, features: Sequence[Signals]) -> list[float]:
         """One score per candidate."""
 
     def answers(self, best: float) -> bool | None:
@@ -85,13 +85,16 @@ class RulesRanker:
     """The hand-weighted sum (with the reader's probability among its features when it `reads`)."""
 
     def __init__(self, weights: Mapping[str, float] = RULE_WEIGHTS, reads: bool = False):
+        unknown = sorted(set(weights) - set(SIGNALS))
+        if unknown:
+            raise ModelError(f"the ranker weighs features no candidate has: {', '.join(unknown)}")
         self.weights = dict(weights)
         self.reads = reads
         self.name = "reader" if reads else "rules"
 
-    def scores(self, features: Sequence[Mapping[str, float]]) -> list[float]:
+    def scores(self, features: Sequence[Signals]) -> list[float]:
         """Weighted sum of each candidate's features."""
-        return [sum(w * f.get(name, 0.0) for name, w in self.weights.items()) for f in features]
+        return [sum(w * f.value(name) for name, w in self.weights.items()) for f in features]
 
     def answers(self, best: float) -> bool | None:
         """A weighted sum is no probability: the rules' own checks decide."""
@@ -115,12 +118,12 @@ class LearnedRanker:
     name: str = "learned"
     reads: bool = False
 
-    def scores(self, features: Sequence[Mapping[str, float]]) -> list[float]:
+    def scores(self, features: Sequence[Signals]) -> list[float]:
         """The probability for each candidate."""
         out = []
         for f in features:
             z = self.intercept + sum(
-                c * (f.get(n, 0.0) - m) / s
+                c * (f.value(n) - m) / s
                 for n, m, s, c in zip(self.features, self.mean, self.scale, self.coef, strict=True)
             )
             out.append(1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z)))))
@@ -184,6 +187,9 @@ def load_ranker(path: Path = RANKER_FILE) -> LearnedRanker:
         raise ModelError(f"the ranking model {path} is not a ranker file: {RETRAIN}") from None
     if not len(ranker.features) == len(ranker.mean) == len(ranker.scale) == len(ranker.coef):
         raise ModelError(f"the ranking model {path} is not a ranker file: {RETRAIN}")
+    unknown = sorted(set(ranker.features) - set(SIGNALS))
+    if unknown:
+        raise ModelError(f"the ranking model {path} reads features no candidate has ({', '.join(unknown)}): {RETRAIN}")
     return ranker
 
 
@@ -208,7 +214,7 @@ def rank(
         texts = [reader_text(candidates[i].hit.chunk.headings, candidates[i].text) for i in best]
         read = dict(zip(best, reader.probabilities(question, texts), strict=True))
         candidates = [
-            replace(c, features={**c.features, "reader": float(read[i])}) if i in read else c
+            replace(c, features=replace(c.features, reader=float(read[i]))) if i in read else c
             for i, c in enumerate(candidates)
         ]
         scores = ranker.scores([c.features for c in candidates])

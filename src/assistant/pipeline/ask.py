@@ -43,7 +43,7 @@ def answer_stream(
             declined = replace(declined, fallback_reason=query.untranslated, model=writer.model.name)
         yield Event(EventKind.ANSWER, answer=declined)
         return
-    k = top_k or engine.settings.top_k
+    k = top_k or engine.top_k
     try:  # the answerer may look past the passages shown for a specific thing asked for: retrieve enough
         retrieval = engine.retriever.search(query, max(k, RESERVE_PASSAGES), mode)
     except (ValueError, QuestionError):

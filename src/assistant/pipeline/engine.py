@@ -69,12 +69,12 @@ class Engine:
     """One loaded generation with the question stage, retriever, answerer and (with a language model) writer built
     on it; swapped whole when the index changes."""
 
-    settings: Settings
     index: Index
     question: QuestionStage
     retriever: Retriever
     answerer: Answerer
     writer: Writer | None = None
+    top_k: int = 5  # passages answered from, when a request does not say
 
 
 def build_engine(parts: Parts, index: Index) -> Engine:
@@ -106,7 +106,7 @@ def build_engine(parts: Parts, index: Index) -> Engine:
     composer = Composer(parts.ranker, idf, index.by_id, qualifiers=parts.qualifiers)
     answerer = Answerer(features, parts.ranker, decider, composer, reader=parts.reader)
     writer = Writer(parts.llm, Checker(), settings.llm_passages) if parts.llm is not None else None
-    return Engine(settings, index, question, retriever, answerer, writer)
+    return Engine(index, question, retriever, answerer, writer, top_k=settings.top_k)
 
 
 def open_index(settings: Settings, embedder: Embedder, manifest: IndexManifest | None = None) -> Index:

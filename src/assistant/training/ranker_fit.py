@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..answer.rank import LearnedRanker
-from ..answer.records import Candidate
+from ..answer.records import Candidate, Signals
 from ..errors import AssistantError
 from .data import TrainingQuestion
 from .listing import ProvisionEntry
@@ -78,7 +78,7 @@ def question_rows(
     for q in questions:
         cands = candidates_of(q)
         gold = set(q.provisions)
-        matrix = np.array([[c.features.get(f, 0.0) for f in FEATURES] for c in cands], dtype=np.float64)
+        matrix = np.array([[c.features.value(f) for f in FEATURES] for c in cands], dtype=np.float64)
         labels = np.array([answers_question(c, gold, listing) for c in cands], dtype=np.int8)
         out.append(QuestionRows(q, matrix.reshape(len(cands), len(FEATURES)), labels))
     return out
@@ -115,7 +115,7 @@ def best_scores(ranker: LearnedRanker, rows: Sequence[QuestionRows]) -> list[tup
         if not len(r.labels):
             out.append((0.0, False))
             continue
-        scores = ranker.scores([dict(zip(FEATURES, row, strict=True)) for row in r.features])
+        scores = ranker.scores([Signals(**dict(zip(FEATURES, row, strict=True))) for row in r.features])
         top = int(np.argmax(scores))
         out.append((float(scores[top]), bool(r.labels[top])))
     return out
