@@ -67,6 +67,9 @@ def test_a_reference_named_twice_counts_once():
         ("What does Article 5 of the North Atlantic Treaty say?", "Article 5 of the North Atlantic Treaty"),
         ("What does Article 5 of the NATO treaty say?", "Article 5 of the NATO treaty"),
         ("Article 24 of the UN Charter", "Article 24 of the UN Charter"),
+        # named after a place: the whole name, not "the Treaty"
+        ("What does Article 2 of the Treaty of Westphalia of 1648 say?", "Article 2 of the Treaty of Westphalia"),
+        ("Is Article 3 of the Treaty of the North Atlantic binding?", "Article 3 of the Treaty of the North Atlantic"),
     ],
 )
 def test_an_article_of_another_text_is_not_a_treaty_reference(question, named):

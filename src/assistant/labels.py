@@ -33,6 +33,23 @@ def kind_label(kind: str, tier: int = 2, title: str = "", label: str = "") -> st
     return text + UNOFFICIAL if tier >= WEB_TIER else text
 
 
+# English month names whatever the process's locale (strftime's %B follows LC_TIME)
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
 def date_label(value: str) -> str:
     """An ISO date as "7 June 2016"; "date unknown" when there is none."""
     if not value:
@@ -41,4 +58,4 @@ def date_label(value: str) -> str:
         d = date.fromisoformat(value)
     except (TypeError, ValueError):
         return value
-    return f"{d.day} {d.strftime('%B')} {d.year}"
+    return f"{d.day} {MONTHS[d.month - 1]} {d.year}"

@@ -43,7 +43,9 @@ _OTHER_TEXT = re.compile(
     # "the Treaty", "the EU Treaty", "the Union's treaties", "the Lisbon Treaty", "the Treaty of Lisbon": the EU's own
     r"(?:EU|European Union|Union|Lisbon)?(?:['’]s)?\s*treat(?:y|ies)\b(?!\s+of\s+(?!Lisbon\b))))"
     r"(?:the\s+)?([\w'’ -]{0,40}?"
-    r"\b(?:treaty|charter|convention|constitution|pact|agreement|act|law))\b",
+    r"\b(?:treaty|charter|convention|constitution|pact|agreement|act|law)\b"
+    # with the place or party it is named after: "the Treaty of Westphalia", "the Treaty of Rome"
+    r"(?:\s+of\s+(?:the\s+)?(?-i:[A-Z])[\w'’-]+(?:\s+(?-i:[A-Z])[\w'’-]+)*)?)",
     re.I,
 )
 
