@@ -4,7 +4,7 @@ reads them with (`corpus/words.toml`, data beside the glossary, read once on fir
 The lexical index has its own tokenizer (bm25s, stemmed, with its stop words); a question's terms come from it, once,
 in the question stage (`question.query.QueryTerms`). Everything else that reads words reads them here:
 - `tokens`: a word as a question writes it, with what is joined to it ("HR/VP", "EU's", "14th");
-- `words`: a word as the texts' vocabulary counts it (letters and digits, inner apostrophes and hyphens);
+- `words`: a word as the texts' vocabulary counts it at ingest (letters and digits, inner apostrophes and hyphens);
 - `proper_names`: the capitalised words of a question that may be names;
 - `topic_words`: the words that carry a conversation's topic;
 - `variants`: spellings of one word that mean the same.
@@ -24,7 +24,6 @@ WORDS_FILE = PROJECT_ROOT / "corpus" / "words.toml"
 
 _TOKEN = re.compile(r"[^\W_][\w'’\-/]*")
 _WORD = re.compile(r"[^\W_](?:[^\W_]|['’\-](?=[^\W_]))*")
-_NAME = re.compile(r"[^\W\d_][\w'’\-/]*")  # a token that starts with a letter: "2nd" is no name, "nd" not either
 # a conversation's words: tokens, with a number's paragraph kept ("31(2)"), so that a follow-up carries "Article
 # 31(2)" over as it was written
 _TOPIC = re.compile(r"\d+\(\d+\)|" + _TOKEN.pattern)
@@ -80,7 +79,7 @@ def content_words(text: str) -> str:
 def proper_names(text: str) -> list[str]:
     """Capitalised words that are not acronyms and not the first word (whose capital sentence case explains),
     except in very short questions ("Iran too?")."""
-    found = _NAME.findall(text)
+    found = [t for t in tokens(text) if not t[0].isdecimal()]  # "2019" and "14th" are no names
     start = 0 if len(found) <= 3 else 1
     names = [w.strip("'’-") for w in found[start:] if w[:1].isupper() and not w.isupper()]
     function = word_lists().function
