@@ -27,6 +27,9 @@ fi
 # The habits first, so a slip fails in seconds rather than after the tests.
 .venv/bin/ruff check . || exit 1
 .venv/bin/ruff format --check . || exit 1
+# mypy's cache is keyed by each file's content, so every clone on this machine can share it: a second clone checks
+# in seconds what a first one checks in about a minute. Set MYPY_CACHE_DIR to keep it elsewhere.
+export MYPY_CACHE_DIR="${MYPY_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cfsp-assistant/mypy}"
 .venv/bin/mypy || exit 1
 export CFSP_CORPUS_DIR="${CFSP_CORPUS_DIR:-../shared/corpus}"
 export GRADIO_ANALYTICS_ENABLED=False
