@@ -14,7 +14,7 @@ from assistant.answer.decide import ABSTAIN, LIVE_STATE, Decider, missing_messag
 from assistant.answer.rank import RulesRanker, rank
 from assistant.answer.records import Candidate, Part, Signals
 from assistant.ingest.provisions import split
-from assistant.question.query import Query
+from assistant.question.query import Query, with_terms
 from assistant.retrieval.retriever import Retrieval
 from assistant.types import Hit
 from tests.test_provisions import chunk
@@ -157,3 +157,23 @@ def test_join_unit_leaves_out_what_a_split_paragraph_repeats():
         "High Representative."
     )
     assert starts == {"c1": (0, 0), "c2": (len(a.text), len("on a proposal from a Member State."))}
+
+
+def test_full_confidence_for_a_rare_name_a_passage_holds_unless_the_question_asks_what_no_text_says():
+    """A question about a name particular to few passages ("Brussels" here) that a retrieved passage holds is
+    answered with full confidence, unless one of its content terms is in no passage at all (the name is then not what
+    it is about); otherwise the confidence is the best passage's similarity."""
+
+    def terms(texts: list[str]) -> list[list[str]]:  # lower-cased words, as a stand-in for the index's tokenizer
+        return [[w.lower() for w in text.replace("?", "").split()] for text in texts]
+
+    unused = {"waffles"}
+    judge = Decider(RulesRanker({"lexical": 1.0}), 0.5, rare=lambda name: True, unused=unused.__contains__)
+    asked = "What is decided in Brussels?"
+    seat = with_terms(Query(asked, asked, asked, names=("Brussels",)), terms)
+    assert seat.terms.content == ("decided", "brussels")  # its content words: not "what", "is", "in"
+    assert judge.confidence(seat, retrieval(0.4)) == 1.0
+    waffles = "How are waffles made in Brussels?"
+    baking = with_terms(Query(waffles, waffles, waffles, names=("Brussels",)), terms)
+    assert "waffles" in baking.terms.content
+    assert judge.confidence(baking, retrieval(0.4)) == pytest.approx(0.4)  # the passage's own similarity

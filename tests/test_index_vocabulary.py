@@ -8,7 +8,6 @@ import json
 import pytest
 
 from assistant.index.vocabulary import Vocabulary, english_words
-from assistant.words import proper_names
 
 # Invented sentences. Counts (lower-cased): the 11, council 4, sanctions 3, mission 3, commission 2, shall 2,
 # moldavia 1, varadkian 1, funded 1, cyber-attacks 1, commission's 1.
@@ -95,15 +94,6 @@ def test_rare_words_are_those_the_texts_use_a_few_times(vocabulary):
     assert not vocabulary.rare("Council")  # four times
     assert not vocabulary.rare("the")
     assert not vocabulary.rare("Ruritania")  # never used: unknown, not rare
-
-
-def test_proper_names_are_the_capitalised_words_after_the_first():
-    assert proper_names("What did Varadkian tell the Council about Moldavia?") == ["Varadkian", "Council", "Moldavia"]
-    # acronyms are not names, nor a capitalised question word starting a second sentence
-    assert proper_names("Why did NATO and the EU meet Varadkian? What about Moldavia?") == ["Varadkian", "Moldavia"]
-    # in a very short question the first word may be the name
-    assert proper_names("Iran too?") == ["Iran"]
-    assert proper_names("What does the treaty say about sanctions?") == []
 
 
 def test_a_saved_vocabulary_loads_the_same(vocabulary, tmp_path):

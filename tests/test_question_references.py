@@ -70,6 +70,8 @@ def test_a_reference_named_twice_counts_once():
         # named after a place: the whole name, not "the Treaty"
         ("What does Article 2 of the Treaty of Westphalia of 1648 say?", "Article 2 of the Treaty of Westphalia"),
         ("Is Article 3 of the Treaty of the North Atlantic binding?", "Article 3 of the Treaty of the North Atlantic"),
+        ("Is Article 5 of the Treaty of Washington EU law?", "Article 5 of the Treaty of Washington"),
+        ("Did Article 2 of the Treaty of Amsterdam In 1997 change it?", "Article 2 of the Treaty of Amsterdam"),
     ],
 )
 def test_an_article_of_another_text_is_not_a_treaty_reference(question, named):

@@ -59,8 +59,10 @@ def test_a_saved_ranker_loads_back_and_a_damaged_one_is_one_line_naming_the_fix(
         load_ranker(path)
 
 
-def test_rule_weights_name_features_the_candidates_have():
-    assert set(RULE_WEIGHTS) <= set(SIGNALS)
+def test_rule_weights_and_the_fitted_features_name_features_the_candidates_have():
+    from assistant.training.ranker_fit import FEATURES
+
+    assert set(RULE_WEIGHTS) <= set(SIGNALS) and set(FEATURES) <= set(SIGNALS)
     with pytest.raises(ModelError, match="features no candidate has: lexicall"):
         RulesRanker({"lexicall": 1.0})
 

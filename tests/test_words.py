@@ -3,6 +3,9 @@ words outside the lexical index, on hand-made text."""
 
 from __future__ import annotations
 
+import pytest
+
+from assistant.errors import CorpusError
 from assistant.question.conversation import Turn, resolve
 from assistant.words import WORDS_FILE, content_words, proper_names, tokens, topic_words, variants, word_lists, words
 
@@ -38,10 +41,17 @@ def test_content_words_drop_function_and_chat_words():
     assert content_words("Can you please tell me who chairs the PSC?") == "chairs PSC"
 
 
-def test_proper_names_skip_the_first_word_acronyms_and_function_words():
+def test_proper_names_are_the_capitalised_words_after_the_first():
+    assert proper_names("What did Varadkian tell the Council about Moldavia?") == ["Varadkian", "Council", "Moldavia"]
+    # acronyms are not names, nor a capitalised question word starting a second sentence
+    assert proper_names("Why did NATO and the EU meet Varadkian? What about Moldavia?") == ["Varadkian", "Moldavia"]
     assert proper_names("Does Ireland take part in PESCO with Denmark?") == ["Ireland", "Denmark"]
-    assert proper_names("Iran too?") == ["Iran"]  # a very short question's first word counts
     assert proper_names("What is the role of the Commission's President?") == ["Commission's", "President"]
+    # in a very short question the first word may be the name; a number is no word, "14th" one
+    assert proper_names("Iran too?") == ["Iran"]
+    assert proper_names("Iran in 2024?") == ["Iran"]
+    assert proper_names("Iran 14th sanctions too?") == []
+    assert proper_names("What does the treaty say about sanctions?") == []
 
 
 def test_topic_words_keep_a_paragraph_and_letters_outside_ascii():
@@ -54,3 +64,12 @@ def test_variants_of_one_word():
     # the plural possessive goes with its apostrophe: "States'" -> "State"
     assert variants("Member-States'") == ["member-states'", "member-state", "memberstate", "member", "state"]
     assert variants("HR/VP") == ["hr/vp", "hrvp", "hr", "vp"]
+
+
+def test_a_word_lists_file_that_cannot_be_used_is_one_line_naming_it(tmp_path):
+    with pytest.raises(CorpusError, match="cannot read the word lists .*missing.toml"):
+        word_lists(tmp_path / "missing.toml")
+    path = tmp_path / "words.toml"
+    path.write_text('[function]\nwords = ["what"]\n', encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"have no list \[chat\] words"):
+        word_lists(path)

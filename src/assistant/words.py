@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 from .config import PROJECT_ROOT
+from .errors import CorpusError
 
 WORDS_FILE = PROJECT_ROOT / "corpus" / "words.toml"
 
@@ -43,11 +44,17 @@ class WordLists:
 
 @cache
 def word_lists(path: Path = WORDS_FILE) -> WordLists:
-    """The word lists, read once per path."""
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    """The word lists, read once per path; a CorpusError names a file that cannot be read or lacks a list."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise CorpusError(f"cannot read the word lists {path}: {exc}") from None
 
     def listed(section: str, key: str = "words") -> frozenset[str]:
-        return frozenset(w.lower() for w in data[section][key])
+        try:
+            return frozenset(w.lower() for w in data[section][key])
+        except (KeyError, TypeError, AttributeError):
+            raise CorpusError(f"the word lists {path} have no list [{section}] {key} of words") from None
 
     function = listed("function")
     return WordLists(
@@ -79,7 +86,7 @@ def content_words(text: str) -> str:
 def proper_names(text: str) -> list[str]:
     """Capitalised words that are not acronyms and not the first word (whose capital sentence case explains),
     except in very short questions ("Iran too?")."""
-    found = [t for t in tokens(text) if not t[0].isdecimal()]  # "2019" and "14th" are no names
+    found = [t for t in tokens(text) if any(c.isalpha() for c in t)]  # words: "2019" is none, "14th" one
     start = 0 if len(found) <= 3 else 1
     names = [w.strip("'’-") for w in found[start:] if w[:1].isupper() and not w.isupper()]
     function = word_lists().function

@@ -17,7 +17,7 @@ MAX_PARTS = 3  # an answer quotes at most this many provisions: the one that ans
 @dataclass(frozen=True, kw_only=True)
 class Signals:
     """What the rankers weigh of one candidate for the question (`features.py` computes them; a ranker reads them by
-    name: `rank.RULE_WEIGHTS`, a learned ranker's file). Shares are in [0, 1]; a feature not set is 0."""
+    name: `rank.RULE_WEIGHTS`, a learned ranker's file). A feature not set is 0."""
 
     dense_best: float = 0.0  # meaning: the cosine of its best sentence with the question
     dense_whole: float = 0.0  # meaning: the cosine of its sentences' mean with the question
@@ -25,7 +25,7 @@ class Signals:
     focus: float = 0.0  # the same, terms weighted by how rare they are among the candidates
     title: float = 0.0  # share of the question's terms in the headings it sits under
     subject: float = 0.0  # 1: its article or act is titled after what the question names
-    distinct: float = 0.0  # meaning: closer to the question than to the candidates' common subject
+    distinct: float = 0.0  # meaning: its cosine with the question minus that with the candidates' common subject
     rank: float = 0.0  # 1 / (1 + rank of its passage in the retrieval)
     reference: float = 0.0  # 1: the question names this article (or paragraph)
     kind: float = 0.0  # 1: holds the kind of thing asked for (a body for "who", a date for "when" ...)

@@ -49,7 +49,8 @@ class LexicalIndex:
         return int(indptr[position + 1] - indptr[position])
 
     def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every text for the query (zeros when no query term is indexed)."""
+        """BM25 score of every text for a query's text (zeros when no query term is indexed): for tools and tests; the
+        pipeline scores the terms its question stage worked out (`scores_of`)."""
         return self.scores_of(self.terms([query])[0])
 
     def scores_of(self, terms: Sequence[str]) -> np.ndarray:
@@ -60,7 +61,7 @@ class LexicalIndex:
         return np.asarray(self.retriever.get_scores(terms), dtype=np.float32)
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
-        """(position, BM25 score) of the best k texts with a positive score."""
+        """(position, BM25 score) of the best k texts with a positive score for a query's text: for tools and tests."""
         terms = self.terms([query])[0]
         if not terms or self.size == 0:
             return []

@@ -26,6 +26,7 @@ from ..question.languages import LanguageDetector
 from ..question.query import Expander, QueryAnalyser, Thesaurus
 from ..question.stage import QuestionStage
 from ..retrieval.retriever import Retriever
+from ..words import word_lists
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Parts:
         # numpy's BLAS threads and torch's threads fight over the same cores: a question's small matrix products
         # run on one BLAS thread so the model keeps its speed (measured: 57 ms -> 19 ms per question embedding)
         threadpool_limits(1, user_api="blas")
+        word_lists()  # read at start-up: a broken corpus/words.toml stops it with one line, not the first question
         ranker = make_ranker(settings.ranker)
         return cls(
             settings=settings,
@@ -73,8 +75,8 @@ class Engine:
     question: QuestionStage
     retriever: Retriever
     answerer: Answerer
+    top_k: int  # passages answered from, when a request does not say
     writer: Writer | None = None
-    top_k: int = 5  # passages answered from, when a request does not say
 
 
 def build_engine(parts: Parts, index: Index) -> Engine:
@@ -106,7 +108,7 @@ def build_engine(parts: Parts, index: Index) -> Engine:
     composer = Composer(parts.ranker, idf, index.by_id, qualifiers=parts.qualifiers)
     answerer = Answerer(features, parts.ranker, decider, composer, reader=parts.reader)
     writer = Writer(parts.llm, Checker(), settings.llm_passages) if parts.llm is not None else None
-    return Engine(index, question, retriever, answerer, writer, top_k=settings.top_k)
+    return Engine(index, question, retriever, answerer, settings.top_k, writer)
 
 
 def open_index(settings: Settings, embedder: Embedder, manifest: IndexManifest | None = None) -> Index:

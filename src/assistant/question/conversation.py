@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..errors import QuestionError
-from ..words import proper_names, tokens, topic_words
+from ..words import proper_names, topic_words, words
 from .validation import require_unicode
 
 ROLES = ("user", "assistant")
@@ -106,8 +106,8 @@ def keeps_topic(rewrite: str, question: str, history: Iterable[Turn] = ()) -> bo
     resolved = resolve(question, history)
     if resolved == question:
         return True
-    said = {w.lower() for w in tokens(rewrite)}
-    carried = [w.lower() for w in tokens(resolved[len(question) :])]
+    said = {w.lower() for w in words(rewrite)}
+    carried = [w.lower() for w in words(resolved[len(question) :])]
     return all(any(w == s or (len(w) > 4 and s.startswith(w[:5])) for s in said) for w in carried)
 
 

@@ -3,7 +3,8 @@ answering read (they never re-parse the question). The question stage (`stage.py
 language and a model's translation or rewording.
 
 A `Query` holds the question as asked and as searched (follow-up topic carried over, spelling corrected), its
-glossary expansion, explicit references, what kind of answer it asks for (a body, a date, a frequency, an amount,
+terms as the lexical index's tokenizer gives them (`QueryTerms`, worked out once here), its glossary expansion,
+explicit references, what kind of answer it asks for (a body, a date, a frequency, an amount,
 a list, a rule ...) and the specific things an answer must contain (a year, a figure, a person's name, the text
 of a non-EU treaty, an event, the present state).
 """
@@ -298,11 +299,6 @@ class Query:
         what is searched when it was translated or carries the conversation's topic, else the question as asked."""
         return self.rewrite or (self.searched if self.translated or self.follow_up else self.asked)
 
-    def reworded(self, rewrite: str | None) -> Query:
-        """The query with a model's rewording searched beside it, unless it only repeats what is searched."""
-        same = not rewrite or rewrite.strip().lower() == self.searched.strip().lower()
-        return replace(self, rewrite="" if same else str(rewrite))
-
 
 def with_terms(query: Query, tokenize: Callable[[list[str]], list[list[str]]]) -> Query:
     """The query with its `QueryTerms`, from the lexical index's tokenizer (one call for all its texts)."""
@@ -407,8 +403,10 @@ class QueryAnalyser:
         return self.reword(query, rewrite)
 
     def reword(self, query: Query, rewrite: str | None) -> Query:
-        """The query with a model's rewording searched beside it (`Query.reworded`), its terms worked out again."""
-        return with_terms(query.reworded(rewrite), self.tokenize)
+        """The query with a model's rewording searched beside it, unless it only repeats what is searched; its terms
+        worked out again."""
+        same = not rewrite or rewrite.strip().lower() == query.searched.strip().lower()
+        return with_terms(replace(query, rewrite="" if same else str(rewrite)), self.tokenize)
 
 
 def _same_case(typed: str, word: str) -> str:

@@ -38,14 +38,17 @@ _TREATY_NAMES = {
     "treaty on the functioning of the european union": "TFEU",
 }
 # "of the NATO treaty", "of the UN Charter": an article of some other text, not of the EU Treaties
+# a capitalised word that is not a function word ("In", "And") or an acronym ("EU")
+_NAMED = r"(?!(?:in|on|at|by|of|and|or|to|for|with|from|the|a|an)\b)(?-i:[A-Z][a-z])[\w'’-]*"
 _OTHER_TEXT = re.compile(
     r"\s*of\s+(?!(?:the\s+)?(?:treaty on\b|TEU\b|TFEU\b|"
     # "the Treaty", "the EU Treaty", "the Union's treaties", "the Lisbon Treaty", "the Treaty of Lisbon": the EU's own
     r"(?:EU|European Union|Union|Lisbon)?(?:['’]s)?\s*treat(?:y|ies)\b(?!\s+of\s+(?!Lisbon\b))))"
     r"(?:the\s+)?([\w'’ -]{0,40}?"
     r"\b(?:treaty|charter|convention|constitution|pact|agreement|act|law)\b"
-    # with the place or party it is named after: "the Treaty of Westphalia", "the Treaty of Rome"
-    r"(?:\s+of\s+(?:the\s+)?(?-i:[A-Z])[\w'’-]+(?:\s+(?-i:[A-Z])[\w'’-]+)*)?)",
+    # with the place or party it is named after, in capitalised words: "the Treaty of Westphalia", "of the North
+    # Atlantic" (not "EU" in "the Treaty of Washington EU law", not "In" in "of Amsterdam In 1997")
+    r"(?:\s+of\s+(?:the\s+)?" + _NAMED + r"(?:\s+" + _NAMED + r")*)?)",
     re.I,
 )
 
