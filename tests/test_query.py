@@ -243,12 +243,16 @@ def test_the_query_carries_its_terms_as_the_index_tokenizer_gives_them():
     a = analyser({"pays": ("financed",)})
     pay = QueryAnalyser(Expander(glossary), a.thesaurus, a.vocabulary, a.treaty_articles, a.english, tokenize)
     query = pay.analyse("Can you tell me who pays the PSC?", rewrite="Who finances the PSC?")
-    assert len(seen) == 1  # one call for all of its texts
+    calls = len(seen)
+    assert calls == 1  # one call for all of its texts
     terms = query.terms
     assert terms.searched == ("can", "you", "tell", "pays", "psc")
     assert terms.expansions == (("political", "security", "committee"),)
     assert terms.expanded == terms.searched + terms.expansions[0]
     assert terms.related == ("financed",) and terms.lexical == terms.expanded + terms.related
+    # the expanded and lexical terms, derived from the parts, are those of the texts the searches read
+    assert list(terms.expanded) == tokenize([query.expanded])[0]
+    assert list(terms.lexical) == tokenize([query.lexical])[0]
     assert terms.content == ("pays", "psc")  # without the words of conversation
     assert terms.rewrite == ("finances", "psc")
     assert terms.aliases == (("psc",),)  # the question's other name for the glossary term

@@ -238,18 +238,27 @@ class Thesaurus:
 class QueryTerms:
     """A query's words as the lexical index reads them (stemmed, without stop words), worked out once by the
     question stage so that no later stage tokenises the question again. Each field holds the terms of the `Query`
-    field of the same name; `content` those of its content words (`content_words`), `lexical` those of what the
-    lexical search reads, `expansions` and `aliases` one tuple per expansion and per alias as written."""
+    field of the same name; `content` those of its content words (`content_words`), `expansions` and `aliases` one
+    tuple per expansion and per alias as written."""
 
     searched: tuple[str, ...] = ()
-    expanded: tuple[str, ...] = ()
-    lexical: tuple[str, ...] = ()
     content: tuple[str, ...] = ()
     related: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
     rewrite: tuple[str, ...] = ()
     expansions: tuple[tuple[str, ...], ...] = ()
     aliases: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def expanded(self) -> tuple[str, ...]:
+        """The terms of `Query.expanded`: what is searched, then its glossary expansions."""
+        return self.searched + tuple(t for terms in self.expansions for t in terms)
+
+    @property
+    def lexical(self) -> tuple[str, ...]:
+        """The terms of `Query.lexical`, what the lexical search reads: the expanded question, then the legal words
+        for its everyday words."""
+        return self.expanded + self.related
 
 
 @dataclass(frozen=True)
@@ -304,8 +313,6 @@ def with_terms(query: Query, tokenize: Callable[[list[str]], list[list[str]]]) -
     """The query with its `QueryTerms`, from the lexical index's tokenizer (one call for all its texts)."""
     texts = [
         query.searched,
-        query.expanded,
-        query.lexical,
         content_words(query.searched),
         " ".join(query.related),
         " ".join(query.names),
@@ -314,10 +321,10 @@ def with_terms(query: Query, tokenize: Callable[[list[str]], list[list[str]]]) -
         *(alias.written for alias in query.aliases),
     ]
     found = [tuple(terms) for terms in tokenize(texts)]
-    searched, expanded, lexical, content, related, names, rewrite = found[:7]
-    expansions = tuple(found[7 : 7 + len(query.expansions)])
-    aliases = tuple(found[7 + len(query.expansions) :])
-    terms = QueryTerms(searched, expanded, lexical, content, related, names, rewrite, expansions, aliases)
+    searched, content, related, names, rewrite = found[:5]
+    expansions = tuple(found[5 : 5 + len(query.expansions)])
+    aliases = tuple(found[5 + len(query.expansions) :])
+    terms = QueryTerms(searched, content, related, names, rewrite, expansions, aliases)
     return replace(query, terms=terms)
 
 
