@@ -34,9 +34,8 @@ OUT_OF_SCOPE = [
     "Who won the football world cup?",
     "How do I bake sourdough bread?",
     "How do I make proper Belgian waffles at home?",  # a name a few texts use, in a question about something else
-    # passages on the same subject that neither mean nor say what is asked: a mission in Niger, an agency's staff
-    "Has the EU condemned the military coup in Niger?",
-    pytest.param("How many soldiers have died while serving in EU military missions?", marks=REGRESSION),
+    # passages on the same subject that do not say what is asked: an agency's staff (the answerability model)
+    "How many soldiers have died while serving in EU military missions?",
 ]
 
 
@@ -162,6 +161,8 @@ def test_spelling_and_punctuation_never_make_it_decline(assistant, question, sea
         ("Who was the first High Representative?", "do not name the person"),
         # the page names today's holder, not the one before: that is not an answer
         ("Who was High Representative before Kaja Kallas?", "do not name the person"),
+        # a mission in Niger is no record of a coup being condemned
+        ("Has the EU condemned the military coup in Niger?", "do not record whether or how that happened for Niger"),
         # wording that names Ukraine but says nothing of what is asked about it
         pytest.param(
             "When will Ukraine become a full member of the EU?",

@@ -489,6 +489,35 @@ def train_reader(
     train_reader_all(load_settings(), plan, lambda line: err.print(line, markup=False, highlight=False))
 
 
+@train.command("answerable")
+def train_answerable(
+    questions: Annotated[Path, typer.Option(help="Folder of training question files (*.jsonl).")] = TRAINING_DATA
+    / "questions",
+    evaluation: Annotated[
+        str, typer.Option(help="Evaluation question folders, comma-separated (kept apart by similarity).")
+    ] = "eval/questions",
+    out: Annotated[Path, typer.Option(help="Where the model goes.")] = Path("models/answerable/answerable.json"),
+    seed: Annotated[int, typer.Option(help="Seed for the split and the fit.")] = 13,
+    curve: Annotated[str, typer.Option(help="Learning-curve sizes besides all, comma-separated.")] = "1000,2000",
+) -> None:
+    """The answerability model's recipe with fixed seeds, on the index in CFSP_DATA_DIR (ingest first): fitted on a
+    split by document, its strength and threshold chosen on dev (see models/answerable/MODEL_CARD.md)."""
+    from .training.answerable_workflow import AnswerablePlan
+    from .training.answerable_workflow import train_answerable as run
+
+    files = tuple(sorted(questions.glob("*.jsonl")))
+    if not files:
+        raise AssistantError(f"no training question files (*.jsonl) in {questions}")
+    plan = AnswerablePlan(
+        files,
+        tuple(Path(p.strip()) for p in evaluation.split(",") if p.strip()),
+        out,
+        seed=seed,
+        curve=tuple(int(c) for c in curve.split(",") if c.strip()),
+    )
+    run(load_settings(), plan, lambda line: err.print(line, markup=False, highlight=False))
+
+
 @commands.command("feedback-export")
 def feedback_export(
     out_path: Annotated[str, typer.Option("--out", help="File to write, or - for standard output.")],

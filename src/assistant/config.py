@@ -121,6 +121,12 @@ class Settings(BaseSettings):
         description="Minimum of a provision's best-sentence similarity plus its share of the question's non-name "
         "terms, for the best provisions to count as answering at all.",
     )
+    answerable_model: Path | None = Field(
+        PROJECT_ROOT / "models" / "answerable" / "answerable.json",
+        description="The model that says whether the texts answer a question at all (trained by `cfsp-assistant "
+        "train answerable`); 'off': the decide step's rules judge, as they do for an index built with another "
+        "embedding model.",
+    )
 
     # An optional language model (any OpenAI-compatible chat endpoint) to word answers; everything it writes is checked
     llm_base_url: str | None = Field(
@@ -275,6 +281,13 @@ class Settings(BaseSettings):
                 "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
             )
         return tuple(k for k in keys if k)
+
+    @field_validator("answerable_model", mode="before")
+    @classmethod
+    def _answerable_model(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "off", "none")):
+            return None
+        return value
 
     @field_validator("rate_limit")
     @classmethod

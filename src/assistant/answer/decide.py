@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+import numpy as np
+
 from ..labels import WEB_TIER
 from ..question.languages import Language, eurlex_home
 from ..question.query import Query
@@ -21,6 +23,7 @@ from ..retrieval.retriever import Retrieval
 from ..types import Answer, Via
 from ..words import variants
 from . import evidence
+from .answerable import AnswerabilityModel, question_row
 from .rank import Ranker
 from .records import MAX_PARTS, Candidate, Decision
 
@@ -93,6 +96,7 @@ class Decider:
         rare: Callable[[str], bool] = lambda name: False,
         unused: Callable[[str], bool] = lambda term: False,
         answers_at_all: float = 0.0,
+        answerable: AnswerabilityModel | None = None,
     ):
         # the least a provision must have of meaning (its best sentence's similarity) plus the question's non-name
         # terms (their share, glossary and related words at half weight) for the best ones to answer at all
@@ -100,6 +104,7 @@ class Decider:
         self.rare = rare  # is a name particular to very few passages (a person), not a country or a city?
         self.unused = unused  # is a search term (as the lexical index stems it) in none of the passages?
         self.ranker = ranker
+        self.answerable = answerable  # the model that says whether anything answers (else the rules below)
         self.threshold = threshold
         self.passages = passages
 
@@ -138,7 +143,9 @@ class Decider:
                     "Council acts and their official summaries"
                 )
             )
-        calibrated = self.ranker.answers(1.0) is not None  # the ranker's score says whether it answers
+        # a model's probability says whether anything answers: the answerability model's, else the learned ranker's;
+        # without either, the rules: weak evidence, then meaning plus the question's words (below)
+        calibrated = self.answerable is not None or self.ranker.answers(1.0) is not None
         if not retrieval.hits or (not calibrated and confidence < self.threshold):
             return decline(ABSTAIN)
         candidates = ranked(None)
@@ -146,9 +153,8 @@ class Decider:
             return decline(ABSTAIN)
         # none of the best provisions answers what was asked: a passage on the same subject ("EUCAP Sahel Niger" for
         # "Has the EU condemned the coup in Niger?") is no answer. Said after the specific things asked for, whose
-        # messages say more. The learned ranker's probability decides; the rules judge meaning plus the question's
-        # words
-        verdict = self.ranker.answers(candidates[0].score)
+        # messages say more
+        verdict = self.answered(query, retrieval, candidates, confidence)
         if verdict is None:
             verdict = any(
                 c.features.dense_best + c.features.unnamed >= self.answers_at_all
@@ -166,6 +172,20 @@ class Decider:
         if off_subject:
             return decline(ABSTAIN)
         return Decision(confidence, candidates=tuple(candidates))
+
+    def row(self, query: Query, retrieval: Retrieval, candidates: list[Candidate]) -> np.ndarray:
+        """What the answerability model reads of the question (`answerable.question_row`)."""
+        return question_row(retrieval.query_vector, candidates, self.confidence(query, retrieval))
+
+    def answered(
+        self, query: Query, retrieval: Retrieval, candidates: list[Candidate], confidence: float
+    ) -> bool | None:
+        """Whether the candidates answer the question, by the answerability model, else by the ranker's calibrated
+        score; None when neither can tell."""
+        if self.answerable is not None:
+            row = question_row(retrieval.query_vector, candidates, confidence)
+            return self.answerable.answers(self.answerable.probability(row))
+        return self.ranker.answers(candidates[0].score)
 
     @staticmethod
     def _lead_with(candidates: list[Candidate], demand: Demand, best: float, ranker: Ranker) -> list[Candidate] | None:

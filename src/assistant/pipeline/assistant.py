@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict
 from functools import partial
 
+import numpy as np
+
 from ..answer.decide import RESERVE_PASSAGES
 from ..config import Settings
 from ..embedding.embedder import Embedder, make_embedder
@@ -93,6 +95,13 @@ class Assistant:
             query = engine.question.analyse(question, history)
             retrieval = engine.retriever.search(query, RESERVE_PASSAGES, mode)
             return query, retrieval, engine.answerer.candidates(query, retrieval)
+
+    def answerability_row(self, question: str, history: Iterable[Turn | Mapping] | None = None) -> np.ndarray:
+        """What the answerability model reads of a question (its vector and its evidence; what it is trained on)."""
+        with self.watcher.using() as engine:
+            query = engine.question.analyse(question, history)
+            retrieval = engine.retriever.search(query, RESERVE_PASSAGES, "hybrid")
+            return engine.answerer.decider.row(query, retrieval, engine.answerer.candidates(query, retrieval))
 
     def search(
         self, question: str, k: int = 5, mode: str = "hybrid", history: Iterable[Turn | Mapping] | None = None

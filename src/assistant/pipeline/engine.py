@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from threadpoolctl import threadpool_limits
 
+from ..answer.answerable import AnswerabilityModel, load_answerable
 from ..answer.answerer import Answerer
 from ..answer.compose import Composer
 from ..answer.decide import Decider
@@ -28,6 +30,8 @@ from ..question.stage import QuestionStage
 from ..retrieval.retriever import Retriever
 from ..words import word_lists
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Parts:
@@ -43,10 +47,12 @@ class Parts:
     ranker: Ranker
     reader: Reader | None
     qualifiers: tuple[str, ...]
+    answerable: AnswerabilityModel | None
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder: Embedder) -> Parts:
-        """The parts the settings ask for (the language model, the ranker and, if it reads, the reader)."""
+        """The parts the settings ask for (the language model, the ranker and, if it reads, the reader) and the
+        answerability model."""
         # numpy's BLAS threads and torch's threads fight over the same cores: a question's small matrix products
         # run on one BLAS thread so the model keeps its speed (measured: 57 ms -> 19 ms per question embedding)
         threadpool_limits(1, user_api="blas")
@@ -63,7 +69,21 @@ class Parts:
             ranker=ranker,
             reader=Reader(settings.models_dir, threads=settings.embedding_threads) if ranker.reads else None,
             qualifiers=load_qualifiers(settings.glossary_path),
+            answerable=load_answerable(settings.answerable_model) if settings.answerable_model else None,
         )
+
+    def answerable_for(self, index: Index) -> AnswerabilityModel | None:
+        """The answerability model when one is set and was trained on the question vectors of the index's embedding
+        model; otherwise None (the decide step's rules judge), said in the log when the models differ."""
+        if self.answerable is None or self.answerable.embedding == index.manifest.model:
+            return self.answerable
+        log.warning(
+            "the answerability model was trained with the embedding model %s, the index uses %s: whether anything "
+            "answers is judged by the rules (retrain it with `cfsp-assistant train answerable`)",
+            self.answerable.embedding,
+            index.manifest.model,
+        )
+        return None
 
 
 @dataclass(frozen=True)
@@ -104,6 +124,7 @@ def build_engine(parts: Parts, index: Index) -> Engine:
         answers_at_all=settings.answers_at_all,
         rare=index.vocabulary.rare,
         unused=lambda term: index.lexical.document_frequency(term) == 0,
+        answerable=parts.answerable_for(index),
     )
     composer = Composer(parts.ranker, idf, index.by_id, qualifiers=parts.qualifiers)
     answerer = Answerer(features, parts.ranker, decider, composer, reader=parts.reader)
