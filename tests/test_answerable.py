@@ -24,18 +24,18 @@ from assistant.answer.decide import ABSTAIN
 from assistant.config import Settings
 from assistant.errors import ModelError
 from assistant.pipeline.engine import Parts
-from assistant.training.answerable_workflow import Rows, choose_threshold, declining, fit, probabilities
+from assistant.training.answerable_workflow import Rows, choose_floor, choose_threshold, declining, fit, probabilities
 from tests.test_answer_steps import OPEN_RULE, SEAT_RULE, candidate, decider, query, ranked_as, retrieval
 
 DIM = 3  # the hand-made question vectors' size (test_answer_steps' retrieval has zeros(3))
 
 
-def model(threshold: float = 0.5, embedding: str = "m@1") -> AnswerabilityModel:
+def model(threshold: float = 0.5, embedding: str = "m@1", floor: float = 0.0) -> AnswerabilityModel:
     """P(answered) = sigmoid(10 * best dense_best - 5): 0.95 at 0.8, 0.05 at 0.2."""
     size = DIM + len(EVIDENCE) + 1
     coef = [0.0] * size
     coef[DIM + EVIDENCE.index("dense_best")] = 10.0
-    return AnswerabilityModel(embedding, (0.0,) * size, (1.0,) * size, tuple(coef), -5.0, threshold)
+    return AnswerabilityModel(embedding, (0.0,) * size, (1.0,) * size, tuple(coef), -5.0, threshold, floor)
 
 
 def test_evidence_is_each_features_best_among_the_candidates_then_the_confidence():
@@ -56,7 +56,9 @@ def test_the_probability_follows_the_coefficients_and_a_row_of_another_size_is_r
     sure = question_row(np.zeros(DIM), [candidate(SEAT_RULE, {"dense_best": 0.8})], 0.8)
     unsure = question_row(np.zeros(DIM), [candidate(SEAT_RULE, {"dense_best": 0.2})], 0.8)
     assert m.probability(sure) == pytest.approx(1 / (1 + np.exp(-3.0)))
-    assert m.answers(m.probability(sure)) and not m.answers(m.probability(unsure))
+    assert m.answers(sure) and not m.answers(unsure)
+    # likely, but the retrieval's confidence (the row's last number, 0.8) is under the floor: declined
+    assert not model(floor=0.85).answers(sure) and model(floor=0.8).answers(sure)
     with pytest.raises(ModelError, match="reads 13 numbers per question, not 12"):
         m.probability(np.zeros(12))
 
@@ -80,8 +82,8 @@ def test_the_decide_step_follows_the_model_not_the_rules():
 
 def test_the_file_is_checked_and_a_damaged_or_missing_one_names_the_fix(tmp_path):
     path = tmp_path / "answerable.json"
-    save_answerable(model(), path, {"questions": 4})
-    assert load_answerable(path) == model()
+    save_answerable(model(floor=0.3), path, {"questions": 4})
+    assert load_answerable(path) == model(floor=0.3)
     record = json.loads(path.read_text())
     record["model"]["coef"][0] = 1.0
     path.write_text(json.dumps(record))
@@ -119,6 +121,11 @@ def test_a_tiny_fit_separates_the_questions_and_the_threshold_keeps_the_answerab
     threshold = choose_threshold(p, rows.answerable, 0.0)
     assert threshold == p[:12].min()  # declines none of the answerable ones
     assert declining(p, rows.answerable, threshold) == {"not_covered_declined": 1.0, "answerable_declined": 0.0}
+    # the floor: the least confidence (last column) of an answerable question the model answers
+    assert choose_floor(p, rows, threshold) == rows.x[:12, -1].min()
+    assert declining(p, rows.answerable, threshold, rows.x[:, -1], rows.x[:12, -1].min() + 1e-9)[
+        "answerable_declined"
+    ] == pytest.approx(1 / 12)
     with pytest.raises(Exception, match="ones they do not"):
         fit(Rows(answered, np.ones(12, dtype=int)), 1.0, "m@1")
 

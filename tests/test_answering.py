@@ -27,6 +27,9 @@ CITED_FIRST = [
 # Regressions since the fine-tuned embedding model became the default (issue 20): with its candidates the hand-written
 # checks let these through. Kept as strict expected failures, so the suite says when a change mends one.
 REGRESSION = pytest.mark.xfail(strict=True, reason="answered wrongly since cfsp-minilm became the default (issue 20)")
+OUT_OF_SCOPE_GAP = pytest.mark.xfail(
+    strict=True, reason="answered from the nearest provision: the answerability model's gap (issue 20)"
+)
 
 
 OUT_OF_SCOPE = [
@@ -36,6 +39,11 @@ OUT_OF_SCOPE = [
     "How do I make proper Belgian waffles at home?",  # a name a few texts use, in a question about something else
     # passages on the same subject that do not say what is asked: an agency's staff (the answerability model)
     "How many soldiers have died while serving in EU military missions?",
+    "How much is a monthly bus pass in Vienna?",
+    # everyday questions the answerability model lets through to the nearest provision (the languages article, the
+    # EU-Japan agreement's territory): its known gap
+    pytest.param("How do I apply for a Spanish driving licence?", marks=OUT_OF_SCOPE_GAP),
+    pytest.param("Which countries need a visa to visit Japan?", marks=OUT_OF_SCOPE_GAP),
 ]
 
 

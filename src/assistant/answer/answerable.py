@@ -5,7 +5,7 @@ events, a figure for a given year, office holders, opinions, predictions).
 It reads the question's vector (the embedding model's, as the retrieval computed it: what kind of question it is) and
 a summary of the evidence found for it (the best candidate provisions' features and the retrieval's confidence: how
 well the texts match it), and gives the probability that some provision answers. Below the threshold chosen on dev,
-the decide step declines.
+or when the retrieval's confidence is below the floor chosen there, the decide step declines.
 
 The model is tied to the embedding model whose vectors it read (`embedding`, the index's model name): with another
 (a remote embeddings endpoint, a retrained adapter) the decide step falls back to its rules, and says so in the log.
@@ -56,6 +56,7 @@ class AnswerabilityModel:
     coef: tuple[float, ...]
     intercept: float
     threshold: float  # below this probability the question is declined
+    floor: float = 0.0  # ... and below this retrieval confidence (the row's last number), however likely
 
     def probability(self, row: np.ndarray) -> float:
         """P(answered) for one `question_row`."""
@@ -68,9 +69,11 @@ class AnswerabilityModel:
         )
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
-    def answers(self, probability: float) -> bool:
-        """Does the probability reach the threshold chosen on dev?"""
-        return probability >= self.threshold
+    def answers(self, row: np.ndarray) -> bool:
+        """Do the texts answer the question of this `question_row`: its probability reaches the threshold chosen on
+        dev, and the retrieval's confidence the floor chosen there (no answerable dev question the model answers had
+        less: an everyday question the texts never speak of, however its wording resembles theirs)?"""
+        return self.probability(row) >= self.threshold and float(row[-1]) >= self.floor
 
     def to_dict(self) -> dict:
         """JSON-ready form (what answerable.json holds besides its checksum and card)."""
@@ -82,6 +85,7 @@ class AnswerabilityModel:
             "coef": list(self.coef),
             "intercept": self.intercept,
             "threshold": self.threshold,
+            "floor": self.floor,
         }
 
 
@@ -117,6 +121,7 @@ def load_answerable(path: Path = ANSWERABLE_FILE) -> AnswerabilityModel:
             tuple(float(x) for x in payload["coef"]),
             float(payload["intercept"]),
             float(payload["threshold"]),
+            float(payload["floor"]),
         )
         same_evidence = list(payload["evidence"]) == list(EVIDENCE)
     except (KeyError, TypeError, ValueError):

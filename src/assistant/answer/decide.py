@@ -183,8 +183,7 @@ class Decider:
         """Whether the candidates answer the question, by the answerability model, else by the ranker's calibrated
         score; None when neither can tell."""
         if self.answerable is not None:
-            row = question_row(retrieval.query_vector, candidates, confidence)
-            return self.answerable.answers(self.answerable.probability(row))
+            return self.answerable.answers(question_row(retrieval.query_vector, candidates, confidence))
         return self.ranker.answers(candidates[0].score)
 
     @staticmethod

@@ -95,9 +95,21 @@ def choose_threshold(p: np.ndarray, answerable: np.ndarray, max_declined: float)
     return float(asked[min(allowed, len(asked) - 1)])
 
 
-def declining(p: np.ndarray, answerable: np.ndarray, threshold: float) -> dict[str, float]:
-    """Shares declined (probability under the threshold) of the unanswerable and of the answerable questions."""
+def choose_floor(p: np.ndarray, rows: Rows, threshold: float) -> float:
+    """The least retrieval confidence (each row's last number) among the answerable questions whose probability
+    reaches the threshold: declining below it turns away none of those."""
+    kept = rows.x[(rows.answerable == 1) & (p >= threshold), -1]
+    return float(kept.min()) if len(kept) else 0.0
+
+
+def declining(
+    p: np.ndarray, answerable: np.ndarray, threshold: float, confidence: np.ndarray | None = None, floor: float = 0.0
+) -> dict[str, float]:
+    """Shares declined (probability under the threshold, or confidence under the floor) of the unanswerable and of the
+    answerable questions."""
     declined = p < threshold
+    if confidence is not None:
+        declined |= confidence < floor
     return {
         "not_covered_declined": float(declined[answerable == 0].mean()) if (answerable == 0).any() else 0.0,
         "answerable_declined": float(declined[answerable == 1].mean()) if (answerable == 1).any() else 0.0,
@@ -133,9 +145,17 @@ def train_answerable(settings: Settings, plan: AnswerablePlan, say: Callable[[st
         say(f"dev, C={c}: {tried[-1]}")
     chosen = max(tried, key=lambda t: (round(t["not_covered_declined"], 6), -t["C"]))
     model = fit(train, chosen["C"], embedding, plan.seed)
+    p = probabilities(model, dev)
     shipped = AnswerabilityModel(
-        model.embedding, model.mean, model.scale, model.coef, model.intercept, chosen["threshold"]
+        model.embedding,
+        model.mean,
+        model.scale,
+        model.coef,
+        model.intercept,
+        chosen["threshold"],
+        choose_floor(p, dev, chosen["threshold"]),
     )
+    say(f"floor: {shipped.floor:.3f} (the least retrieval confidence of an answerable dev question it answers)")
     curve = []
     for size in sorted(s for s in plan.curve if s < len(data.train)) + [len(data.train)]:
         order = list(range(len(data.train)))
@@ -152,8 +172,13 @@ def train_answerable(settings: Settings, plan: AnswerablePlan, say: Callable[[st
         "set_aside_near_evaluation": len(record["set_aside_near_evaluation"]),
         "tried": tried,
         "chosen_C": chosen["C"],
-        "dev_results": declining(probabilities(shipped, dev), dev.answerable, shipped.threshold),
-        "train_results": declining(probabilities(shipped, train), train.answerable, shipped.threshold),
+        "floor": shipped.floor,
+        "dev_results": declining(
+            probabilities(shipped, dev), dev.answerable, shipped.threshold, dev.x[:, -1], shipped.floor
+        ),
+        "train_results": declining(
+            probabilities(shipped, train), train.answerable, shipped.threshold, train.x[:, -1], shipped.floor
+        ),
         "curve": curve,
         "max_declined": MAX_DECLINED,
         "seconds": round(time.perf_counter() - started, 1),
@@ -178,8 +203,9 @@ def render_card(card: dict, model: AnswerabilityModel) -> str:
         f"question's vector ({len(model.coef) - len(EVIDENCE) - 1} numbers, embedding model `{model.embedding}`) and "
         f"the evidence found for it: the best value among its candidate provisions of {', '.join(EVIDENCE)}, and the "
         "retrieval's confidence.",
-        f'- Below {model.threshold:.3f} the decide step declines the question ("the official texts I search do not '
-        'answer this question"), saying what the texts cover.',
+        f"- Below {model.threshold:.3f}, or when the retrieval's confidence is below {model.floor:.3f} (the least of "
+        'an answerable dev question it answers), the decide step declines the question ("the official texts I search '
+        'do not answer this question"), saying what the texts cover.',
         "- Used only with the embedding model it was trained on; with another the decide step's rules judge.",
         "- `answerable.json` holds the parameters with their sha256, checked at load.",
         "",
@@ -208,7 +234,7 @@ def render_card(card: dict, model: AnswerabilityModel) -> str:
     ]
     lines += [
         "",
-        f"Shipped model: dev {dev['not_covered_declined']:.3f} of unanswerable questions declined, "
+        f"Shipped model, with its floor: dev {dev['not_covered_declined']:.3f} of unanswerable questions declined, "
         f"{dev['answerable_declined']:.3f} of answerable ones; training split {train['not_covered_declined']:.3f} and "
         f"{train['answerable_declined']:.3f}.",
         "",
