@@ -7,7 +7,17 @@ import pytest
 
 from assistant.errors import CorpusError
 from assistant.question.conversation import Turn, resolve
-from assistant.words import WORDS_FILE, content_words, proper_names, tokens, topic_words, variants, word_lists, words
+from assistant.words import (
+    WORDS_FILE,
+    content_words,
+    name_phrases,
+    proper_names,
+    tokens,
+    topic_words,
+    variants,
+    word_lists,
+    words,
+)
 
 
 def test_the_word_lists_are_read_from_the_data_file_in_lower_case():
@@ -73,3 +83,10 @@ def test_a_word_lists_file_that_cannot_be_used_is_one_line_naming_it(tmp_path):
     path.write_text('[function]\nwords = ["what"]\n', encoding="utf-8")
     with pytest.raises(CorpusError, match=r"have no list \[chat\] words"):
         word_lists(path)
+
+
+def test_names_are_shown_as_the_question_writes_them():
+    assert name_phrases("Did the EU's naval mission in the Red Sea protect shipping?", ["Red", "Sea"]) == ["Red Sea"]
+    assert name_phrases("What did the EU do in the South China Sea and in Niger?") == ["South China Sea", "Niger"]
+    assert name_phrases("When will Ukraine's accession happen?", ["Ukraine"]) == ["Ukraine"]
+    assert name_phrases("what about it?", []) == []

@@ -93,6 +93,24 @@ def proper_names(text: str) -> list[str]:
     return list(dict.fromkeys(w for w in names if w and _CLITIC.sub("", w).lower() not in function))
 
 
+def name_phrases(text: str, names: list[str] | None = None) -> list[str]:
+    """The names of a text as they are written together: consecutive words of `names` (by default its
+    `proper_names`) joined ("Red Sea", "South China Sea"), once each, in order."""
+    wanted = set(proper_names(text) if names is None else names)
+    phrases: list[str] = []
+    run: list[str] = []
+    for token in [*tokens(text), ""]:
+        word = token.strip("'’-")
+        base = _CLITIC.sub("", word)  # "Ukraine's" is Ukraine
+        if word in wanted or (base and base in wanted):
+            run.append(word if word in wanted else base)
+            continue
+        if run:
+            phrases.append(" ".join(run))
+            run = []
+    return list(dict.fromkeys(phrases))
+
+
 def topic_words(text: str) -> list[str]:
     """The words of a text that carry its topic (no stop words, question words or pronouns), in order, once each."""
     stop = word_lists().topic

@@ -21,7 +21,7 @@ from ..question.languages import Language, eurlex_home
 from ..question.query import Query
 from ..retrieval.retriever import Retrieval
 from ..types import Answer, Via
-from ..words import variants
+from ..words import name_phrases, variants
 from . import evidence
 from .answerable import AnswerabilityModel, question_row
 from .rank import Ranker
@@ -210,9 +210,12 @@ def demands(query: Query) -> list[Demand]:
     if query.event:  # the wording must name who or what the event is about, and speak of what was asked
         names = [variants(n)[1] if len(variants(n)) > 1 else n for n in query.names if not evidence.is_generic(n)]
         if names:
+            # as the question writes them ("the Red Sea", not "Red, Sea"), then any carried over from earlier turns
+            phrases = name_phrases(query.asked, names)
+            shown = phrases + [n for n in names if not any(n in p.split() for p in phrases)]
             found.append(
                 Demand(
-                    f"record whether or how that happened for {', '.join(names[:3])}",
+                    f"record whether or how that happened for {', '.join(shown[:3])}",
                     partial(_tells_event, names=tuple(names)),
                 )
             )
