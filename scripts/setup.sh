@@ -4,10 +4,12 @@
 # (scripts/run.sh), `bash scripts/setup.sh test` for the tests (scripts/test.sh). Running it again with other
 # extras adds them to the same .venv.
 #
-# Every wheel installed is first gathered in a wheelhouse in pip's cache folder (`pip cache dir`/cfsp-wheelhouse,
-# never in the repository), and installed from there without asking an index: a second clone on this machine
-# sets up in seconds instead of resolving against the package index again, and a wheel pip had to build from
-# source (llama-cpp-python, for the tests) is built once. An empty pip cache means an empty wheelhouse.
+# uv (pinned, put into .venv by pip) installs from the package sources pip is configured with
+# (scripts/uv_options.py): it resolved and installed the runtime set here in about 11 s where pip took about 100 s,
+# and its cache makes a second clone's set-up take seconds. Where uv cannot be had, pip installs: every wheel is
+# first gathered in a wheelhouse in pip's cache folder (`pip cache dir`/cfsp-wheelhouse, never in the repository),
+# then installed from there without asking an index. The wheelhouse also keeps the llama.cpp wheel built here from
+# source (for the tests), so it is built once on a machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras=$(IFS=,; echo "$*")
@@ -51,7 +53,34 @@ wheels=""
 if cache=$(.venv/bin/python -m pip cache dir 2>/dev/null) && [ -n "$cache" ]; then
   wheels="$cache/cfsp-wheelhouse"
 fi
-if [ -n "$wheels" ] && [ -d "$wheels" ] && SETUP_QUIET_FAILURE=1 install_from "$wheels"; then
+
+UV_VERSION=0.13.10
+# Portable llama.cpp flags, for uv should it build llama-cpp-python from source (see llama_runs below).
+PORTABLE_LLAMA="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+install_with_uv() {
+  if ! .venv/bin/uv --version 2>/dev/null | grep -qx "uv $UV_VERSION"; then
+    SETUP_QUIET_FAILURE=1 pip_quiet install --no-compile "uv==$UV_VERSION" || return 1
+  fi
+  local config sources here=()
+  config=$(.venv/bin/python -m pip config list 2>/dev/null || true)
+  mapfile -t sources < <(.venv/bin/python scripts/uv_options.py <<<"$config")
+  local cert
+  cert=$(.venv/bin/python scripts/uv_options.py cert <<<"$config")
+  if [ -n "$wheels" ] && [ -d "$wheels" ]; then
+    here=(--find-links "$wheels")  # a llama.cpp wheel built on this machine
+  fi
+  if [ -n "$cert" ] && [ -z "${SSL_CERT_FILE:-}" ]; then
+    export SSL_CERT_FILE="$cert"
+  fi
+  local uv=(.venv/bin/uv pip install --quiet --python .venv/bin/python "${sources[@]}" "${here[@]}")
+  # torch first, on its own, as with pip: nothing else gets to choose its build
+  "${uv[@]}" torch==2.13.0 && CMAKE_ARGS="${CMAKE_ARGS:-$PORTABLE_LLAMA}" "${uv[@]}" -e "$spec" \
+    || { echo "set-up: uv could not install $spec: installing with pip instead" >&2; return 1; }
+}
+
+if install_with_uv; then
+  echo "set-up: installed with uv $UV_VERSION"
+elif [ -n "$wheels" ] && [ -d "$wheels" ] && SETUP_QUIET_FAILURE=1 install_from "$wheels"; then
   echo "set-up: installed from the wheelhouse $wheels"
 elif [ -n "$wheels" ] && mkdir -p "$wheels" \
   && pip_quiet wheel --wheel-dir "$wheels" torch==2.13.0 \
@@ -85,11 +114,11 @@ if [[ ",$extras," == *",test,"* ]] && ! (llama_runs) 2>/dev/null; then
   # --no-cache-dir: pip would otherwise reuse the wheel it built before, on whichever machine that was
   # portable (AVX2) rather than -march=native: a CPU may list AMX that the system does not let a process use,
   # and a native build then dies exactly like the wheel it replaces
-  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
+  CMAKE_ARGS="$PORTABLE_LLAMA" \
     pip_quiet wheel --no-deps --no-cache-dir --no-binary llama-cpp-python --wheel-dir "$built" "$llama" \
     && pip_quiet install --no-compile --no-deps --force-reinstall "$built"/llama_cpp_python-*.whl \
     || { echo "setup failed: building $llama from source" >&2; exit 1; }
-  if [ -n "$wheels" ] && [ -d "$wheels" ]; then
+  if [ -n "$wheels" ] && mkdir -p "$wheels"; then
     rm -f "$wheels"/llama_cpp_python-*.whl && cp "$built"/llama_cpp_python-*.whl "$wheels"/
   fi
   rm -rf "$built"

@@ -3,8 +3,11 @@ tools), the tests get the extras, and the README names them. Read from the files
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shlex
+import subprocess
+import sys
 import tomllib
 
 from assistant.config import PROJECT_ROOT
@@ -68,6 +71,59 @@ def test_setup_keeps_its_wheels_outside_the_repository_and_installs_without_an_i
     assert 'wheels="$cache/cfsp-wheelhouse"' in text and "pip cache dir" in text  # pip's cache folder, not the clone
     assert "--no-index --find-links" in text
     assert 'pip_quiet install --no-compile --no-index --find-links "$1" torch==2.13.0' in text  # torch first
+    assert '"${uv[@]}" torch==2.13.0 && ' in text  # with uv too
+
+
+def _uv_options():
+    spec = importlib.util.spec_from_file_location("uv_options", PROJECT_ROOT / "scripts" / "uv_options.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# what `pip config list` prints on a machine with local indexes, a find-links folder, a constraint file and a bundle
+PIP_CONFIG = [
+    ":env:.default-timeout='180'",
+    ":env:.find-links='/opt/wheels'",
+    "global.cert='/etc/ssl/certs/ca-certificates.crt'",
+    "global.constraint='/etc/xdg/pip/constraints.txt'",
+    "global.extra-index-url='file:///opt/pypi/simple file:///opt/pypi-more/simple'",
+    "global.find-links='/opt/wheels'",
+    "install.index-url='https://mirror.example/simple'",
+]
+
+
+def test_uv_installs_from_the_sources_pip_is_configured_with():
+    options = _uv_options()
+    assert options.uv_arguments(PIP_CONFIG) == [
+        "--index-strategy",
+        "unsafe-best-match",  # pip's rule: the best version among all indexes
+        "--find-links",
+        "/opt/wheels",  # once, though pip lists it from the environment and from its file
+        "--constraint",
+        "/etc/xdg/pip/constraints.txt",
+        "--extra-index-url",
+        "file:///opt/pypi/simple",
+        "--extra-index-url",
+        "file:///opt/pypi-more/simple",
+        "--index-url",
+        "https://mirror.example/simple",
+    ]
+    assert options.certificate(PIP_CONFIG) == "/etc/ssl/certs/ca-certificates.crt"
+    # nothing configured: pip's defaults, which are uv's too
+    assert options.uv_arguments([]) == ["--index-strategy", "unsafe-best-match"]
+    assert options.certificate(["global.timeout='60'"]) == ""
+
+
+def test_uv_options_as_the_set_up_calls_it():
+    script = str(PROJECT_ROOT / "scripts" / "uv_options.py")
+    listing = "\n".join(PIP_CONFIG) + "\n"
+    done = subprocess.run([sys.executable, script], input=listing, capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[:4] == ["--index-strategy", "unsafe-best-match", "--find-links", "/opt/wheels"]
+    cert = subprocess.run([sys.executable, script, "cert"], input=listing, capture_output=True, text=True, check=True)
+    assert cert.stdout.strip() == "/etc/ssl/certs/ca-certificates.crt"
+    misuse = subprocess.run([sys.executable, script, "x"], input="", capture_output=True, text=True)
+    assert misuse.returncode == 2 and "usage" in misuse.stderr
 
 
 def test_readme_names_the_extras_and_both_commands():
