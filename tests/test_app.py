@@ -84,6 +84,7 @@ def test_ingest_in_another_process_never_breaks_the_running_server(small_setting
             (corpus / "notes" / "hybrid-threats.txt").write_text(NEW_TEXT, encoding="utf-8")
             result = subprocess.run(CLI + ["ingest"], capture_output=True, text=True, env=env, timeout=600)
             assert result.returncode == 0, result.stderr
+            assert "reader model ready in" in result.stderr  # made ready beside the embedding model, for the server
             deadline = time.monotonic() + 30
             while server.health()["generation"] == first.generation:
                 assert time.monotonic() < deadline, "the server did not move to the new index"

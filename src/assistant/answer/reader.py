@@ -95,6 +95,16 @@ def reader_model_dir(models: Path, folder: Path = READER_DIR) -> tuple[Path, str
     )
 
 
+def prepare_reader(models: Path, folder: Path = READER_DIR) -> tuple[ReaderConfig, Path, Path]:
+    """(its settings, its model folder, its verified ONNX file): the reader's files made ready in the models folder,
+    built at first use (in child processes: `cfsp-assistant ingest` runs this beside the embedding model's export)."""
+    from ..embedding.onnx_files import ensure_onnx_model
+
+    config = read_config(folder)
+    model_dir, weights = reader_model_dir(models, folder)
+    return config, model_dir, ensure_onnx_model(model_dir, models, config.precision, weights)
+
+
 def encoder_weights(shipped: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The encoder's own tensors of the shipped classifier (`bert.` names, without the head), as the packaged model
     names them."""
@@ -130,11 +140,7 @@ class Reader:
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
-        from ..embedding.onnx_files import ensure_onnx_model
-
-        self.config = read_config(folder)
-        model_dir, weights = reader_model_dir(models, folder)
-        self.onnx_file = ensure_onnx_model(model_dir, models, self.config.precision, weights)
+        self.config, model_dir, self.onnx_file = prepare_reader(models, folder)
         shipped = load_file(str(folder / WEIGHTS))
         head = CLASSIFIER + (POOLER if self.config.pooling == "cls" else ())
         missing = [name for name in head if name not in shipped]
