@@ -26,7 +26,7 @@ export CFSP_EMBEDDING_CACHE="${CFSP_EMBEDDING_CACHE:-${XDG_CACHE_HOME:-$HOME/.ca
 export CFSP_MODEL_CACHE="${CFSP_MODEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cfsp-assistant/models}"
 
 t=$SECONDS
-step "index: embedding model (the ONNX file is built at first use), then ingest (idempotent: seconds when unchanged)"
+step "index: the models (their ONNX files built at first use, the reader's beside the embedding model's), then ingest (idempotent: seconds when unchanged)"
 .venv/bin/cfsp-assistant ingest
 took "$t"
 
