@@ -54,9 +54,28 @@ if cache=$(.venv/bin/python -m pip cache dir 2>/dev/null) && [ -n "$cache" ]; th
   wheels="$cache/cfsp-wheelhouse"
 fi
 
-UV_VERSION=0.13.10
-# Portable llama.cpp flags, for uv should it build llama-cpp-python from source (see llama_runs below).
+# llama.cpp (the tests' language-model server) has no wheel for this machine: it is built here from source, about 6
+# minutes on two cores, and the wheel kept in the wheelhouse, where pip and uv both look, so it is built once per
+# machine. Portable (AVX2) rather than -march=native: a CPU may list AMX that the system does not let a process use,
+# and a native build then dies on its first prompt with "illegal instruction".
 PORTABLE_LLAMA="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+LLAMA=$(grep -o 'llama-cpp-python\[server\]==[0-9.]*' pyproject.toml | sed 's/\[server\]//')
+wants_llama() { [[ ",$extras," == *",test,"* ]]; }
+build_llama() {
+  local built
+  built=$(mktemp -d)
+  echo "set-up: building $LLAMA from source (about 6 minutes on two cores, once per machine)"
+  # --no-cache-dir: pip would otherwise reuse a wheel it built before, on whichever machine that was
+  CMAKE_ARGS="$PORTABLE_LLAMA" \
+    pip_quiet wheel --no-deps --no-cache-dir --no-binary llama-cpp-python --wheel-dir "$built" "$LLAMA" \
+    || { echo "setup failed: building $LLAMA from source" >&2; rm -rf "$built"; exit 1; }
+  if [ -n "$wheels" ] && mkdir -p "$wheels"; then
+    rm -f "$wheels"/llama_cpp_python-*.whl && cp "$built"/llama_cpp_python-*.whl "$wheels"/
+  fi
+  llama_wheel="$built"
+}
+
+UV_VERSION=0.13.10
 install_with_uv() {
   if ! .venv/bin/uv --version 2>/dev/null | grep -qx "uv $UV_VERSION"; then
     SETUP_QUIET_FAILURE=1 pip_quiet install --no-compile "uv==$UV_VERSION" || return 1
@@ -66,8 +85,12 @@ install_with_uv() {
   mapfile -t sources < <(.venv/bin/python scripts/uv_options.py <<<"$config")
   local cert
   cert=$(.venv/bin/python scripts/uv_options.py cert <<<"$config")
+  if wants_llama && [ -n "$wheels" ] && ! compgen -G "$wheels/llama_cpp_python-${LLAMA#*==}-*.whl" >/dev/null; then
+    build_llama  # uv would build it from source too, but its cache of built wheels did not last here
+    rm -rf "$llama_wheel"
+  fi
   if [ -n "$wheels" ] && [ -d "$wheels" ]; then
-    here=(--find-links "$wheels")  # a llama.cpp wheel built on this machine
+    here=(--find-links "$wheels")  # the llama.cpp wheel built on this machine
   fi
   if [ -n "$cert" ] && [ -z "${SSL_CERT_FILE:-}" ]; then
     export SSL_CERT_FILE="$cert"
@@ -96,7 +119,7 @@ else
 fi
 # llama.cpp is compiled for the CPU it was built on: a wheel from another machine's wheelhouse can die on its first
 # prompt with "illegal instruction" (the real-server tests then only ever saw a dead endpoint). Try a short chat;
-# if that fails, build it here from source (about 6 minutes on two cores) and keep that wheel instead.
+# if that fails, build it here from source and keep that wheel instead.
 llama_runs() {
   .venv/bin/python - <<'PY' >/dev/null 2>&1
 import importlib.util, pathlib
@@ -107,23 +130,14 @@ model = llama_cpp.Llama(str(next(folder.glob("*.gguf"))), n_ctx=512, n_threads=1
 model.create_chat_completion([{"role": "user", "content": "Which body decides on the common policy? " * 8}], max_tokens=4)
 PY
 }
-if [[ ",$extras," == *",test,"* ]] && ! (llama_runs) 2>/dev/null; then
-  echo "set-up: llama-cpp-python does not run on this CPU: building it from source"
-  llama="llama-cpp-python==$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))')"
-  built=$(mktemp -d)
-  # --no-cache-dir: pip would otherwise reuse the wheel it built before, on whichever machine that was
-  # portable (AVX2) rather than -march=native: a CPU may list AMX that the system does not let a process use,
-  # and a native build then dies exactly like the wheel it replaces
-  CMAKE_ARGS="$PORTABLE_LLAMA" \
-    pip_quiet wheel --no-deps --no-cache-dir --no-binary llama-cpp-python --wheel-dir "$built" "$llama" \
-    && pip_quiet install --no-compile --no-deps --force-reinstall "$built"/llama_cpp_python-*.whl \
-    || { echo "setup failed: building $llama from source" >&2; exit 1; }
-  if [ -n "$wheels" ] && mkdir -p "$wheels"; then
-    rm -f "$wheels"/llama_cpp_python-*.whl && cp "$built"/llama_cpp_python-*.whl "$wheels"/
-  fi
-  rm -rf "$built"
+if wants_llama && ! (llama_runs) 2>/dev/null; then
+  echo "set-up: llama-cpp-python does not run on this CPU"
+  build_llama
+  pip_quiet install --no-compile --no-deps --force-reinstall "$llama_wheel"/llama_cpp_python-*.whl \
+    || { echo "setup failed: installing $LLAMA built from source" >&2; exit 1; }
+  rm -rf "$llama_wheel"
   (llama_runs) 2>/dev/null \
-    || echo "set-up: warning: $llama built from source does not run here either: the real-model tests will be skipped" >&2
+    || echo "set-up: warning: $LLAMA built from source does not run here either: the real-model tests will be skipped" >&2
 fi
 .venv/bin/python -c "import assistant, importlib.metadata as m; print('installed cfsp-assistant', assistant.__version__, 'with torch', m.version('torch'))"
 echo "$wanted" >"$stamp"
