@@ -160,16 +160,8 @@ class Reader:
         """How many of the first ranking's best candidates it reads."""
         return self.config.candidates
 
-    def use_threads(self, threads: int) -> None:
-        """How many threads each call uses (the next call opens a session with that many; 0: one per core)."""
-        with self._lock:
-            if threads != self.threads:
-                self.threads = threads
-                self._session = None  # calls in flight finish on the session they hold
-
     def _model(self) -> Any:
-        session = self._session
-        if session is None:
+        if self._session is None:
             with self._lock:
                 if self._session is None:
                     import onnxruntime as ort
@@ -186,8 +178,7 @@ class Reader:
                         )
                     except Exception as exc:  # ONNX Runtime's own types for unreadable graphs
                         raise ModelError(f"cannot load the reader's ONNX model {self.onnx_file}: {exc}") from None
-                session = self._session
-        return session
+        return self._session
 
     def probabilities(self, question: str, texts: list[str]) -> np.ndarray:
         """One probability per text that it answers the question."""

@@ -109,14 +109,11 @@ def create_app(
     )
     errors.install(app)
 
-    if settings.embedding_threads == 0:
-        # A server makes several model calls at once (questions, embeddings requests); with one thread each they
-        # share the cores instead of oversubscribing them. Measured on 2 cores: question p95 while embeddings run
-        # 88 -> 33 ms, 16 clients 36.6 -> 49.4 answers/s, an embeddings request alone just as fast. The reader, which
-        # reads the best candidates of every question, likewise.
-        for model in (assistant.embedder, assistant.parts.reader):
-            if model is not None and hasattr(model, "use_threads"):
-                model.use_threads(1)
+    if settings.embedding_threads == 0 and hasattr(assistant.embedder, "use_threads"):
+        # A server makes several model calls at once (questions, embeddings requests); with one torch thread each
+        # they share the cores instead of oversubscribing them. Measured on 2 cores: question p95 while embeddings
+        # run 88 -> 33 ms, 16 clients 36.6 -> 49.4 answers/s, an embeddings request alone just as fast.
+        assistant.embedder.use_threads(1)
     limiter = anyio.CapacityLimiter(settings.concurrency_limit)  # questions at once; more wait their turn
     operators = KeyRing(k.get_secret_value() for k in settings.operator_keys)
     app.include_router(api_router(assistant, limiter, lambda token: operators.enabled and operators.valid(token)))
