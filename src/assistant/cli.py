@@ -67,7 +67,8 @@ def ingest(
     ] = False,
 ) -> None:
     """Build or update the index from the corpus folder (idempotent; the old index serves until the new one is ready).
-    A damaged index (missing, truncated or altered files, a corrupt manifest or vector store) is rebuilt."""
+    A damaged index (missing, truncated or altered files, a corrupt manifest or vector store) is rebuilt. The models
+    the server loads are made ready too (the reader's built beside the embedding model's at first use)."""
     from .embedding.embedder import make_embedder
 
     settings = load_settings()
