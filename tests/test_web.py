@@ -384,7 +384,8 @@ def test_browser_stop_button(assistant, full_settings, tmp_path, browser):
 def test_browser_question_with_a_lone_surrogate_gets_a_clear_message(web_url, browser):
     page = browser.new_page()
     page.goto(web_url)
-    page.wait_for_selector("#cfsp-chat")
+    # the box itself, not only the chat: a script finds no element Gradio has not rendered yet (page.fill would wait)
+    page.wait_for_selector("#cfsp-question textarea")
     # a keyboard cannot type a lone surrogate, but a page script or a broken paste can put one in the box
     page.evaluate("""() => { const box = document.querySelector('#cfsp-question textarea');
                               box.value = 'What is \\uD800 PESCO?'; box.dispatchEvent(new Event('input')); }""")
