@@ -14,7 +14,7 @@ import pytest
 
 from assistant.config import PROJECT_ROOT
 
-from .commands import CLI, clean_env, run_cli
+from .commands import CLI, clean_env, run_cli, settings_env
 
 
 def run(home, args, **env):
@@ -27,11 +27,11 @@ def test_help(home, command):
     assert result.returncode == 0 and "Usage" in result.stdout
 
 
-@pytest.mark.slow  # runs the command line, loading the model in a new process
 def test_ask_without_index_says_how_to_build_it(home, tmp_path):
     result = run(home, ["ask", "What is PESCO?"], CFSP_DATA_DIR=str(tmp_path))
     assert result.returncode == 1
     assert "cfsp-assistant ingest" in result.stderr and "Traceback" not in result.stderr
+    assert not any(tmp_path.iterdir())  # said before the model is loaded: nothing unpacked into the data folder
 
 
 def test_empty_question_is_rejected(home, tmp_path):
@@ -46,17 +46,13 @@ def test_wrong_setting_is_named(home, tmp_path):
 
 @pytest.mark.slow
 def test_ask_json_and_human_output(home, full_index, full_settings):
-    env = {
-        "CFSP_DATA_DIR": str(full_settings.data_dir),
-        "CFSP_CORPUS_DIR": str(full_settings.corpus_dir),
-        "CFSP_EMBEDDING_CACHE": str(full_settings.embedding_cache),
-    }
-    human = run(home, ["ask", "Can the EU decide foreign policy by majority vote?"], **env)
+    env = settings_env(full_settings, home)  # the session's model cache too: no export of the models again
+    human = run_cli(["ask", "Can the EU decide foreign policy by majority vote?"], env, home, timeout=300)
     assert human.returncode == 0, human.stderr
     assert "[1] Art. 31(" in human.stdout and "data.europa.eu/eli/treaty/teu_2016/art_31" in human.stdout
-    data = json.loads(run(home, ["ask", "--json", "What is the weather in Brussels?"], **env).stdout)
+    data = json.loads(run_cli(["ask", "--json", "What is the weather in Brussels?"], env, home, timeout=300).stdout)
     assert data["abstained"] is True and data["citations"] == []
-    listing = run(home, ["sources"], **env)
+    listing = run_cli(["sources"], env, home, timeout=300)
     assert "TEU" in listing.stdout and "32017D2315" in listing.stdout
 
 
@@ -115,7 +111,9 @@ def test_a_read_only_data_folder_is_one_line_for_every_command(home, small_setti
             "ingest": CLI + ["ingest"],
             "app.py": [sys.executable, str(PROJECT_ROOT / "app.py")],
         }
-        for data in (settings.data_dir, base / "empty"):  # with an index, and empty (the model cannot be unpacked)
+        # with an index, and empty (ask says there is no index before loading the model; the others that the model
+        # cannot be unpacked there)
+        for data in (settings.data_dir, base / "empty"):
             for name, command in commands.items():
                 result = subprocess.run(
                     unprivileged(command),

@@ -304,11 +304,20 @@ def unit_key(chunk: Chunk) -> tuple[str, str, str]:
     return (chunk.source_id, chunk.kind, f"art {chunk.article}" if chunk.article else chunk.headings)
 
 
+def require_manifest(settings: Settings) -> IndexManifest:
+    """The active generation's manifest, or an IndexMissingError saying how to build one."""
+    manifest = read_manifest(settings)
+    if manifest is None:
+        raise IndexMissingError(
+            f"no index in {settings.data_dir}",
+            "build it with `cfsp-assistant ingest`, or set CFSP_DATA_DIR to the folder that holds one",
+        )
+    return manifest
+
+
 def load_index(settings: Settings, manifest: IndexManifest | None = None, backend: str | None = None) -> Index:
     """Open the active generation (or the given one) and check that its parts agree, or explain how to fix it."""
-    manifest = manifest or read_manifest(settings)
-    if manifest is None:
-        raise IndexMissingError(f"no index in {settings.data_dir}", "build it with `cfsp-assistant ingest`")
+    manifest = manifest or require_manifest(settings)
     check_compatible(settings, manifest, backend)
     folder = generation_dir(settings, manifest.generation)
     damaged = f"the index in {folder} is damaged"

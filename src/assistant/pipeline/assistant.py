@@ -13,7 +13,7 @@ from ..answer.decide import RESERVE_PASSAGES
 from ..config import Settings
 from ..embedding.embedder import Embedder, make_embedder
 from ..events import Event
-from ..index.generations import Index
+from ..index.generations import Index, require_manifest
 from ..llm.client import LanguageModel
 from ..question.conversation import Turn
 from ..question.languages import LanguageDetector
@@ -43,9 +43,11 @@ class Assistant:
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder: Embedder | None = None) -> Assistant:
-        """Load the index (once) and the model; raises an IndexUnusableError saying how to build or repair it."""
+        """Load the index (once) and the model; raises an IndexUnusableError saying how to build or repair it.
+        Without an index that error comes before the model is loaded (seconds, or a minute at its first export)."""
+        manifest = require_manifest(settings)
         embedder = embedder or make_embedder(settings)
-        return cls(settings, embedder, open_index(settings, embedder))
+        return cls(settings, embedder, open_index(settings, embedder, manifest))
 
     @property
     def settings(self) -> Settings:
