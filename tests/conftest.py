@@ -112,10 +112,18 @@ def full_settings(tmp_path_factory, cache_dir) -> Settings:
 
 @pytest.fixture(scope="session")
 def full_index(full_settings, embedder):
-    """The whole in-scope corpus ingested once per session into a real embedded Chroma."""
+    """The whole in-scope corpus ingested once per session into a real embedded Chroma, the reader's files made ready
+    beside it as `cfsp-assistant ingest` makes them (its export overlaps the embedding instead of following it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from assistant.answer.reader import prepare_reader
     from assistant.ingest.build import ingest
 
-    return ingest(full_settings, embedder)
+    with ThreadPoolExecutor(1) as pool:
+        reader = pool.submit(prepare_reader, full_settings.models_dir)
+        report = ingest(full_settings, embedder)
+        reader.result()
+    return report
 
 
 @pytest.fixture(scope="session")
