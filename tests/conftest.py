@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -25,6 +26,9 @@ SMALL = [
 def pytest_collection_modifyitems(items):
     if not CORPUS.is_dir():
         raise pytest.UsageError(f"the corpus is missing: expected it at {CORPUS}")
+    # The tests on the full-corpus index run last: its build starts with the session in a child process
+    # (`full_index_build`) and the other tests run meanwhile, instead of all waiting about two minutes for it.
+    items.sort(key=lambda item: "full_index" in item.fixturenames)  # stable: files and tests keep their order
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -105,25 +109,62 @@ def full_settings(tmp_path_factory, cache_dir) -> Settings:
     return Settings(
         corpus_dir=CORPUS,
         data_dir=tmp_path_factory.mktemp("full"),
-        embedding_cache=cache_dir / "embeddings.sqlite",
+        # its own cache: its ingest runs in a child process while other tests write to the session's
+        embedding_cache=cache_dir / "full-embeddings.sqlite",
         model_cache=cache_dir / "models",
     )
 
 
+class FullIndexBuild:
+    """`cfsp-assistant ingest` of the whole corpus into `full_settings`' data folder, in a child process on one core,
+    as a user runs it (the reader's files are made ready beside it)."""
+
+    def __init__(self, settings: Settings, home: Path, log: Path, alongside: bool = False):
+        from .commands import CLI, settings_env
+
+        self.log = log
+        # with other tests to run `alongside`, on one core: the other runs them meanwhile
+        env = settings_env(settings, home, **({"CFSP_EMBEDDING_THREADS": "1"} if alongside else {}))
+        with open(log, "w", encoding="utf-8") as out:
+            self.process = subprocess.Popen([*CLI, "ingest"], env=env, cwd=home, stdout=out, stderr=subprocess.STDOUT)
+
+    def wait(self) -> None:
+        """Until the index is built; the test fails with the command's output if it was not."""
+        code = self.process.wait(timeout=1800)
+        if code != 0:
+            pytest.fail(f"the full-corpus ingest failed ({code}): {self.log.read_text(encoding='utf-8')[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def full_index_build(request, isolated_settings, tmp_path_factory):
+    """Starts the full-corpus ingest with the session's first test when any selected test needs that index (they run
+    last), after the session's model files are made (so the child finds them and builds none of its own)."""
+    needs = ["full_index" in item.fixturenames for item in request.session.items]
+    if not any(needs):
+        yield None
+        return
+    settings, home = request.getfixturevalue("full_settings"), request.getfixturevalue("home")
+    request.getfixturevalue("embedder")
+    build = FullIndexBuild(settings, home, tmp_path_factory.mktemp("full-build") / "ingest.log", not all(needs))
+    yield build
+    build.stop()
+
+
 @pytest.fixture(scope="session")
-def full_index(full_settings, embedder):
-    """The whole in-scope corpus ingested once per session into a real embedded Chroma, the reader's files made ready
-    beside it as `cfsp-assistant ingest` makes them (its export overlaps the embedding instead of following it)."""
-    from concurrent.futures import ThreadPoolExecutor
+def full_index(full_index_build, full_settings, home, tmp_path_factory):
+    """The whole in-scope corpus ingested once per session into a real embedded Chroma (its manifest)."""
+    from assistant.index.generations import require_manifest
 
-    from assistant.answer.reader import prepare_reader
-    from assistant.ingest.build import ingest
-
-    with ThreadPoolExecutor(1) as pool:
-        reader = pool.submit(prepare_reader, full_settings.models_dir)
-        report = ingest(full_settings, embedder)
-        reader.result()
-    return report
+    build = full_index_build or FullIndexBuild(
+        full_settings, home, tmp_path_factory.mktemp("full-build") / "ingest.log"
+    )
+    build.wait()
+    return require_manifest(full_settings)
 
 
 @pytest.fixture(scope="session")

@@ -94,7 +94,7 @@ def test_the_real_model_never_shows_an_unsupported_sentence(llama):
 
 
 @pytest.mark.slow
-def test_the_real_model_with_only_the_mutual_assistance_clause(full_settings, embedder, llama_server):
+def test_the_real_model_with_only_the_mutual_assistance_clause(full_index, full_settings, embedder, llama_server):
     """The case from the issue: one passage (Art. 42(7) TEU), a model that tends to deny what it says."""
     only = llama_assistant(full_settings, embedder, llama_server, llm_passages=1)
     for event in only.ask_stream("Does the EU have a mutual defence clause like NATO?"):
@@ -146,7 +146,9 @@ def test_the_chat_page_with_the_real_model(llama, tmp_path, browser):
 
 
 @pytest.mark.slow
-def test_anyone_with_an_endpoint_measures_their_model_with_one_command(full_settings, llama_server, home, tmp_path):
+def test_anyone_with_an_endpoint_measures_their_model_with_one_command(
+    full_index, full_settings, llama_server, home, tmp_path
+):
     """The README's command, through the real server, on a few committed questions written to a temporary set."""
     import json
 

@@ -256,34 +256,31 @@ def outcomes(llm_assistant, scripted_server) -> list[Outcome]:
     scripted.translation = Script(lambda given: FRENCH.get(given.question, given.question))
     out = []
     for case in CASES:
-        anchors = list(dict.fromkeys(f["at"] for f in case["faithful"]))
-        for category, transform in TRANSFORMS.items():
-            for at in anchors:  # the first of the case's sentences the transformation applies to
-
-                def make(given: Given, at=at, transform=transform, case=case) -> dict:
-                    passage, source, evidence = _source(given, case, at)
-                    false = transform(source, case)
-                    return sentence(false or source, [passage["n"]], evidence) | {"_applies": bool(false)}
-
-                probe = {}
-
-                def check(given: Given, make=make, probe=probe) -> dict:
-                    drafted = make(given)
-                    probe["applies"] = drafted.pop("_applies")
-                    return drafted
-
-                shown, answer, written = _ask(llm_assistant, scripted, case["question"], check)
-                if probe["applies"]:
-                    out.append(Outcome(category, case["question"], written, shown, answer.fallback_reason))
-                    break
+        given_once: list[Given] = []  # what the model is given for this question: the same passages on every ask
         for faithful in case["faithful"]:
 
-            def make(given: Given, faithful=faithful, case=case) -> dict:
+            def make(given: Given, faithful=faithful, case=case, given_once=given_once) -> dict:
+                given_once.append(given)
                 passage, _, evidence = _source(given, case, faithful["at"])
                 return sentence(faithful["text"], [passage["n"]], evidence)
 
             shown, answer, written = _ask(llm_assistant, scripted, case["question"], make)
             out.append(Outcome("faithful", case["question"], written, shown, answer.fallback_reason))
+        anchors = list(dict.fromkeys(f["at"] for f in case["faithful"]))
+        for category, transform in TRANSFORMS.items():
+            # the first of the case's sentences the transformation applies to (none: nothing to send)
+            at = next((a for a in anchors if transform(_source(given_once[0], case, a)[1], case)), None)
+            if at is None:
+                continue
+
+            def make(given: Given, at=at, transform=transform, case=case, category=category) -> dict:
+                passage, source, evidence = _source(given, case, at)
+                false = transform(source, case)
+                assert false, f"{category} no longer applies to {source!r}: the passages given changed between asks"
+                return sentence(false, [passage["n"]], evidence)
+
+            shown, answer, written = _ask(llm_assistant, scripted, case["question"], make)
+            out.append(Outcome(category, case["question"], written, shown, answer.fallback_reason))
         # a true sentence citing, besides its own passage, one that does not say it
 
         def extra(given: Given, case=case) -> dict:
