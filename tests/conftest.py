@@ -27,7 +27,7 @@ def pytest_collection_modifyitems(items):
     if not CORPUS.is_dir():
         raise pytest.UsageError(f"the corpus is missing: expected it at {CORPUS}")
     # The tests on the full-corpus index run last: its build starts with the session in a child process
-    # (`full_index_build`) and the other tests run meanwhile, instead of all waiting about two minutes for it.
+    # (`full_index_started`) and the other tests run meanwhile, instead of all waiting about two minutes for it.
     items.sort(key=lambda item: "full_index" in item.fixturenames)  # stable: files and tests keep their order
 
 
@@ -115,24 +115,23 @@ def full_settings(tmp_path_factory, cache_dir) -> Settings:
     )
 
 
-class FullIndexBuild:
-    """`cfsp-assistant ingest` of the whole corpus into `full_settings`' data folder, in a child process on one core,
-    as a user runs it (the reader's files are made ready beside it)."""
+class Background:
+    """A `cfsp-assistant` command run in a child process beside the tests, as a user runs it; its output in a log."""
 
-    def __init__(self, settings: Settings, home: Path, log: Path, alongside: bool = False):
-        from .commands import CLI, settings_env
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, log: Path):
+        from .commands import CLI
 
-        self.log = log
-        # with other tests to run `alongside`, on one core: the other runs them meanwhile
-        env = settings_env(settings, home, **({"CFSP_EMBEDDING_THREADS": "1"} if alongside else {}))
+        self.args, self.log = args, log
         with open(log, "w", encoding="utf-8") as out:
-            self.process = subprocess.Popen([*CLI, "ingest"], env=env, cwd=home, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen([*CLI, *args], env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
 
-    def wait(self) -> None:
-        """Until the index is built; the test fails with the command's output if it was not."""
+    def wait(self, ok: tuple[int, ...] = (0,)) -> int:
+        """Its exit code once it is done; the test waiting fails with the command's output on any other."""
         code = self.process.wait(timeout=1800)
-        if code != 0:
-            pytest.fail(f"the full-corpus ingest failed ({code}): {self.log.read_text(encoding='utf-8')[-3000:]}")
+        if code not in ok:
+            output = self.log.read_text(encoding="utf-8")[-3000:]
+            pytest.fail(f"`cfsp-assistant {' '.join(self.args)}` failed ({code}): {output}")
+        return code
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -140,31 +139,66 @@ class FullIndexBuild:
             self.process.wait()
 
 
+def full_index_build(settings: Settings, home: Path, log: Path, alongside: bool) -> Background:
+    """`cfsp-assistant ingest` of the whole corpus into `full_settings`' data folder (the reader's files made ready
+    beside it); with other tests to run `alongside`, on one core: the other runs them meanwhile."""
+    from .commands import settings_env
+
+    env = settings_env(settings, home, **({"CFSP_EMBEDDING_THREADS": "1"} if alongside else {}))
+    return Background(["ingest"], env, home, log)
+
+
+def selected(request, fixture: str) -> list[bool]:
+    """For each selected test, whether it uses the fixture (directly or through others)."""
+    return [fixture in item.fixturenames for item in request.session.items]
+
+
 @pytest.fixture(scope="session", autouse=True)
-def full_index_build(request, isolated_settings, tmp_path_factory):
+def full_index_started(request, isolated_settings, tmp_path_factory):
     """Starts the full-corpus ingest with the session's first test when any selected test needs that index (they run
     last), after the session's model files are made (so the child finds them and builds none of its own)."""
-    needs = ["full_index" in item.fixturenames for item in request.session.items]
+    needs = selected(request, "full_index")
     if not any(needs):
         yield None
         return
     settings, home = request.getfixturevalue("full_settings"), request.getfixturevalue("home")
     request.getfixturevalue("embedder")
-    build = FullIndexBuild(settings, home, tmp_path_factory.mktemp("full-build") / "ingest.log", not all(needs))
+    build = full_index_build(settings, home, tmp_path_factory.mktemp("full-build") / "ingest.log", not all(needs))
     yield build
     build.stop()
 
 
 @pytest.fixture(scope="session")
-def full_index(full_index_build, full_settings, home, tmp_path_factory):
-    """The whole in-scope corpus ingested once per session into a real embedded Chroma (its manifest)."""
+def full_index(request, full_index_started, full_settings, home, tmp_path_factory):
+    """The whole in-scope corpus ingested once per session into a real embedded Chroma (its manifest). Commands that
+    only read it and take long (`committed_eval`) are started as soon as it is built, beside the tests that follow."""
     from assistant.index.generations import require_manifest
 
-    build = full_index_build or FullIndexBuild(
-        full_settings, home, tmp_path_factory.mktemp("full-build") / "ingest.log"
+    build = full_index_started or full_index_build(
+        full_settings, home, tmp_path_factory.mktemp("full-build") / "ingest.log", False
     )
     build.wait()
-    return require_manifest(full_settings)
+    manifest = require_manifest(full_settings)
+    if any(selected(request, "committed_eval")):
+        request.getfixturevalue("committed_eval")
+    return manifest
+
+
+@pytest.fixture(scope="session")
+def committed_eval(full_settings, home, tmp_path_factory):
+    """`cfsp-assistant eval` of the committed question sets (tuning and held-out) with every retriever under the CI
+    gates (eval/gates.toml), on one core: (the running command, its report folder). `full_index` starts it once the
+    index is built; a test using it asks for `full_index` first."""
+    from .commands import settings_env
+
+    out = tmp_path_factory.mktemp("eval-report")
+    questions = PROJECT_ROOT / "eval" / "questions"
+    args = ["eval", str(questions), str(questions / "heldout"), "--retrievers", "bm25,dense,hybrid", "--out", str(out)]
+    args += ["--gates", str(PROJECT_ROOT / "eval" / "gates.toml")]
+    env = settings_env(full_settings, home, CFSP_EMBEDDING_THREADS="1")
+    run = Background(args, env, home, out.parent / f"{out.name}.log")
+    yield run, out
+    run.stop()
 
 
 @pytest.fixture(scope="session")

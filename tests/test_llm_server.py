@@ -156,7 +156,8 @@ def test_anyone_with_an_endpoint_measures_their_model_with_one_command(
 
     from .commands import run_cli, settings_env
 
-    lines = (PROJECT_ROOT / "eval" / "questions" / "treaty_teu.jsonl").read_text(encoding="utf-8").splitlines()[:3]
+    # one English and one French question: each takes the real model 10-15 s
+    lines = (PROJECT_ROOT / "eval" / "questions" / "treaty_teu.jsonl").read_text(encoding="utf-8").splitlines()[:1]
     lines += (PROJECT_ROOT / "eval" / "questions" / "multilingual" / "languages.jsonl").read_text().splitlines()[:1]
     (tmp_path / "few.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     env = settings_env(
@@ -176,5 +177,5 @@ def test_anyone_with_an_endpoint_measures_their_model_with_one_command(
     report = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
     llm = report["summary"]["hybrid+llm"]
     # the model wrote something (a dead endpoint drafts nothing and every answer falls back)
-    assert llm["questions"] == 4 and llm["fallback_rate"] is not None and llm["sentences_drafted"] > 0
+    assert llm["questions"] == 2 and llm["fallback_rate"] is not None and llm["sentences_drafted"] > 0
     assert "dropped_by_rule" in report["llm"]["hybrid+llm"] and "hybrid+l" in done.stdout
