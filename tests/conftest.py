@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import threading
 import tomllib
 from pathlib import Path
 
@@ -26,9 +28,9 @@ SMALL = [
 def pytest_collection_modifyitems(items):
     if not CORPUS.is_dir():
         raise pytest.UsageError(f"the corpus is missing: expected it at {CORPUS}")
-    # The tests on the full-corpus index run last: its build starts with the session in a child process
-    # (`full_index_started`) and the other tests run meanwhile, instead of all waiting about two minutes for it.
-    items.sort(key=lambda item: "full_index" in item.fixturenames)  # stable: files and tests keep their order
+    # The tests waiting on the background lane's work (the full-corpus index, its evaluation, the benchmark) run
+    # last: the lane starts with the session and the other tests run meanwhile, instead of all waiting for it.
+    items.sort(key=lambda item: on_lane(item.fixturenames))  # stable: files and tests keep their order
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -81,6 +83,11 @@ def write_catalogue(folder: Path, paths: list[str]) -> Path:
 @pytest.fixture
 def small_corpus(tmp_path) -> tuple[Path, Path]:
     """A writable copy of a few real corpus files (made at test time, never committed) and its catalogue."""
+    return copy_small_corpus(tmp_path)
+
+
+def copy_small_corpus(tmp_path: Path) -> tuple[Path, Path]:
+    """The SMALL files copied into `tmp_path`/corpus, with their manifest lines and catalogue."""
     corpus = tmp_path / "corpus"
     for rel in SMALL:
         (corpus / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -115,90 +122,153 @@ def full_settings(tmp_path_factory, cache_dir) -> Settings:
     )
 
 
-class Background:
-    """A `cfsp-assistant` command run in a child process beside the tests, as a user runs it; its output in a log."""
+# The background lane: commands the slowest tests wait on, run one after another in child processes beside the other
+# tests, each started as the session's first test starts or as the one before it ends (the fixture that waits on it).
+LANE = ("full_index", "committed_eval", "benchmark_run")
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, log: Path):
+
+def on_lane(fixtures) -> bool:
+    """Whether a test uses (directly or through other fixtures) work the lane does."""
+    return any(name in fixtures for name in LANE)
+
+
+class Job:
+    """A `cfsp-assistant` command, as a user runs it, for the lane: its output and errors kept in files."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, folder: Path):
+        self.args, self.env, self.cwd = args, env, cwd
+        self.out, self.err = folder / "stdout.txt", folder / "stderr.txt"
+        self.process: subprocess.Popen | None = None
+        self.code: int | None = None
+        self.done = threading.Event()
+
+    def start(self) -> subprocess.Popen:
         from .commands import CLI
 
-        self.args, self.log = args, log
-        with open(log, "w", encoding="utf-8") as out:
-            self.process = subprocess.Popen([*CLI, *args], env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        with open(self.out, "w", encoding="utf-8") as out, open(self.err, "w", encoding="utf-8") as err:
+            self.process = subprocess.Popen([*CLI, *self.args], env=self.env, cwd=self.cwd, stdout=out, stderr=err)
+        return self.process
 
     def wait(self, ok: tuple[int, ...] = (0,)) -> int:
         """Its exit code once it is done; the test waiting fails with the command's output on any other."""
-        code = self.process.wait(timeout=1800)
-        if code not in ok:
-            output = self.log.read_text(encoding="utf-8")[-3000:]
-            pytest.fail(f"`cfsp-assistant {' '.join(self.args)}` failed ({code}): {output}")
-        return code
+        if not self.done.wait(timeout=3600):
+            pytest.fail(f"`cfsp-assistant {' '.join(self.args)}` did not finish within an hour")
+        if self.code not in ok:
+            said = self.out.read_text(encoding="utf-8")[-1500:] + self.err.read_text(encoding="utf-8")[-3000:]
+            pytest.fail(f"`cfsp-assistant {' '.join(self.args)}` failed ({self.code}): {said}")
+        return self.code  # type: ignore[return-value]
+
+
+class Lane:
+    """Runs its jobs one after another, in a thread of the test process."""
+
+    def __init__(self, jobs: dict[str, Job]):
+        self.jobs = jobs
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="test-lane", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        for job in self.jobs.values():
+            try:
+                with self._lock:
+                    process = None if self._stopping else job.start()
+                job.code = process.wait() if process else None
+            except OSError as exc:  # the command could not be started: its test says why
+                job.err.write_text(f"could not start: {exc}", encoding="utf-8")
+                job.code = -1
+            finally:
+                job.done.set()
+
+    def job(self, name: str) -> Job:
+        if name not in self.jobs:
+            pytest.fail(f"{name} is not on the test lane: request it as a fixture argument, not at run time")
+        return self.jobs[name]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-
-def full_index_build(settings: Settings, home: Path, log: Path, alongside: bool) -> Background:
-    """`cfsp-assistant ingest` of the whole corpus into `full_settings`' data folder (the reader's files made ready
-    beside it); with other tests to run `alongside`, on one core: the other runs them meanwhile."""
-    from .commands import settings_env
-
-    env = settings_env(settings, home, **({"CFSP_EMBEDDING_THREADS": "1"} if alongside else {}))
-    return Background(["ingest"], env, home, log)
-
-
-def selected(request, fixture: str) -> list[bool]:
-    """For each selected test, whether it uses the fixture (directly or through others)."""
-    return [fixture in item.fixturenames for item in request.session.items]
+        with self._lock:
+            self._stopping = True
+            for job in self.jobs.values():
+                if job.process is not None and job.process.poll() is None:
+                    job.process.kill()
+        self._thread.join(timeout=60)
 
 
 @pytest.fixture(scope="session", autouse=True)
-def full_index_started(request, isolated_settings, tmp_path_factory):
-    """Starts the full-corpus ingest with the session's first test when any selected test needs that index (they run
-    last), after the session's model files are made (so the child finds them and builds none of its own)."""
-    needs = selected(request, "full_index")
-    if not any(needs):
+def lane(request, isolated_settings, tmp_path_factory):
+    """Starts the lane's work the selected tests need, after the session's model files are made (so the commands find
+    them and build none of their own). With other tests to run meanwhile, its models run on one core."""
+    items = request.session.items
+    wanted = {name for name in LANE if any(name in item.fixturenames for item in items)}
+    if not wanted:
         yield None
         return
-    settings, home = request.getfixturevalue("full_settings"), request.getfixturevalue("home")
     request.getfixturevalue("embedder")
-    build = full_index_build(settings, home, tmp_path_factory.mktemp("full-build") / "ingest.log", not all(needs))
-    yield build
-    build.stop()
-
-
-@pytest.fixture(scope="session")
-def full_index(request, full_index_started, full_settings, home, tmp_path_factory):
-    """The whole in-scope corpus ingested once per session into a real embedded Chroma (its manifest). Commands that
-    only read it and take long (`committed_eval`) are started as soon as it is built, beside the tests that follow."""
-    from assistant.index.generations import require_manifest
-
-    build = full_index_started or full_index_build(
-        full_settings, home, tmp_path_factory.mktemp("full-build") / "ingest.log", False
-    )
-    build.wait()
-    manifest = require_manifest(full_settings)
-    if any(selected(request, "committed_eval")):
-        request.getfixturevalue("committed_eval")
-    return manifest
-
-
-@pytest.fixture(scope="session")
-def committed_eval(full_settings, home, tmp_path_factory):
-    """`cfsp-assistant eval` of the committed question sets (tuning and held-out) with every retriever under the CI
-    gates (eval/gates.toml), on one core: (the running command, its report folder). `full_index` starts it once the
-    index is built; a test using it asks for `full_index` first."""
+    home, cache = request.getfixturevalue("home"), request.getfixturevalue("cache_dir")
     from .commands import settings_env
 
-    out = tmp_path_factory.mktemp("eval-report")
-    questions = PROJECT_ROOT / "eval" / "questions"
-    args = ["eval", str(questions), str(questions / "heldout"), "--retrievers", "bm25,dense,hybrid", "--out", str(out)]
-    args += ["--gates", str(PROJECT_ROOT / "eval" / "gates.toml")]
-    env = settings_env(full_settings, home, CFSP_EMBEDDING_THREADS="1")
-    run = Background(args, env, home, out.parent / f"{out.name}.log")
-    yield run, out
-    run.stop()
+    one_core = {"CFSP_EMBEDDING_THREADS": "1"} if not all(on_lane(item.fixturenames) for item in items) else {}
+    jobs = {}
+    if wanted & {"full_index", "committed_eval"}:
+        full = request.getfixturevalue("full_settings")
+        env = settings_env(full, home, **one_core)
+        jobs["full_index"] = Job(["ingest"], env, home, tmp_path_factory.mktemp("lane-ingest"))
+    if "committed_eval" in wanted:
+        out = tmp_path_factory.mktemp("eval-report")
+        questions = PROJECT_ROOT / "eval" / "questions"
+        args = ["eval", str(questions), str(questions / "heldout"), "--retrievers", "bm25,dense,hybrid"]
+        args += ["--out", str(out), "--gates", str(PROJECT_ROOT / "eval" / "gates.toml")]
+        jobs["committed_eval"] = Job(args, env, home, tmp_path_factory.mktemp("lane-eval"))
+    if "benchmark_run" in wanted:
+        folder = tmp_path_factory.mktemp("bench")
+        corpus, catalogue = copy_small_corpus(folder)
+        bench = Settings(
+            corpus_dir=corpus,
+            catalogue_path=catalogue,
+            data_dir=folder / "data",
+            embedding_cache=cache / "embeddings.sqlite",
+            model_cache=cache / "models",
+        )
+        (folder / "scratch").mkdir()
+        args = ["benchmark", "--backends", "torch", "--questions", "3", "--clients", "2", "--seconds", "1", "--json"]
+        env = settings_env(bench, home, TMPDIR=str(folder / "scratch"))
+        jobs["benchmark_run"] = Job(args, env, home, tmp_path_factory.mktemp("lane-benchmark"))
+        jobs["benchmark_run"].settings = bench  # type: ignore[attr-defined]
+    running = Lane(jobs)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def full_index(lane, full_settings):
+    """The whole in-scope corpus ingested once per session into a real embedded Chroma (its manifest), by
+    `cfsp-assistant ingest` on the lane (the reader's files made ready beside it)."""
+    from assistant.index.generations import require_manifest
+
+    if lane is None:
+        pytest.fail("full_index is not on the test lane: request it as a fixture argument, not at run time")
+    lane.job("full_index").wait()
+    return require_manifest(full_settings)
+
+
+@pytest.fixture(scope="session")
+def committed_eval(lane, full_index) -> tuple[int, Path]:
+    """`cfsp-assistant eval` of the committed question sets (tuning and held-out) with every retriever under the CI
+    gates (eval/gates.toml), run on the lane once the index is built: (its exit code, its report folder)."""
+    job = lane.job("committed_eval")
+    code = job.wait(ok=(0, 1))  # 1: a gate failed, which the gate test reports
+    return code, Path(job.args[job.args.index("--out") + 1])
+
+
+@pytest.fixture(scope="session")
+def benchmark_run(lane) -> tuple[dict, Settings, Path]:
+    """`cfsp-assistant benchmark --json` on the small corpus, run on the lane: (its report, the settings it was
+    given, the TMPDIR it was given)."""
+    job = lane.job("benchmark_run")
+    job.wait()
+    settings = job.settings  # type: ignore[attr-defined]
+    return json.loads(job.out.read_text(encoding="utf-8")), settings, Path(job.env["TMPDIR"])
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,6 @@ the real model and the real server (on a small corpus here; timings are reported
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from .commands import run_cli, settings_env
@@ -18,14 +16,9 @@ def test_unknown_backend_is_one_line(home, small_settings):
 
 
 @pytest.mark.slow  # a cold ingest, a process timing answers and the real server started and loaded
-def test_benchmark_reports_every_measurement_and_leaves_nothing(home, small_settings, tmp_path):
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    env = settings_env(small_settings, home, TMPDIR=str(scratch))
-    args = ["benchmark", "--backends", "torch", "--questions", "3", "--clients", "2", "--seconds", "1"]
-    result = run_cli([*args, "--json"], env, home)
-    assert result.returncode == 0, result.stderr[-2000:]
-    (run,) = json.loads(result.stdout)["backends"]
+def test_benchmark_reports_every_measurement_and_leaves_nothing(benchmark_run):
+    report, settings, scratch = benchmark_run  # run on the tests' background lane
+    (run,) = report["backends"]
     assert run["backend"] == "torch" and run["chunks"] == run["embedded"] > 0  # cold: everything embedded
     assert run["reingest_unchanged"] is True
     # the cold ingest says where its time went; a new index from the embedding cache embeds nothing
@@ -37,7 +30,7 @@ def test_benchmark_reports_every_measurement_and_leaves_nothing(home, small_sett
     load = run["server"]["clients_2"]
     assert load["errors"] == 0 and load["answers_per_s"] > 0 and run["server"]["ready_s"] > 0
     assert not list(scratch.glob("cfsp-bench-*"))  # the fresh data folder is removed (gradio and torch keep theirs)
-    assert not small_settings.data_dir.exists()  # the configured index is never touched
+    assert not settings.data_dir.exists()  # the configured index is never touched
 
 
 def test_table_shows_cold_ingest_its_embedding_share_cached_ingest_and_start_up():
