@@ -122,8 +122,9 @@ def full_settings(tmp_path_factory, cache_dir) -> Settings:
     )
 
 
-# The background lane: commands the slowest tests wait on, run one after another in child processes beside the other
-# tests, each started as the session's first test starts or as the one before it ends (the fixture that waits on it).
+# The background lane: the commands the slowest tests wait on, run one after another in child processes beside the
+# other tests. It starts with the session's first test, each command when the one before it ends; a test's fixture
+# waits for the command it needs.
 LANE = ("full_index", "committed_eval", "benchmark_run")
 
 
@@ -135,8 +136,9 @@ def on_lane(fixtures) -> bool:
 class Job:
     """A `cfsp-assistant` command, as a user runs it, for the lane: its output and errors kept in files."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, folder: Path):
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, folder: Path, given: object = None):
         self.args, self.env, self.cwd = args, env, cwd
+        self.given = given  # what its test checks besides the output: the report folder, the settings it was run with
         self.out, self.err = folder / "stdout.txt", folder / "stderr.txt"
         self.process: subprocess.Popen | None = None
         self.code: int | None = None
@@ -211,15 +213,14 @@ def lane(request, isolated_settings, tmp_path_factory):
     one_core = {"CFSP_EMBEDDING_THREADS": "1"} if not all(on_lane(item.fixturenames) for item in items) else {}
     jobs = {}
     if wanted & {"full_index", "committed_eval"}:
-        full = request.getfixturevalue("full_settings")
-        env = settings_env(full, home, **one_core)
-        jobs["full_index"] = Job(["ingest"], env, home, tmp_path_factory.mktemp("lane-ingest"))
+        full_env = settings_env(request.getfixturevalue("full_settings"), home, **one_core)
+        jobs["full_index"] = Job(["ingest"], full_env, home, tmp_path_factory.mktemp("lane-ingest"))
     if "committed_eval" in wanted:
         out = tmp_path_factory.mktemp("eval-report")
         questions = PROJECT_ROOT / "eval" / "questions"
         args = ["eval", str(questions), str(questions / "heldout"), "--retrievers", "bm25,dense,hybrid"]
         args += ["--out", str(out), "--gates", str(PROJECT_ROOT / "eval" / "gates.toml")]
-        jobs["committed_eval"] = Job(args, env, home, tmp_path_factory.mktemp("lane-eval"))
+        jobs["committed_eval"] = Job(args, full_env, home, tmp_path_factory.mktemp("lane-eval"), out)
     if "benchmark_run" in wanted:
         folder = tmp_path_factory.mktemp("bench")
         corpus, catalogue = copy_small_corpus(folder)
@@ -233,8 +234,7 @@ def lane(request, isolated_settings, tmp_path_factory):
         (folder / "scratch").mkdir()
         args = ["benchmark", "--backends", "torch", "--questions", "3", "--clients", "2", "--seconds", "1", "--json"]
         env = settings_env(bench, home, TMPDIR=str(folder / "scratch"))
-        jobs["benchmark_run"] = Job(args, env, home, tmp_path_factory.mktemp("lane-benchmark"))
-        jobs["benchmark_run"].settings = bench  # type: ignore[attr-defined]
+        jobs["benchmark_run"] = Job(args, env, home, tmp_path_factory.mktemp("lane-benchmark"), bench)
     running = Lane(jobs)
     yield running
     running.stop()
@@ -258,7 +258,7 @@ def committed_eval(lane, full_index) -> tuple[int, Path]:
     gates (eval/gates.toml), run on the lane once the index is built: (its exit code, its report folder)."""
     job = lane.job("committed_eval")
     code = job.wait(ok=(0, 1))  # 1: a gate failed, which the gate test reports
-    return code, Path(job.args[job.args.index("--out") + 1])
+    return code, job.given
 
 
 @pytest.fixture(scope="session")
@@ -267,8 +267,7 @@ def benchmark_run(lane) -> tuple[dict, Settings, Path]:
     given, the TMPDIR it was given)."""
     job = lane.job("benchmark_run")
     job.wait()
-    settings = job.settings  # type: ignore[attr-defined]
-    return json.loads(job.out.read_text(encoding="utf-8")), settings, Path(job.env["TMPDIR"])
+    return json.loads(job.out.read_text(encoding="utf-8")), job.given, Path(job.env["TMPDIR"])
 
 
 @pytest.fixture(scope="session")
