@@ -17,32 +17,18 @@ from assistant.pipeline import Assistant
 from assistant.serve.api import create_app
 from assistant.serve.feedback import FeedbackStore
 
-from .conftest import CORPUS, SMALL, write_catalogue
+from .conftest import copy_small_corpus
 from .servers import Served
-
-
-def copy_small_corpus(folder: Path) -> Path:
-    """A writable copy of the small corpus with its MANIFEST.tsv lines (made at test time, never committed)."""
-    import shutil
-
-    corpus = folder / "corpus"
-    for rel in SMALL:
-        (corpus / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(CORPUS / rel, corpus / rel)
-    manifest = (CORPUS / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()
-    (corpus / "MANIFEST.tsv").write_text(
-        "\n".join([manifest[0]] + [ln for ln in manifest[1:] if ln.split("\t")[0] in SMALL]) + "\n", encoding="utf-8"
-    )
-    return corpus
 
 
 @pytest.fixture(scope="module")
 def small_index(tmp_path_factory, cache_dir, embedder) -> Settings:
     """The small corpus ingested once for this module."""
     folder = tmp_path_factory.mktemp("adversarial")
+    corpus, catalogue = copy_small_corpus(folder)
     settings = Settings(
-        corpus_dir=copy_small_corpus(folder),
-        catalogue_path=write_catalogue(folder, SMALL),
+        corpus_dir=corpus,
+        catalogue_path=catalogue,
         data_dir=folder / "data",
         embedding_cache=cache_dir / "embeddings.sqlite",
         model_cache=cache_dir / "models",
