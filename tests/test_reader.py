@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 
 from assistant.answer.rank import RULE_WEIGHTS
-from assistant.answer.reader import CONFIG, FILES, READER_DIR, Reader, read_config, reader_text, verify_reader
+from assistant.answer.reader import (
+    CONFIG,
+    FILES,
+    READER_DIR,
+    Reader,
+    read_config,
+    reader_text,
+    relevant_part,
+    verify_reader,
+)
 from assistant.embedding.model_files import write_sums
 from assistant.errors import ModelError
 from assistant.training.reader_fit import Group, ReaderRecipe, question_group, train_reader
@@ -55,6 +64,23 @@ def test_the_setting_served_reads_the_fewest_candidates_that_do_about_as_well_on
 def test_reader_text_puts_the_headings_first():
     assert reader_text("TEU — Article 42", "The policy shall ...") == "TEU — Article 42\nThe policy shall ..."
     assert reader_text("", "Only words.") == "Only words."
+
+
+def test_a_long_provision_is_read_as_its_most_relevant_sentences_in_order_with_each_gap_marked():
+    sentences = ["The Council shall act.", "It may ask the High Representative.", "It meets monthly.", "Staff help."]
+    # 15 words; with room for 8: the best (6 words) and then the next best that still fits (2), in reading order
+    assert relevant_part(sentences, [0.2, 0.9, 0.1, 0.6], 8) == "It may ask the High Representative. … Staff help."
+    # the best always, even alone longer than the room
+    assert relevant_part(sentences, [0.2, 0.9, 0.1, 0.6], 3) == "It may ask the High Representative."
+    # adjacent sentences are not split by a mark; a gap before the last is
+    assert relevant_part(sentences, [0.9, 0.8, 0.1, 0.7], 12) == (
+        "The Council shall act. It may ask the High Representative. … Staff help."
+    )
+    # read whole: when it fits, with no room set (0), or without one score per sentence
+    whole = " ".join(sentences)
+    assert relevant_part(sentences, [0.2, 0.9, 0.1, 0.6], 15) == whole
+    assert relevant_part(sentences, [0.2, 0.9, 0.1, 0.6], 0) == whole
+    assert relevant_part(sentences, [0.9], 8) == whole
 
 
 @pytest.mark.slow

@@ -496,6 +496,13 @@ def train_reader(
         int | None,
         typer.Option(help="How many of the packaged model's layers the reader keeps (default: the recipe's)."),
     ] = None,
+    words: Annotated[
+        int | None,
+        typer.Option(
+            help="Read a provision longer than this many words as its most relevant sentences; 0 reads it from its "
+            "start (default: the recipe's)."
+        ),
+    ] = None,
 ) -> None:
     """The reader's recipe with fixed seeds, on the candidates of the index in CFSP_DATA_DIR (ingest first): dev
     readers on a split by document, the settings chosen on dev, then the shipped reader trained on all questions
@@ -512,7 +519,9 @@ def train_reader(
         out,
         work,
         seed=seed,
-        recipe=ReaderRecipe(seed=seed) if layers is None else ReaderRecipe(layers=layers, seed=seed),
+        recipe=ReaderRecipe(
+            seed=seed, **({} if layers is None else {"layers": layers}), **({} if words is None else {"words": words})
+        ),
         curve=tuple(int(c) for c in curve.split(",") if c.strip()),
     )
     train_reader_all(load_settings(), plan, lambda line: err.print(line, markup=False, highlight=False))

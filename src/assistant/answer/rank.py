@@ -23,7 +23,7 @@ from typing import Protocol
 
 from ..config import PROJECT_ROOT
 from ..errors import ModelError
-from .reader import Reader, reader_text
+from .reader import Reader
 from .records import SIGNALS, Candidate, Signals
 
 RANKERS = ("learned", "reader", "rules")
@@ -211,7 +211,7 @@ def rank(
     scores = ranker.scores([c.features for c in candidates])
     if reader is not None and ranker.reads:
         best = sorted(range(len(candidates)), key=lambda i: -scores[i])[: reader.candidates]
-        texts = [reader_text(candidates[i].hit.chunk.headings, candidates[i].text) for i in best]
+        texts = [reader.text(candidates[i]) for i in best]
         read = dict(zip(best, reader.probabilities(question, texts), strict=True))
         candidates = [
             replace(c, features=replace(c.features, reader=float(read[i]))) if i in read else c

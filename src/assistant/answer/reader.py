@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ import numpy as np
 from ..config import PROJECT_ROOT
 from ..embedding.model_files import derived_model_dir, packaged_model_dir, sha256_file, verify_sums
 from ..errors import ModelError
+from .records import Candidate
 
 READER_DIR = PROJECT_ROOT / "models" / "reader"
 WEIGHTS = "reader.safetensors"
@@ -49,11 +51,43 @@ class ReaderConfig:
     candidates: int  # how many of the first ranking's best candidates it reads
     pooling: str = "mean"  # "mean": the masked mean of the token vectors; "cls": BERT's pooler on the first token
     precision: str = "fp32"  # the ONNX file it serves from: "fp32", or "int8" (dynamically quantised weights)
+    words: int = 0  # a provision longer than this many words is read as its most relevant sentences (0: from its start)
 
 
 def reader_text(headings: str, text: str) -> str:
     """What a provision looks like to the reader: the headings it sits under, then its words."""
     return f"{headings}\n{text}" if headings else text
+
+
+def relevant_part(sentences: Sequence[str], scores: Sequence[float], words: int) -> str:
+    """The sentences of a provision the reader reads when it is longer than `words` words: the most relevant ones
+    (highest `scores`, one score per sentence) while they fit, the best always, in reading order, each gap marked
+    "…". A provision that fits, or without scores, is read whole (the reader's token limit cuts it)."""
+    whole = " ".join(sentences)
+    if words <= 0 or len(scores) != len(sentences) or len(whole.split()) <= words:
+        return whole
+    kept: set[int] = set()
+    used = 0
+    for i in sorted(range(len(sentences)), key=lambda i: (-scores[i], i)):
+        size = len(sentences[i].split())
+        if kept and used + size > words:
+            continue
+        kept.add(i)
+        used += size
+    parts: list[str] = []
+    for i in sorted(kept):
+        if parts and i - 1 not in kept:
+            parts.append("…")
+        parts.append(sentences[i])
+    return " ".join(parts)
+
+
+def candidate_text(candidate: Candidate, words: int = 0) -> str:
+    """A candidate provision as the reader reads it: its headings, then its wording (the most relevant part of it
+    when longer than `words` words)."""
+    provision = candidate.provision
+    sentences = [provision.sentence_text(i) for i in provision.sentences]
+    return reader_text(candidate.hit.chunk.headings, relevant_part(sentences, candidate.sentence_scores, words))
 
 
 def read_config(folder: Path) -> ReaderConfig:
@@ -66,6 +100,7 @@ def read_config(folder: Path) -> ReaderConfig:
             int(data["candidates"]),
             str(data.get("pooling", "mean")),
             str(data.get("precision", "fp32")),
+            int(data.get("words", 0)),
         )
     except (OSError, ValueError, KeyError, TypeError):
         raise ModelError(f"the reader's settings {folder / CONFIG} are missing or unreadable: {RETRAIN}") from None
@@ -159,6 +194,10 @@ class Reader:
     def candidates(self) -> int:
         """How many of the first ranking's best candidates it reads."""
         return self.config.candidates
+
+    def text(self, candidate: Candidate) -> str:
+        """What it reads of a candidate provision."""
+        return candidate_text(candidate, self.config.words)
 
     def _model(self) -> Any:
         if self._session is None:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..answer.reader import CONFIG, FILES, WEIGHTS, WORD_EMBEDDINGS, reader_text
+from ..answer.reader import CONFIG, FILES, WEIGHTS, WORD_EMBEDDINGS, candidate_text
 from ..answer.records import Candidate
 from ..embedding.model_files import write_sums
 from .data import TrainingQuestion
@@ -37,6 +37,7 @@ class ReaderRecipe:
     candidates: int = 5  # how many of the first ranking's best candidates it reads when serving
     precision: str = "int8"  # the ONNX file it serves from (and dev measures it with): "fp32" or "int8"
     negatives: int = 4  # hard negatives per question
+    words: int = 0  # a provision longer than this is read as its most relevant sentences (0: from its start)
     questions_per_step: int = 6
     epochs: int = 1
     learning_rate: float = 1e-4
@@ -52,26 +53,25 @@ class Group:
     labels: tuple[int, ...]
 
 
-def candidate_text(candidate: Candidate) -> str:
-    """A candidate provision as the reader reads it."""
-    return reader_text(candidate.hit.chunk.headings, candidate.text)
-
-
 def question_group(
     question: TrainingQuestion,
     candidates: Sequence[Candidate],
     listing: Mapping[str, ProvisionEntry],
     negatives: int,
+    words: int = 0,
 ) -> Group | None:
-    """The question's training group from its ranked candidates (None when there is nothing to learn from)."""
+    """The question's training group from its ranked candidates (None when there is nothing to learn from); each
+    candidate as the reader reads it (`words`: `ReaderRecipe.words`)."""
     gold = set(question.provisions)
     answering = [c for c in candidates if question.answerable and answers_question(c, gold, listing)]
-    wrong = [candidate_text(c) for c in candidates if not (question.answerable and answers_question(c, gold, listing))]
+    wrong = [
+        candidate_text(c, words) for c in candidates if not (question.answerable and answers_question(c, gold, listing))
+    ]
     wrong = list(dict.fromkeys(wrong))[:negatives]
     if not question.answerable:
         return Group(question.searched, tuple(wrong), (0,) * len(wrong)) if wrong else None
     if answering:
-        positive = candidate_text(answering[0])
+        positive = candidate_text(answering[0], words)
     else:  # not found by the pipeline: the provision it is tied to still teaches what answers
         positive = passage_text(listing[question.provisions[0]])
     return Group(question.searched, (positive, *wrong), (1,) + (0,) * len(wrong))
@@ -171,6 +171,7 @@ def train_reader(
         "candidates": recipe.candidates,
         "pooling": recipe.pooling,
         "precision": recipe.precision,
+        "words": recipe.words,
     }
     (out_dir / CONFIG).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
     write_sums(out_dir, FILES)

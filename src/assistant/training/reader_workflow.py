@@ -25,7 +25,7 @@ from ..config import Settings
 from ..embedding.model_files import packaged_model_dir
 from .data import TrainingQuestion
 from .ranker_fit import answers_question
-from .reader_fit import ReaderRecipe, candidate_text, question_group, train_reader
+from .reader_fit import ReaderRecipe, question_group, train_reader
 from .workflow import prepare
 
 READ_TRIED = (3, 5, 8)  # how many of the first ranking's candidates the reader reads
@@ -115,7 +115,9 @@ def train_reader_all(settings: Settings, plan: ReaderPlan, say: Callable[[str], 
                 say(f"candidates of {n}/{len(data.questions)} questions")
 
     def groups(questions: Sequence[TrainingQuestion]) -> list:
-        made = (question_group(q, candidates[q.id], listing, plan.recipe.negatives) for q in questions)
+        made = (
+            question_group(q, candidates[q.id], listing, plan.recipe.negatives, plan.recipe.words) for q in questions
+        )
         return [g for g in made if g is not None]
 
     base = packaged_model_dir(settings.models_dir)
@@ -126,7 +128,7 @@ def train_reader_all(settings: Settings, plan: ReaderPlan, say: Callable[[str], 
         rows = []
         for q in data.dev:
             best = candidates[q.id][:most]
-            read = reader.probabilities(q.searched, [candidate_text(c) for c in best])
+            read = reader.probabilities(q.searched, [reader.text(c) for c in best])
             gold = set(q.provisions)
             rows.append(
                 DevRow(
