@@ -37,7 +37,7 @@ class ReaderRecipe:
     candidates: int = 5  # how many of the first ranking's best candidates it reads when serving
     precision: str = "int8"  # the ONNX file it serves from (and dev measures it with): "fp32" or "int8"
     negatives: int = 4  # hard negatives per question
-    words: int = 0  # a provision longer than this is read as its most relevant sentences (0: from its start)
+    words: int = 40  # a provision longer than this is read as its most relevant sentences (0: from its start)
     questions_per_step: int = 6
     epochs: int = 1
     learning_rate: float = 1e-4
