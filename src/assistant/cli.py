@@ -520,7 +520,9 @@ def train_reader(
         work,
         seed=seed,
         recipe=ReaderRecipe(
-            seed=seed, **({} if layers is None else {"layers": layers}), **({} if words is None else {"words": words})
+            layers=ReaderRecipe.layers if layers is None else layers,
+            words=ReaderRecipe.words if words is None else words,
+            seed=seed,
         ),
         curve=tuple(int(c) for c in curve.split(",") if c.strip()),
     )
