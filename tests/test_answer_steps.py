@@ -12,6 +12,7 @@ import pytest
 from assistant.answer.cite import cite, join_unit
 from assistant.answer.decide import ABSTAIN, LIVE_STATE, Decider, missing_message, unknown_names_message
 from assistant.answer.rank import RulesRanker, rank
+from assistant.answer.reader import candidate_text
 from assistant.answer.records import Candidate, Part, Signals
 from assistant.ingest.provisions import split
 from assistant.question.query import Query, with_terms
@@ -46,6 +47,9 @@ class FixedReader:
     def __init__(self, probabilities: dict[str, float]):
         self.read: list[list[str]] = []
         self.by_text = probabilities
+
+    def text(self, candidate: Candidate) -> str:
+        return candidate_text(candidate)  # read from the start, as a reader with no word limit does
 
     def probabilities(self, question: str, texts: list[str]) -> np.ndarray:
         self.read.append(texts)
