@@ -99,16 +99,23 @@ def copy_small_corpus(tmp_path: Path) -> tuple[Path, Path]:
     return corpus, write_catalogue(tmp_path, SMALL)
 
 
+def small_corpus_settings(corpus: tuple[Path, Path], folder: Path, cache: Path, **changes: object) -> Settings:
+    """Settings over a copy of the small corpus (`copy_small_corpus`): its data in `folder`/data, the session's
+    embedding cache and models (extracted and exported once per session, not per test)."""
+    corpus_dir, catalogue = corpus
+    return Settings(
+        corpus_dir=corpus_dir,
+        catalogue_path=catalogue,
+        data_dir=folder / "data",
+        embedding_cache=cache / "embeddings.sqlite",
+        model_cache=cache / "models",
+        **changes,  # type: ignore[arg-type]
+    )
+
+
 @pytest.fixture
 def small_settings(small_corpus, tmp_path, cache_dir) -> Settings:
-    corpus, catalogue = small_corpus
-    return Settings(
-        corpus_dir=corpus,
-        catalogue_path=catalogue,
-        data_dir=tmp_path / "data",
-        embedding_cache=cache_dir / "embeddings.sqlite",
-        model_cache=cache_dir / "models",  # the models extracted and exported once per session, not per test
-    )
+    return small_corpus_settings(small_corpus, tmp_path, cache_dir)
 
 
 @pytest.fixture(scope="session")
@@ -223,14 +230,7 @@ def lane(request, isolated_settings, tmp_path_factory):
         jobs["committed_eval"] = Job(args, full_env, home, tmp_path_factory.mktemp("lane-eval"), out)
     if "benchmark_run" in wanted:
         folder = tmp_path_factory.mktemp("bench")
-        corpus, catalogue = copy_small_corpus(folder)
-        bench = Settings(
-            corpus_dir=corpus,
-            catalogue_path=catalogue,
-            data_dir=folder / "data",
-            embedding_cache=cache / "embeddings.sqlite",
-            model_cache=cache / "models",
-        )
+        bench = small_corpus_settings(copy_small_corpus(folder), folder, cache)
         (folder / "scratch").mkdir()
         args = ["benchmark", "--backends", "torch", "--questions", "3", "--clients", "2", "--seconds", "1", "--json"]
         env = settings_env(bench, home, TMPDIR=str(folder / "scratch"))

@@ -17,7 +17,7 @@ from assistant.pipeline import Assistant
 from assistant.serve.api import create_app
 from assistant.serve.feedback import FeedbackStore
 
-from .conftest import copy_small_corpus
+from .conftest import copy_small_corpus, small_corpus_settings
 from .servers import Served
 
 
@@ -25,15 +25,7 @@ from .servers import Served
 def small_index(tmp_path_factory, cache_dir, embedder) -> Settings:
     """The small corpus ingested once for this module."""
     folder = tmp_path_factory.mktemp("adversarial")
-    corpus, catalogue = copy_small_corpus(folder)
-    settings = Settings(
-        corpus_dir=corpus,
-        catalogue_path=catalogue,
-        data_dir=folder / "data",
-        embedding_cache=cache_dir / "embeddings.sqlite",
-        model_cache=cache_dir / "models",
-        rate_limit="off",
-    )
+    settings = small_corpus_settings(copy_small_corpus(folder), folder, cache_dir, rate_limit="off")
     ingest(settings, embedder)
     return settings
 
