@@ -194,3 +194,28 @@ def test_over_http_an_unusable_index_is_a_503_and_health_unready_until_repaired(
             assert answered.status_code == 200 and answered.json()["citations"][0]["source_id"] == "32019D0797"
         finally:
             served.stop()
+
+
+
+def test_every_search_is_answered_after_the_served_folder_is_removed(small_settings, embedder):
+    """A process keeps the database files it opened, but the embedded Chroma now and then opens a new connection,
+    which fails for a moment once the folder is gone (up to one read in ten here): each of 600 searches still
+    finds the passage nearest its own vector first."""
+    first = ingest(small_settings, embedder)
+    folder = generation_dir(small_settings, first.generation)
+    kept = folder.with_name("kept")
+    shutil.copytree(folder, kept)
+    found = []
+    for trial in range(50):
+        index = load_index(small_settings)
+        try:
+            shutil.rmtree(folder)  # its files stay open in this process
+            for i in range(12):
+                position = (trial * 12 + i) % len(index.chunks)
+                vector = index.passage_vectors[position].astype(np.float32)
+                nearest = index.vectors.search(vector / np.linalg.norm(vector), 1)
+                found.append(nearest[0][0] == index.chunks[position].id)
+        finally:
+            index.close()
+            shutil.copytree(kept, folder)
+    assert len(found) == 600 and all(found), f"{found.count(False)} of 600 searches found another passage"
