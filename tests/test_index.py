@@ -196,7 +196,6 @@ def test_over_http_an_unusable_index_is_a_503_and_health_unready_until_repaired(
             served.stop()
 
 
-
 def test_every_search_is_answered_after_the_served_folder_is_removed(small_settings, embedder):
     """A process keeps the database files it opened, but the embedded Chroma now and then opens a new connection,
     which fails for a moment once the folder is gone (up to one read in ten here): each of 600 searches still
