@@ -503,6 +503,11 @@ def train_reader(
             "start (default: the recipe's)."
         ),
     ] = None,
+    max_tokens: Annotated[
+        int | None,
+        typer.Option(help="Tokens the reader reads of a question and provision together (default: the recipe's)."),
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Passes over the training groups (default: the recipe's).")] = None,
 ) -> None:
     """The reader's recipe with fixed seeds, on the candidates of the index in CFSP_DATA_DIR (ingest first): dev
     readers on a split by document, the settings chosen on dev, then the shipped reader trained on all questions
@@ -522,6 +527,8 @@ def train_reader(
         recipe=ReaderRecipe(
             layers=ReaderRecipe.layers if layers is None else layers,
             words=ReaderRecipe.words if words is None else words,
+            max_tokens=ReaderRecipe.max_tokens if max_tokens is None else max_tokens,
+            epochs=ReaderRecipe.epochs if epochs is None else epochs,
             seed=seed,
         ),
         curve=tuple(int(c) for c in curve.split(",") if c.strip()),
