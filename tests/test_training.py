@@ -174,3 +174,42 @@ def test_a_tiny_training_run_makes_an_adapter_that_loads_checked_and_changes_the
     (out / "adapter_config.json").unlink()
     with pytest.raises(ModelError, match="is missing"):
         verify_adapter(out)
+
+
+@pytest.mark.slow
+def test_the_dev_index_is_built_with_the_training_split_adapter_and_reused(small_settings, embedder, tmp_path):
+    """`train all` and `train reader` measure dev questions on candidates from an index whose adapter never saw them:
+    one made with an adapter trained on the training split only. The second recipe reuses what the first made."""
+    from assistant.embedding.adapter import adapter_identity
+    from assistant.index.generations import read_manifest
+    from assistant.pipeline import Assistant
+    from assistant.training.listing import list_provisions
+    from assistant.training.workflow import Prepared, dev_index
+
+    listing = {e.id: e for e in list_provisions(small_settings)}
+    chosen = [e for e in listing.values() if e.source_id == "32019D0797" and len(e.text.split()) > 8][:6]
+    assert len(chosen) == 6
+    train = [
+        question(f"t{n}-{i}", [e.id], text=f"{prefix} {' '.join(e.text.split()[:8])}?")
+        for n, e in enumerate(chosen)
+        for i, prefix in enumerate(("What about", "Tell me:"))
+    ]
+    data = Prepared(embedder, listing, train, train, [], [], 3)
+    recipe = EncoderRecipe(epochs=1, batch_size=8, max_tokens=64, seed=3)
+    said: list[str] = []
+    work = tmp_path / "work"
+    dev = dev_index(small_settings, data, work, recipe, said.append)
+    manifest = read_manifest(dev)
+    # the index records the training-split adapter, not the served one, and lives in the work folder
+    assert manifest.model == adapter_identity(work / "adapter-train") != adapter_identity()
+    assert dev.data_dir == work / "index" and dev.ranker == "rules"
+    assert any(line.startswith("training an adapter on 12 questions") for line in said)
+    with Assistant.from_settings(dev) as assistant:
+        _, _, candidates = assistant.candidates(train[0].question, [])
+    assert candidates and any(c.hit.chunk.source_id == "32019D0797" for c in candidates[:5])
+    # the same questions and recipe again: the adapter is not trained again and the index is not rebuilt
+    said.clear()
+    again = dev_index(small_settings, data, work, recipe, said.append)
+    assert any(line.startswith("reusing the adapter") for line in said)
+    assert not any(line.startswith("training an adapter") for line in said)
+    assert read_manifest(again).generation == manifest.generation

@@ -490,6 +490,13 @@ def train_reader(
     ] = "eval/questions",
     out: Annotated[Path, typer.Option(help="Where the reader goes.")] = Path("models/reader"),
     work: Annotated[Path, typer.Option(help="Work folder for the dev readers.")] = Path(".data/training-reader"),
+    dev_work: Annotated[
+        Path,
+        typer.Option(
+            help="`train all`'s work folder: the dev index (an adapter trained on the training split only), made "
+            "there when missing."
+        ),
+    ] = Path(".data/training"),
     seed: Annotated[int, typer.Option(help="Seed for the split, the sampling and the training.")] = 13,
     curve: Annotated[str, typer.Option(help="Learning-curve sizes besides all, comma-separated.")] = "1000,2000",
     layers: Annotated[
@@ -509,9 +516,11 @@ def train_reader(
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="Passes over the training groups (default: the recipe's).")] = None,
 ) -> None:
-    """The reader's recipe with fixed seeds, on the candidates of the index in CFSP_DATA_DIR (ingest first): dev
-    readers on a split by document, the settings chosen on dev, then the shipped reader trained on all questions
-    (see models/reader/MODEL_CARD.md)."""
+    """The reader's recipe with fixed seeds: dev readers on a split by document, trained and measured on the
+    candidates of `train all`'s dev index (made in --dev-work when missing), the settings chosen on dev, then the
+    shipped reader trained on all questions with the candidates of the index in CFSP_DATA_DIR (ingest first; see
+    models/reader/MODEL_CARD.md)."""
+    from .training.encoder import EncoderRecipe
     from .training.reader_fit import ReaderRecipe
     from .training.reader_workflow import ReaderPlan, train_reader_all
 
@@ -523,7 +532,9 @@ def train_reader(
         tuple(Path(p.strip()) for p in evaluation.split(",") if p.strip()),
         out,
         work,
+        dev_work,
         seed=seed,
+        adapter_recipe=EncoderRecipe(seed=seed),
         recipe=ReaderRecipe(
             layers=ReaderRecipe.layers if layers is None else layers,
             words=ReaderRecipe.words if words is None else words,

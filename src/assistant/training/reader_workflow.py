@@ -2,8 +2,10 @@
 
 1. the training questions read, checked, set apart from the evaluation sets and split by document, as `train all`
    does (the same seed gives the same dev documents);
-2. every question's candidates from the served index, ranked by the rules without the reader (what the reader is
-   given when serving);
+2. every question's candidates, ranked by the rules without the reader (what the reader is given when serving):
+   for the dev readers from the dev index of `train all` (`workflow.dev_index`: its adapter never saw a dev
+   question, so a dev question gets the candidates a new question gets when serving), for the shipped reader from
+   the served index;
 3. a learning curve: readers trained on 1k, 2k and all training-split questions, each measured on the dev questions
    (documents it never saw) by how often the first candidate answers once its probability is weighed in;
 4. how many candidates it reads, and its weight beside the rules' features, chosen on dev;
@@ -22,11 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Settings
+from ..embedding.adapter import model_identity
 from ..embedding.model_files import packaged_model_dir
 from .data import TrainingQuestion
+from .encoder import EncoderRecipe
 from .ranker_fit import answers_question
 from .reader_fit import ReaderRecipe, question_group, train_reader
-from .workflow import prepare
+from .workflow import dev_index, prepare
 
 READ_TRIED = (3, 5, 8)  # how many of the first ranking's candidates the reader reads
 WEIGHTS_TRIED = (0.25, 0.5, 1.0, 2.0)  # its weight beside the rules' features
@@ -42,9 +46,11 @@ class ReaderPlan:
     eval_questions: tuple[Path, ...]
     out: Path
     work: Path
+    dev_work: Path  # `train all`'s work folder: the dev index and its adapter, reused when already there
     dev_share: float = 0.2
     seed: int = 13
     recipe: ReaderRecipe = field(default_factory=ReaderRecipe)
+    adapter_recipe: EncoderRecipe = field(default_factory=EncoderRecipe)  # the dev index's adapter (as `train all`)
     curve: tuple[int, ...] = (1000, 2000)
 
 
@@ -105,16 +111,21 @@ def train_reader_all(settings: Settings, plan: ReaderPlan, say: Callable[[str], 
     plan.work.mkdir(parents=True, exist_ok=True)
     data = prepare(settings, plan.questions, plan.eval_questions, plan.dev_share, plan.seed, say)
     listing = data.listing
-    served = settings.model_copy(update={"ranker": "rules"})
-    candidates: dict[str, list] = {}
-    with Assistant.from_settings(served) as assistant:
-        for n, q in enumerate(data.questions, start=1):
-            history = [{"role": t.role, "content": t.content} for t in q.history]
-            candidates[q.id] = assistant.candidates(q.question, history)[2]
-            if n % 500 == 0:
-                say(f"candidates of {n}/{len(data.questions)} questions")
 
-    def groups(questions: Sequence[TrainingQuestion]) -> list:
+    def candidates_from(index: Settings, where: str) -> dict[str, list]:
+        found: dict[str, list] = {}
+        with Assistant.from_settings(index) as assistant:
+            for n, q in enumerate(data.questions, start=1):
+                history = [{"role": t.role, "content": t.content} for t in q.history]
+                found[q.id] = assistant.candidates(q.question, history)[2]
+                if n % 500 == 0:
+                    say(f"candidates of {n}/{len(data.questions)} questions from {where}")
+        return found
+
+    dev_settings = dev_index(settings, data, plan.dev_work, plan.adapter_recipe, say)
+    dev_candidates = candidates_from(dev_settings, "the dev index")
+
+    def groups(questions: Sequence[TrainingQuestion], candidates: dict[str, list]) -> list:
         made = (
             question_group(q, candidates[q.id], listing, plan.recipe.negatives, plan.recipe.words) for q in questions
         )
@@ -127,7 +138,7 @@ def train_reader_all(settings: Settings, plan: ReaderPlan, say: Callable[[str], 
         reader = Reader(plan.work / "data" / "models", folder)
         rows = []
         for q in data.dev:
-            best = candidates[q.id][:most]
+            best = dev_candidates[q.id][:most]
             read = reader.probabilities(q.searched, [reader.text(c) for c in best])
             gold = set(q.provisions)
             rows.append(
@@ -140,7 +151,11 @@ def train_reader_all(settings: Settings, plan: ReaderPlan, say: Callable[[str], 
             )
         return rows
 
-    record: dict = data.record() | {"recipe": asdict(plan.recipe), "dev_precision": plan.recipe.precision}
+    record: dict = data.record() | {
+        "recipe": asdict(plan.recipe),
+        "dev_precision": plan.recipe.precision,
+        "dev_index": {"model": model_identity(dev_settings), "adapter_recipe": asdict(plan.adapter_recipe)},
+    }
     measured: dict[int, tuple[list[DevRow], float]] = {}  # per training size: dev rows, training seconds
     answerable_train = [q for q in data.train if q.answerable]
     sizes = sorted({s for s in plan.curve if s < len(answerable_train)}) + [len(answerable_train)]
@@ -149,7 +164,7 @@ def train_reader_all(settings: Settings, plan: ReaderPlan, say: Callable[[str], 
         subset = [q for q in data.train if q.id in chosen or (not q.answerable and size == len(answerable_train))]
         folder = plan.work / f"reader-{size}"
         say(f"training a reader on {size} answerable training-split questions into {folder}")
-        stats = train_reader(base, groups(subset), folder, plan.recipe, say)
+        stats = train_reader(base, groups(subset, dev_candidates), folder, plan.recipe, say)
         measured[size] = (dev_rows(folder), stats["seconds"])
         say(f"dev after {size}: {first_answers(measured[size][0], plan.recipe.candidates, 1.0):.3f} at weight 1")
     rows = measured[len(answerable_train)][0]
@@ -179,8 +194,9 @@ def train_reader_all(settings: Settings, plan: ReaderPlan, say: Callable[[str], 
     }
     record["curve"] = sorted(curve, key=lambda p: p["questions"])
     shipped_recipe = replace(plan.recipe, candidates=int(chosen_setting["read"]))
+    served = candidates_from(settings.model_copy(update={"ranker": "rules"}), "the served index")
     say(f"training the shipped reader on all {len(data.questions)} questions")
-    record["shipped"] = train_reader(base, groups(data.questions), plan.out, shipped_recipe, say)
+    record["shipped"] = train_reader(base, groups(data.questions, served), plan.out, shipped_recipe, say)
     record["recipe"] = asdict(shipped_recipe)
     record["seconds"] = time.perf_counter() - started
     (plan.out / "training.json").write_text(json.dumps(record, indent=1, default=str) + "\n", encoding="utf-8")
@@ -225,9 +241,10 @@ def render_card(record: dict) -> str:
         f"- {record['questions']} questions ({record['answerable']} answerable) in `models/training/questions/`, "
         "written by the team from the texts; "
         f"{len(record['set_aside_near_evaluation'])} too similar to an evaluation question were set aside.",
-        "- Each question is one group: the provision that answers it (the first answering candidate of the served "
-        f"pipeline, else the provision it is tied to) and up to {recipe['negatives']} of the best candidates that "
-        "do not answer; a question the texts do not answer gives a group of those only.",
+        "- Each question is one group: the provision that answers it (the first answering candidate of its ranking "
+        f"by the rules, else the provision it is tied to) and up to {recipe['negatives']} of the best candidates "
+        "that do not answer; a question the texts do not answer gives a group of those only. The shipped reader's "
+        "candidates come from the served index; the dev readers' from the dev index (below).",
         f"- Dev split by document: {record['train']} training and {record['dev']} dev questions "
         f"({dev['answerable']} answerable); dev documents are never seen by the dev readers.",
         "",
@@ -240,7 +257,7 @@ def render_card(record: dict) -> str:
         "",
         "## Dev results",
         "",
-        "Share of answerable dev questions whose first candidate answers (candidates of the served index, ranked by "
+        "Share of answerable dev questions whose first candidate answers (candidates of the dev index, ranked by "
         f"the rules; the dev readers served in {record.get('dev_precision', 'fp32')}; an answering provision is "
         "among the candidates read for "
         f"{dev['reachable']:.3f} of them):",
@@ -275,8 +292,9 @@ def render_card(record: dict) -> str:
         f"turns away 2% of the answerable dev questions and {dev['declining']['not_covered_declined']:.3f} of the "
         "unanswerable ones.",
         "",
-        "Caveat: the candidates come from the served index, whose embedding adapter was trained on all the "
-        "questions, dev ones included; the reader itself never saw a dev document.",
+        "The dev index is `train all`'s: the corpus embedded with an adapter trained on the training split only "
+        f"(`{record.get('dev_index', {}).get('model', '?')}`), so a dev question gets the candidates a question "
+        "nobody trained on gets from the served index (whose adapter saw every question, dev ones included).",
         "",
         "## Retraining on a changed corpus",
         "Re-tie or add training questions (see `models/cfsp-minilm/MODEL_CARD.md`), `cfsp-assistant ingest`, then "

@@ -5,9 +5,9 @@
 3. split by document: dev questions are about documents the dev models never see;
 4. learning curve: adapters trained on 1k, 2k and all training-split questions, each measured by dense retrieval of
    the dev questions' provisions among all provisions;
-5. the ranker: an index built with the all-training-split adapter gives the candidates and features of every
-   question; the regularisation is chosen on dev (the model fitted on the training split), the decline threshold on
-   dev, and the ranker shipped is fitted on the training split;
+5. the ranker: an index built with the all-training-split adapter (`dev_index`, shared with `train reader`) gives
+   the candidates and features of every question; the regularisation is chosen on dev (the model fitted on the
+   training split), the decline threshold on dev, and the ranker shipped is fitted on the training split;
 6. the shipped adapter is trained the same way on all the questions.
 """
 
@@ -171,7 +171,6 @@ def prepare(
 def train_all(settings: Settings, plan: Plan, say: Callable[[str], None] = print) -> dict:
     """Run the recipe; returns (and writes beside the adapter) the record the model card is made from."""
     from ..embedding.embedder import make_embedder
-    from ..ingest.build import ingest
     from ..pipeline import Assistant
 
     started = time.perf_counter()
@@ -194,11 +193,9 @@ def train_all(settings: Settings, plan: Plan, say: Callable[[str], None] = print
         say(f"dev dense retrieval after {size}: {point}")
 
     curve_point(answerable_train, dev_adapter)
-    # 5. the ranker, on an index built with the all-training-split adapter
-    index_settings = _tuned(settings, dev_adapter, plan.work / "index").model_copy(update={"ranker": "rules"})
-    embedder = make_embedder(index_settings)
-    ingest(index_settings, embedder)
-    with Assistant.from_settings(index_settings, embedder) as assistant:
+    # 5. the ranker, on an index built with the all-training-split adapter (the one just trained)
+    index_settings = dev_index(settings, data, plan.work, plan.recipe, say)
+    with Assistant.from_settings(index_settings) as assistant:
 
         def candidates_of(q: TrainingQuestion) -> list:
             history = [{"role": t.role, "content": t.content} for t in q.history]
@@ -240,6 +237,33 @@ def train_all(settings: Settings, plan: Plan, say: Callable[[str], None] = print
     (plan.adapter_out / "MODEL_CARD.md").write_text(render_card(record), encoding="utf-8")
     say(f"done in {record['seconds']:.0f} s")
     return record
+
+
+def dev_index(
+    settings: Settings, data: Prepared, work: Path, recipe: EncoderRecipe, say: Callable[[str], None]
+) -> Settings:
+    """The settings of the dev index: the corpus ingested (ranked by the rules) with an adapter trained on the
+    answerable training-split questions only, in `work` (`adapter-train/`, `index/`). A dev question gets from it
+    the candidates a question nobody trained on gets from the served index, whose adapter saw every question, dev
+    ones included. The adapter is reused when a run before trained it on the same questions with the same recipe
+    (`train all` and `train reader` share it), and the ingest is idempotent."""
+    from ..embedding.embedder import make_embedder
+    from ..ingest.build import ingest
+
+    answerable = sum(q.answerable for q in data.train)
+    adapter = work / "adapter-train"
+    _trained(
+        packaged_model_dir(settings.models_dir),
+        _subset(data.train, answerable, data.seed),
+        data.listing,
+        adapter,
+        recipe,
+        say,
+    )
+    index_settings = _tuned(settings, adapter, work / "index").model_copy(update={"ranker": "rules"})
+    say(f"the dev index (adapter of the training split) in {work / 'index'}")
+    ingest(index_settings, make_embedder(index_settings))
+    return index_settings
 
 
 def _trained(
