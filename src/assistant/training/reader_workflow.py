@@ -297,8 +297,10 @@ def render_card(record: dict) -> str:
         "nobody trained on gets from the served index (whose adapter saw every question, dev ones included).",
         "",
         "## Retraining on a changed corpus",
-        "Re-tie or add training questions (see `models/cfsp-minilm/MODEL_CARD.md`), `cfsp-assistant ingest`, then "
-        "`cfsp-assistant train reader`.",
+        "Re-tie or add training questions (see `models/cfsp-minilm/MODEL_CARD.md`), `cfsp-assistant train all` "
+        "(its work folder holds the dev index this recipe reuses), `cfsp-assistant ingest`, then `cfsp-assistant "
+        "train reader`. Without `train all`'s work folder the recipe trains the dev index's adapter itself (about 25 "
+        "minutes more on this machine) and ingests the corpus with it.",
         "",
     ]
     return "\n".join(lines)
