@@ -555,11 +555,19 @@ def train_answerable(
         str, typer.Option(help="Evaluation question folders, comma-separated (kept apart by similarity).")
     ] = "eval/questions",
     out: Annotated[Path, typer.Option(help="Where the model goes.")] = Path("models/answerable/answerable.json"),
+    dev_work: Annotated[
+        Path,
+        typer.Option(
+            help="`train all`'s work folder: the dev index (an adapter trained on the training split only) the fit is "
+            "also measured on, made there when missing."
+        ),
+    ] = Path(".data/training"),
     seed: Annotated[int, typer.Option(help="Seed for the split and the fit.")] = 13,
     curve: Annotated[str, typer.Option(help="Learning-curve sizes besides all, comma-separated.")] = "1000,2000",
 ) -> None:
     """The answerability model's recipe with fixed seeds, on the index in CFSP_DATA_DIR (ingest first): fitted on a
-    split by document, its strength and threshold chosen on dev (see models/answerable/MODEL_CARD.md)."""
+    split by document, its strength and threshold chosen on dev, the same fit also measured on `train all`'s dev
+    index (see models/answerable/MODEL_CARD.md)."""
     from .training.answerable_workflow import AnswerablePlan
     from .training.answerable_workflow import train_answerable as run
 
@@ -570,6 +578,7 @@ def train_answerable(
         files,
         tuple(Path(p.strip()) for p in evaluation.split(",") if p.strip()),
         out,
+        dev_work,
         seed=seed,
         curve=tuple(int(c) for c in curve.split(",") if c.strip()),
     )

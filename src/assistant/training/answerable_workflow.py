@@ -11,6 +11,11 @@
    chosen on questions it never saw).
 
 A learning curve (models fitted on 1k, 2k and all training-split questions) shows whether more data would help.
+
+The served index's adapter was trained on every answerable question, dev ones included, so the same fit is also
+measured on `train all`'s dev index (`workflow.dev_index`, its adapter trained on the training split only): what it
+declines there is what it can tell of questions nobody trained on. The shipped model is not fitted there (it reads the
+served model's question vectors, and is used only with them).
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from ..config import Settings
 from ..embedding.adapter import model_identity
 from ..errors import AssistantError
 from .data import TrainingQuestion
-from .workflow import prepare
+from .encoder import EncoderRecipe
+from .workflow import dev_index, prepare
 
 STRENGTHS = (0.01, 0.03, 0.1, 0.3, 1.0)  # inverse L2 strengths tried
 MAX_DECLINED = 0.02  # the share of answerable dev questions the threshold may turn away
@@ -42,6 +48,7 @@ class AnswerablePlan:
     questions: tuple[Path, ...]
     eval_questions: tuple[Path, ...]
     out: Path
+    dev_work: Path | None = None  # `train all`'s work folder: the dev index the fit is also measured on
     dev_share: float = 0.2
     seed: int = 13
     curve: tuple[int, ...] = CURVE
@@ -123,26 +130,35 @@ def train_answerable(settings: Settings, plan: AnswerablePlan, say: Callable[[st
     started = time.perf_counter()
     data = prepare(settings, plan.questions, plan.eval_questions, plan.dev_share, plan.seed, say)
     embedding = model_identity(settings)
-    rows_of: dict[str, np.ndarray] = {}
-    reading = settings.model_copy(update={"ranker": "rules", "answerable_model": None})  # reads, needs no model
-    with Assistant.from_settings(reading) as assistant:
-        for n, q in enumerate(data.questions, start=1):
-            history = [{"role": t.role, "content": t.content} for t in q.history]
-            rows_of[q.id] = assistant.answerability_row(q.question, history)
-            if n % 500 == 0:
-                say(f"read {n}/{len(data.questions)} questions")
 
-    def rows(questions: Sequence[TrainingQuestion]) -> Rows:
-        return Rows(np.vstack([rows_of[q.id] for q in questions]), np.array([int(q.answerable) for q in questions]))
+    def read(index: Settings, where: str) -> tuple[Rows, Rows]:
+        rows_of: dict[str, np.ndarray] = {}
+        reading = index.model_copy(update={"ranker": "rules", "answerable_model": None})  # reads, needs no model
+        with Assistant.from_settings(reading) as assistant:
+            for n, q in enumerate(data.questions, start=1):
+                history = [{"role": t.role, "content": t.content} for t in q.history]
+                rows_of[q.id] = assistant.answerability_row(q.question, history)
+                if n % 500 == 0:
+                    say(f"read {n}/{len(data.questions)} questions from {where}")
 
-    train, dev = rows(data.train), rows(data.dev)
-    tried = []
-    for c in STRENGTHS:
-        model = fit(train, c, embedding, plan.seed)
-        p = probabilities(model, dev)
-        threshold = choose_threshold(p, dev.answerable, MAX_DECLINED)
-        tried.append({"C": c, "threshold": threshold, **declining(p, dev.answerable, threshold)})
-        say(f"dev, C={c}: {tried[-1]}")
+        def rows(questions: Sequence[TrainingQuestion]) -> Rows:
+            x = np.vstack([rows_of[q.id] for q in questions])
+            return Rows(x, np.array([int(q.answerable) for q in questions]))
+
+        return rows(data.train), rows(data.dev)
+
+    def strengths(train: Rows, dev: Rows, embedding: str, where: str) -> list[dict]:
+        tried = []
+        for c in STRENGTHS:
+            model = fit(train, c, embedding, plan.seed)
+            p = probabilities(model, dev)
+            threshold = choose_threshold(p, dev.answerable, MAX_DECLINED)
+            tried.append({"C": c, "threshold": threshold, **declining(p, dev.answerable, threshold)})
+            say(f"dev ({where}), C={c}: {tried[-1]}")
+        return tried
+
+    train, dev = read(settings, "the served index")
+    tried = strengths(train, dev, embedding, "served index")
     chosen = max(tried, key=lambda t: (round(t["not_covered_declined"], 6), -t["C"]))
     model = fit(train, chosen["C"], embedding, plan.seed)
     p = probabilities(model, dev)
@@ -181,8 +197,15 @@ def train_answerable(settings: Settings, plan: AnswerablePlan, say: Callable[[st
         ),
         "curve": curve,
         "max_declined": MAX_DECLINED,
-        "seconds": round(time.perf_counter() - started, 1),
     }
+    if plan.dev_work is not None:
+        unseen = dev_index(settings, data, plan.dev_work, EncoderRecipe(seed=plan.seed), say)
+        unseen_train, unseen_dev = read(unseen, "the dev index")
+        card["unseen"] = {
+            "embedding": model_identity(unseen),
+            "tried": strengths(unseen_train, unseen_dev, model_identity(unseen), "dev index"),
+        }
+    card["seconds"] = round(time.perf_counter() - started, 1)
     save_answerable(shipped, plan.out, card)
     (plan.out.parent / "MODEL_CARD.md").write_text(render_card(card, shipped), encoding="utf-8")
     say(f"wrote {plan.out}: dev {card['dev_results']} in {card['seconds']:.0f} s")
@@ -247,11 +270,30 @@ def render_card(card: dict, model: AnswerabilityModel) -> str:
         f"| {p['questions']} | {p['not_covered_declined']:.3f} | {p['answerable_declined']:.3f} |"
         for p in card["curve"]
     ]
+    if "unseen" in card:
+        lines += [
+            "",
+            "## On an index nothing has seen",
+            "",
+            "The served index's adapter saw every answerable question, dev ones included. The same fit on `train "
+            f"all`'s dev index (the corpus embedded with an adapter trained on the training split only, "
+            f"`{card['unseen']['embedding']}`; what the model reads, training and dev questions alike, from there), "
+            "threshold chosen on dev likewise:",
+            "",
+            "| C | threshold | unanswerable declined | answerable declined |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {t['C']} | {t['threshold']:.3f} | {t['not_covered_declined']:.3f} | {t['answerable_declined']:.3f} |"
+            for t in card["unseen"]["tried"]
+        ]
     lines += [
         "",
         "## Retraining on a changed corpus",
         "`cfsp-assistant ingest`, then `cfsp-assistant train answerable`; after retraining the embedding adapter "
-        "(`cfsp-assistant train all`), retrain this model too (it reads that model's question vectors).",
+        "(`cfsp-assistant train all`), retrain this model too (it reads that model's question vectors). It measures "
+        "itself on `train all`'s dev index too (`--dev-work`), training that index's adapter first when it is missing "
+        "(about 25 minutes).",
         "",
     ]
     return "\n".join(lines)
