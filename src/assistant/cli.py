@@ -430,6 +430,14 @@ def benchmark(
 train = typer.Typer(no_args_is_help=True, help="Train the relevance models on questions written from the texts.")
 commands.add_typer(train, name="train")
 TRAINING_DATA = Path("models/training")
+TRAIN_ALL_WORK = Path(".data/training")  # `train all`'s work folder: its dev index, which the other recipes reuse
+DevWork = Annotated[
+    Path,
+    typer.Option(
+        help="`train all`'s work folder: its dev index (an adapter trained on the training split only), made there "
+        "when missing."
+    ),
+]
 
 
 @train.command("list")
@@ -453,7 +461,7 @@ def train_all(
     ] = "eval/questions",
     adapter_out: Annotated[Path, typer.Option(help="Where the embedding adapter goes.")] = Path("models/cfsp-minilm"),
     ranker_out: Annotated[Path, typer.Option(help="Where the ranker goes.")] = Path("models/ranker/ranker.json"),
-    work: Annotated[Path, typer.Option(help="Work folder for the dev models and index.")] = Path(".data/training"),
+    work: Annotated[Path, typer.Option(help="Work folder for the dev models and index.")] = TRAIN_ALL_WORK,
     seed: Annotated[int, typer.Option(help="Seed for the split, the sampling and the training.")] = 13,
     epochs: Annotated[int, typer.Option(help="Epochs of adapter training.")] = 2,
     curve: Annotated[str, typer.Option(help="Learning-curve sizes besides all, comma-separated.")] = "1000,2000",
@@ -490,13 +498,7 @@ def train_reader(
     ] = "eval/questions",
     out: Annotated[Path, typer.Option(help="Where the reader goes.")] = Path("models/reader"),
     work: Annotated[Path, typer.Option(help="Work folder for the dev readers.")] = Path(".data/training-reader"),
-    dev_work: Annotated[
-        Path,
-        typer.Option(
-            help="`train all`'s work folder: the dev index (an adapter trained on the training split only), made "
-            "there when missing."
-        ),
-    ] = Path(".data/training"),
+    dev_work: DevWork = TRAIN_ALL_WORK,
     seed: Annotated[int, typer.Option(help="Seed for the split, the sampling and the training.")] = 13,
     curve: Annotated[str, typer.Option(help="Learning-curve sizes besides all, comma-separated.")] = "1000,2000",
     layers: Annotated[
@@ -555,13 +557,7 @@ def train_answerable(
         str, typer.Option(help="Evaluation question folders, comma-separated (kept apart by similarity).")
     ] = "eval/questions",
     out: Annotated[Path, typer.Option(help="Where the model goes.")] = Path("models/answerable/answerable.json"),
-    dev_work: Annotated[
-        Path,
-        typer.Option(
-            help="`train all`'s work folder: the dev index (an adapter trained on the training split only) the fit is "
-            "also measured on, made there when missing."
-        ),
-    ] = Path(".data/training"),
+    dev_work: DevWork = TRAIN_ALL_WORK,
     seed: Annotated[int, typer.Option(help="Seed for the split and the fit.")] = 13,
     curve: Annotated[str, typer.Option(help="Learning-curve sizes besides all, comma-separated.")] = "1000,2000",
 ) -> None:
